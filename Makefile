@@ -1,0 +1,56 @@
+# Every target creates and uses the project virtual environment in .venv on its own.
+# Variables (all optional):
+#   METALS="La,Y,Ca"  H_PER_METAL="2,4,6,10"  PRESSURES="50,100,150"  FORMULAS="LaH10,CaH6"
+#   OUT=reports/ranking.csv  PLOT=reports/prior_by_metal.png
+#   SCREENING_CACHE_DIR (default .cache/ in the repository)
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+OUT    ?= reports/ranking.csv
+PLOT   ?= reports/prior_by_metal.png
+export SCREENING_CACHE_DIR ?= $(CURDIR)/.cache
+
+SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
+	$(if $(METALS),--metals "$(METALS)") \
+	$(if $(H_PER_METAL),--h-per-metal "$(H_PER_METAL)") \
+	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
+	$(if $(FORMULAS),--formulas "$(FORMULAS)")
+
+.PHONY: help install screen test bench validate prior-cv columns clean
+
+help:
+	@echo "make screen     install (first time) and run the default tier-1 screen -> $(OUT), $(PLOT)"
+	@echo "make test       install (first time) and run the test suite"
+	@echo "make bench      featurize+rank timing and the ratio against stock matminer"
+	@echo "make validate   leave-one-metal-out evaluation of the prior -> reports/prior_lomo.csv"
+	@echo "make columns    print the documented descriptor columns"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+screen: $(STAMP)
+	$(PY) -m screening screen $(SCREEN_ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_tier1.py
+
+validate: prior-cv
+
+prior-cv: $(STAMP)
+	$(PY) -m screening prior-cv --out reports/prior_lomo.csv
+
+columns: $(STAMP)
+	@$(PY) -m screening columns
+
+clean:
+	rm -rf $(VENV) .cache reports .pytest_cache *.egg-info

@@ -1,0 +1,136 @@
+"""Command-line interface: ``python -m screening --help`` (also ``superhydride-screen``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+import numpy as np
+
+DEFAULT_RANKING = "reports/ranking.csv"
+DEFAULT_PLOT = "reports/prior_by_metal.png"
+DEFAULT_LOMO = "reports/prior_lomo.csv"
+
+
+def _split(text: str | None) -> list[object] | None:
+    """Split a comma/space separated list; numbers become floats, anything else stays text
+    so that validation can name the offending value."""
+    if text is None or not text.strip():
+        return None
+    items = [t for t in text.replace(",", " ").split() if t]
+    out: list[object] = []
+    for t in items:
+        try:
+            out.append(float(t))
+        except ValueError:
+            out.append(t)
+    return out
+
+
+def _metals(text: str | None) -> list[str] | None:
+    items = _split(text)
+    return None if items is None else [str(x) for x in items]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m screening",
+        description="Screen metal-hydrogen systems for superhydride synthesizability (tier 1: descriptors + PU prior).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("screen", help="rank a candidate grid and write the ranking CSV and heatmap")
+    s.add_argument("--metals", help="metal systems, comma-separated (e.g. 'La,Y,Ca' or 'LaY' for a mixed hydride); default: all supported")
+    s.add_argument("--h-per-metal", help="H/M ratios, comma-separated; default: 1,2,2.5,3,4,5,5.75,6,7,8,9,10,12")
+    s.add_argument("--pressures", help="pressures in GPa, comma-separated; default: 0,25,50,100,150,200,300")
+    s.add_argument("--formulas", help="hydride formulas instead of a grid, e.g. 'LaH10,CaH6,H3S'")
+    s.add_argument("--out", default=DEFAULT_RANKING, help=f"ranking CSV (default {DEFAULT_RANKING})")
+    s.add_argument("--plot", default=DEFAULT_PLOT, help=f"heatmap PNG (default {DEFAULT_PLOT}); '' to skip")
+    s.add_argument("--data", help="experimental table to train the prior on (default data/experimental_hydrides.csv)")
+    s.add_argument("--cache", help="model cache directory (default $SCREENING_CACHE_DIR or ~/.cache/superhydride-screening)")
+    s.add_argument("--top", type=int, default=15, help="print this many top candidates (default 15)")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    c = sub.add_parser("prior-cv", help="leave-one-metal-out evaluation of the prior")
+    c.add_argument("--out", default=DEFAULT_LOMO, help=f"per-positive CSV (default {DEFAULT_LOMO})")
+    c.add_argument("--data", help="experimental table (default data/experimental_hydrides.csv)")
+    c.add_argument("--seeds", type=int, default=3, help="repeat with this many seeds and report mean and spread (default 3)")
+    c.add_argument("--quiet", action="store_true")
+
+    sub.add_parser("columns", help="print the documented descriptor columns as a Markdown table")
+    return parser
+
+
+def _cmd_screen(args: argparse.Namespace) -> int:
+    from screening.api import screen, write_ranking
+    from screening.plots import plot_prior_by_metal
+
+    formulas = _metals(args.formulas)
+    table = screen(
+        metals=_metals(args.metals),
+        h_per_metal=_split(args.h_per_metal),
+        pressures_gpa=_split(args.pressures),
+        formulas=formulas,
+        data_path=args.data,
+        cache=args.cache,
+        progress=not args.quiet,
+    )
+    out = write_ranking(table, args.out)
+    print(f"wrote {out} ({len(table)} candidates, {table.shape[1]} columns)")
+    if args.plot:
+        print(f"wrote {plot_prior_by_metal(table, args.plot)}")
+    cols = ["rank", "candidate_id", "prior_score", "h_per_metal", "pressure_gpa"]
+    print(table[cols].head(args.top).to_string(index=False))
+    print(f"prior: {table.attrs['provenance']['prior_model']}")
+    return 0
+
+
+def _cmd_prior_cv(args: argparse.Namespace) -> int:
+    from screening.api import write_ranking
+    from screening.prior import PriorConfig, lomo_over_seeds
+
+    config = PriorConfig()
+    if args.seeds < 1:
+        raise SystemExit(f"error: --seeds must be >= 1, got {args.seeds}")
+    result, summary = lomo_over_seeds(config, args.seeds, args.data, progress=not args.quiet)
+    write_ranking(result, args.out)
+    first = result[result["seed"] == config.random_state]
+    print(first.drop(columns="seed").to_string(index=False))
+    print(f"\nprior: {config.label}; leave-one-metal-out over {args.seeds} seed(s)")
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    stats = summary.drop(columns="seed").agg(["mean", "std"]).T
+    print("\nmean +- std over seeds:")
+    for name, row in stats.iterrows():
+        print(f"  {name:30s} {row['mean']:.3f} +- {0.0 if np.isnan(row['std']) else row['std']:.3f}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_columns(_: argparse.Namespace) -> int:
+    from descriptors.pipeline import column_docs
+
+    docs = column_docs()
+    ours = docs[~docs["featurizer"].str.startswith("matminer")]
+    print("| column | featurizer | meaning |\n|---|---|---|")
+    for _, r in ours.iterrows():
+        print(f"| `{r['column']}` | {r['featurizer']} | {r['meaning']} |")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns a process exit code (2 on bad input)."""
+    from screening.errors import CandidateError
+
+    args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", module="pymatgen")
+    warnings.filterwarnings("ignore", module="matminer")
+    try:
+        return {"screen": _cmd_screen, "prior-cv": _cmd_prior_cv, "columns": _cmd_columns}[args.command](args)
+    except CandidateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
