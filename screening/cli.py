@@ -81,7 +81,10 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     if args.plot:
         print(f"wrote {plot_prior_by_metal(table, args.plot)}")
     cols = ["rank", "candidate_id", "prior_score", "h_per_metal", "pressure_gpa"]
-    print(table[cols].head(args.top).to_string(index=False))
+    known = table["prior_training_positive"]
+    print(f"top {args.top} candidates that are not experimental training points "
+          f"({int(known.sum())} training points, scored in-sample, are in the CSV with prior_training_positive=True):")
+    print(table.loc[~known, cols].head(args.top).to_string(index=False))
     print(f"prior: {table.attrs['provenance']['prior_model']}")
     return 0
 
