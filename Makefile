@@ -2,7 +2,8 @@
 # Variables (all optional):
 #   METALS="La,Y,Ca"  H_PER_METAL="2,4,6,10"  PRESSURES="50,100,150"  FORMULAS="LaH10,CaH6"
 #   OUT=reports/ranking.csv  PLOT=reports/prior_by_metal.png
-#   SCREENING_CACHE_DIR (default .cache/ in the repository)
+#   TOP=5 CALC=chgnet          (tier 2: how many top candidates, which calculator)
+#   SCREENING_CACHE_DIR (default .cache/ in the repository; models and the result database)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,6 +11,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 OUT    ?= reports/ranking.csv
 PLOT   ?= reports/prior_by_metal.png
+TOP    ?= 5
+CALC   ?= chgnet
 export SCREENING_CACHE_DIR ?= $(CURDIR)/.cache
 
 SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
@@ -18,13 +21,15 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: help install screen test bench validate prior-cv columns clean
+.PHONY: help install screen test bench validate prior-cv validate-enthalpy proxies setup-dft columns clean
 
 help:
 	@echo "make screen     install (first time) and run the default tier-1 screen -> $(OUT), $(PLOT)"
 	@echo "make test       install (first time) and run the test suite"
 	@echo "make bench      featurize+rank timing and the ratio against stock matminer"
-	@echo "make validate   leave-one-metal-out evaluation of the prior -> reports/prior_lomo.csv"
+	@echo "make proxies    tier 2a pressure-enthalpy proxies for the top TOP=$(TOP) candidates (CALC=$(CALC)), merged into $(OUT)"
+	@echo "make validate   prior leave-one-metal-out + enthalpy-tier physics checks (slow: CHGNet)"
+	@echo "make setup-dft  optional: install GPAW (apt libraries + pip build) for DFT references"
 	@echo "make columns    print the documented descriptor columns"
 
 $(STAMP): pyproject.toml
@@ -43,8 +48,19 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_tier1.py
+	$(PY) benchmarks/bench_enthalpy.py $(CALC)
 
-validate: prior-cv
+proxies: $(STAMP)
+	$(PY) -m screening proxies --top $(TOP) --calculator "$(CALC)" --ranking "$(OUT)"
+
+validate: prior-cv validate-enthalpy
+
+validate-enthalpy: $(STAMP)
+	$(PY) benchmarks/validate_enthalpy.py $(CALC)
+
+setup-dft: $(STAMP)
+	apt-get update && apt-get install -y libxc-dev libopenblas-dev libfftw3-dev
+	CC=g++ $(PY) -m pip install gpaw gpaw-data
 
 prior-cv: $(STAMP)
 	$(PY) -m screening prior-cv --out reports/prior_lomo.csv

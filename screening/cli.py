@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 import warnings
 
 import numpy as np
@@ -58,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seeds", type=int, default=3, help="repeat with this many seeds and report mean and spread (default 3)")
     c.add_argument("--quiet", action="store_true")
 
+    e = sub.add_parser("proxies", help="tier 2a: pressure-enthalpy proxies for the top N of a ranking, merged into it")
+    e.add_argument("--top", type=int, default=5, help="how many top-ranked binary candidates whose H/M has a template (default 5)")
+    e.add_argument("--ranking", default=DEFAULT_RANKING, help=f"ranking CSV to read and update (default {DEFAULT_RANKING})")
+    e.add_argument("--calculator", default="chgnet", help="chgnet (default), emt, lammps:<style>:<file>, gpaw, mace:<file>")
+    e.add_argument("--pressures", help="relaxation pressures in GPa (default 0,25,50,100,150,200,300 plus the candidates')")
+    e.add_argument("--templates", help="template names, comma-separated (default: all with <= --max-atoms atoms)")
+    e.add_argument("--max-atoms", type=int, default=20, help="largest primitive cell to relax (default 20)")
+    e.add_argument("--include-known", action="store_true", help="also count experimental training points among the top N")
+    e.add_argument("--reports", default="reports", help="folder for enthalpy_<system>.png and hydrogenation_<system>.png")
+    e.add_argument("--quiet", action="store_true")
+
     sub.add_parser("columns", help="print the documented descriptor columns as a Markdown table")
     return parser
 
@@ -110,6 +122,42 @@ def _cmd_prior_cv(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_proxies(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from screening.api import write_ranking
+    from screening.plots import plot_enthalpy_system, plot_hydrogenation
+    from screening.proxies.enthalpy import enthalpy_proxy, merge_into_ranking
+
+    if args.top < 1:
+        raise SystemExit(f"error: --top must be >= 1, got {args.top}")
+    if not Path(args.ranking).exists():
+        print(f"error: ranking {args.ranking!r} not found; run 'make screen' first", file=sys.stderr)
+        return 2
+    ranking = pd.read_csv(args.ranking)
+    from screening.structures import load_templates
+
+    ratios = {t.h_per_metal for t in load_templates().values()}
+    pool = ranking[~ranking["metals"].astype(str).str.contains(",") & ranking["h_per_metal"].round(6).isin(ratios)]
+    if not args.include_known and "prior_training_positive" in pool:
+        pool = pool[~pool["prior_training_positive"].astype(bool)]
+    top = pool.sort_values("rank").head(args.top)
+    systems: dict = {}
+    proxies = enthalpy_proxy(top, args.calculator, _split(args.pressures),
+                             None if not args.templates else [t for t in args.templates.split(",") if t],
+                             args.max_atoms, progress=not args.quiet, systems_out=systems)
+    write_ranking(merge_into_ranking(ranking, proxies), args.ranking)
+    for metal, system in systems.items():
+        plot_enthalpy_system(system, Path(args.reports) / f"enthalpy_{metal}-H.png")
+        plot_hydrogenation(system, Path(args.reports) / f"hydrogenation_{metal}-H.png")
+    cols = ["candidate_id", "enthalpy_phase", "e_above_hull_ev_per_atom", "precursor", "dH_r_kj_per_mol_h2",
+            "dV_r_a3_per_metal", "onset_pressure_gpa", "onset_status", "enthalpy_status"]
+    print(proxies[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"calculator: {proxies['enthalpy_calculator'].dropna().iloc[0] if proxies['enthalpy_calculator'].notna().any() else args.calculator}")
+    print(f"merged into {args.ranking}; plots in {args.reports}/")
+    return 0
+
+
 def _cmd_columns(_: argparse.Namespace) -> int:
     from descriptors.pipeline import column_docs
 
@@ -129,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module="pymatgen")
     warnings.filterwarnings("ignore", module="matminer")
     try:
-        return {"screen": _cmd_screen, "prior-cv": _cmd_prior_cv, "columns": _cmd_columns}[args.command](args)
+        return {"screen": _cmd_screen, "prior-cv": _cmd_prior_cv, "proxies": _cmd_proxies, "columns": _cmd_columns}[args.command](args)
     except CandidateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -53,3 +53,73 @@ def plot_prior_by_metal(table: pd.DataFrame, path: str | Path) -> Path:
     out = atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".") or "png"))
     plt.close(fig)
     return out
+
+
+def _dense(system, n: int = 80) -> np.ndarray:
+    return np.linspace(min(system.pressures), max(system.pressures), n)
+
+
+def plot_enthalpy_system(system, path: str | Path) -> Path:
+    """ΔH_f(P) per atom of every stoichiometry (best template at each P); filled markers = on the hull."""
+    xs = sorted({c.h_per_metal for c in system.phases.values() if c.kind == "hydride"})
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    dense = _dense(system)
+    for x in xs:
+        y = []
+        for p in dense:
+            best = system.best_hydrides(p).get(x)
+            if best is None:
+                y.append(np.nan)
+                continue
+            h_m, h_h2 = system.metal_ref(p).enthalpy_at(p), system.phases["H2"].enthalpy_at(p)
+            y.append((best.enthalpy_at(p) - h_m - x / 2 * h_h2) / (1 + x))
+        line, = ax.plot(dense, y, label=f"{system.metal}H{x:g}")
+        for p in system.pressures:
+            hull = system.hull(p).set_index("h_per_metal")
+            if x in hull.index:
+                on = bool(hull.at[x, "on_hull"])
+                ax.plot(p, hull.at[x, "dH_f_ev_per_atom"], "o", color=line.get_color(),
+                        markerfacecolor=line.get_color() if on else "white")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("pressure (GPa)")
+    ax.set_ylabel("ΔH_f (eV/atom) from M + H2")
+    ax.set_title(f"{system.metal}–H formation enthalpy; filled = on the hull\n{system.calculator.label}; static lattice, no ZPE", fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    out = atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+    return out
+
+
+def plot_hydrogenation(system, path: str | Path, precursors: dict | None = None) -> Path:
+    """ΔH_r(P) in kJ/mol H2 for each MH_x from its precursor, with the onset pressure marked.
+
+    ``precursors`` maps x to the precursor H/M (default: the hull precursor at the highest pressure).
+    """
+    xs = sorted({c.h_per_metal for c in system.phases.values() if c.kind == "hydride"})
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    dense = _dense(system)
+    top = max(system.pressures)
+    for x in xs:
+        n = (precursors or {}).get(x)
+        if n is None:
+            rx = system.reaction(x, top)
+            if not rx:
+                continue
+            n = rx["precursor_h_per_metal"]
+        y = [system.reaction(x, p, n).get("dH_r_kj_per_mol_h2", np.nan) for p in dense]
+        label = f"{system.metal}H{n:g} → {system.metal}H{x:g}" if n else f"{system.metal} → {system.metal}H{x:g}"
+        line, = ax.plot(dense, y, label=label)
+        onset, status = system.onset(x, n)
+        if status == "within range":
+            ax.plot(onset, 0, "v", color=line.get_color(), ms=8)
+            ax.annotate(f"{onset:.0f}", (onset, 0), textcoords="offset points", xytext=(0, 6), fontsize=7, ha="center")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("pressure (GPa)")
+    ax.set_ylabel("ΔH_r (kJ/mol H2)")
+    ax.set_title(f"{system.metal}–H hydrogenation enthalpy; ▼ = onset pressure\n{system.calculator.label}; static lattice, no ZPE", fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    out = atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+    return out
