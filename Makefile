@@ -21,13 +21,14 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: help install screen test bench validate prior-cv validate-enthalpy proxies setup-dft columns clean
+.PHONY: help install screen test bench validate prior-cv validate-enthalpy proxies melting setup-dft columns clean
 
 help:
 	@echo "make screen     install (first time) and run the default tier-1 screen -> $(OUT), $(PLOT)"
 	@echo "make test       install (first time) and run the test suite"
 	@echo "make bench      featurize+rank timing and the ratio against stock matminer"
 	@echo "make proxies    tier 2a pressure-enthalpy proxies for the top TOP=$(TOP) candidates (CALC=$(CALC)), merged into $(OUT)"
+	@echo "make melting    tier 2b melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR)"
 	@echo "make validate   prior leave-one-metal-out + enthalpy-tier physics checks (slow: CHGNet)"
 	@echo "make setup-dft  optional: install GPAW (apt libraries + pip build) for DFT references"
 	@echo "make columns    print the documented descriptor columns"
@@ -49,9 +50,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_tier1.py
 	$(PY) benchmarks/bench_enthalpy.py $(CALC)
+	$(PY) benchmarks/bench_melting.py
 
 proxies: $(STAMP)
 	$(PY) -m screening proxies --top $(TOP) --calculator "$(CALC)" --ranking "$(OUT)"
+
+melting: $(STAMP)
+	$(PY) -m screening.proxies.melting --top $(TOP) --ranking "$(OUT)" --calculator "$(CALC)" --out "$(OUT)" \
+		$(if $(STRUCTURES),--structures "$(STRUCTURES)")
 
 validate: prior-cv validate-enthalpy
 

@@ -121,10 +121,24 @@ def write_ranking(table: pd.DataFrame, path: str | Path) -> Path:
     return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
 
 
+def merge_columns(ranking: pd.DataFrame, table: pd.DataFrame, columns) -> pd.DataFrame:
+    """Left-join ``columns`` of ``table`` onto ``ranking`` by ``candidate_id``, replacing earlier copies.
+
+    Every tier uses this to add its results to the ranking; rows without a result get NaN.
+    """
+    if "candidate_id" not in ranking.columns:
+        raise CandidateError(f"ranking has no 'candidate_id' column; columns are {list(ranking.columns)[:8]}...")
+    keep = ["candidate_id", *[c for c in columns if c in table.columns]]
+    base = ranking.drop(columns=[c for c in columns if c in ranking.columns])
+    merged = base.merge(table[keep].drop_duplicates("candidate_id", keep="last"), on="candidate_id", how="left")
+    merged.attrs = dict(ranking.attrs)
+    return merged
+
+
 def best_by_metal_and_pressure(table: pd.DataFrame) -> pd.DataFrame:
     """Best prior score (and its H/M) per metal system and pressure."""
     idx = table.groupby(["metals", "metal_fractions", "pressure_gpa"])["prior_score"].idxmax()
     return table.loc[idx, ["metals", "metal_fractions", "metal", "pressure_gpa", "h_per_metal", "prior_score"]]
 
 
-__all__ = ["screen", "write_ranking", "best_by_metal_and_pressure"]
+__all__ = ["screen", "write_ranking", "merge_columns", "best_by_metal_and_pressure"]

@@ -84,5 +84,10 @@ def cached_relaxation(
 ) -> tuple[dict, bool]:
     """Relaxation through the store. ``label`` identifies the starting structure (formula, template,
     builder version); with pressure, calculator provenance and settings it forms the cache key."""
-    inputs = {"start": label, "pressure_gpa": float(pressure_gpa), "calculator": info.as_dict(), "settings": settings.as_dict()}
+    inputs = relaxation_inputs(label, pressure_gpa, info, settings)
     return store.get_or_compute("relax", inputs, lambda: relax_at_pressure(structure_factory(), pressure_gpa, calc, settings))
+
+
+def relaxation_inputs(label: dict, pressure_gpa: float, info: CalculatorInfo, settings: RelaxSettings) -> dict:
+    """The cache inputs of one relaxation (also used to look a finished one up)."""
+    return {"start": label, "pressure_gpa": float(pressure_gpa), "calculator": info.as_dict(), "settings": settings.as_dict()}

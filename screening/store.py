@@ -49,10 +49,10 @@ def _canonical(obj: Any) -> Any:
         if math.isnan(obj) or math.isinf(obj):
             return str(obj)
         return float(f"{obj:.12g}")
+    if hasattr(obj, "tolist") and getattr(obj, "ndim", 0) > 0:  # numpy arrays (before .item: it fails on size > 1)
+        return _canonical(obj.tolist())
     if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
         return _canonical(obj.item())
-    if hasattr(obj, "tolist"):  # numpy arrays
-        return _canonical(obj.tolist())
     return obj
 
 

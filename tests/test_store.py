@@ -1,6 +1,5 @@
 import multiprocessing as mp
 
-import pytest
 
 from screening.store import ResultStore, input_key
 
@@ -9,6 +8,12 @@ def test_key_is_canonical():
     assert input_key("relax", {"p": 1.0, "a": [1, 2]}) == input_key("relax", {"a": (1, 2), "p": 1.0000000000001})
     assert input_key("relax", {"p": 1.0}) != input_key("relax", {"p": 2.0})
     assert input_key("relax", {"p": 1.0}) != input_key("md", {"p": 1.0})
+
+
+def test_numpy_inputs_are_canonical():
+    import numpy as np
+
+    assert input_key("md", {"cell": np.eye(3), "t": np.float64(300.0)}) == input_key("md", {"cell": np.eye(3).tolist(), "t": 300.0})
 
 
 def test_get_or_compute_stores_once(tmp_path):

@@ -40,6 +40,8 @@ EV_TO_KJ_PER_MOL = 96.48533212
 BUILDER_VERSION = 1
 DEFAULT_MAX_ATOMS = 20
 ZPE_NOTE = "static-lattice enthalpies, no zero-point energy"
+#: Largest RMS pressure misfit (GPa) for which a phase's Vinet fit is used between grid points.
+MAX_EOS_RMS_GPA = 2.0
 
 
 # --------------------------------------------------------------------------- phase curves
@@ -72,14 +74,22 @@ class PhaseCurve:
                                   bounds=([v.max() * 0.8, 0.1, 1.0], [v.max() * 3.0, 2000.0, 15.0]), maxfev=20000)
         except (RuntimeError, ValueError):
             return self
-        self.vinet = tuple(float(x) for x in params)
         self.fit_rms_gpa = float(np.sqrt(np.mean((vinet_pressure(v, *params) - p) ** 2)))
+        # A poor fit means the phase changed along the grid (e.g. H2 collapsing): then the Hermite
+        # interpolation through the relaxed points is used instead of a single EOS.
+        if self.fit_rms_gpa <= MAX_EOS_RMS_GPA:
+            self.vinet = tuple(float(x) for x in params)
         return self
 
     def volume_at(self, p: float) -> float:
+        """V(P): the relaxed value at grid points, the Vinet fit (or linear interpolation) between them."""
+        ok = np.isfinite(self.volumes)
+        hit = np.flatnonzero(ok & (np.abs(self.pressures - p) < 1e-9))
+        if hit.size:
+            return float(self.volumes[hit[0]])
         if self.vinet is not None:
             return float(vinet_volume(p, *self.vinet))
-        return float(np.interp(p, self.pressures, self.volumes))
+        return float(np.interp(p, self.pressures[ok], self.volumes[ok]))
 
     def _integral(self, lo: float, hi: float) -> float:
         """∫ V dP from lo to hi with the Vinet fit, eV per formula unit."""
@@ -361,8 +371,7 @@ def enthalpy_proxy(
 
 
 def merge_into_ranking(ranking: pd.DataFrame, proxies: pd.DataFrame) -> pd.DataFrame:
-    """Left-join proxy columns onto a ranking by ``candidate_id`` (earlier proxy columns are replaced)."""
-    keep = ranking.drop(columns=[c for c in PROXY_COLUMNS if c in ranking.columns])
-    merged = keep.merge(proxies, on="candidate_id", how="left")
-    merged.attrs = dict(ranking.attrs)
-    return merged
+    """Left-join the tier-2a columns onto a ranking by ``candidate_id`` (earlier ones are replaced)."""
+    from screening.api import merge_columns
+
+    return merge_columns(ranking, proxies, PROXY_COLUMNS)
