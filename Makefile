@@ -21,7 +21,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: help install screen test bench validate prior-cv validate-enthalpy proxies melting setup-dft columns clean
+.PHONY: help install screen test bench validate prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns clean
 
 help:
 	@echo "make screen     install (first time) and run the default tier-1 screen -> $(OUT), $(PLOT)"
@@ -31,6 +31,7 @@ help:
 	@echo "make melting    tier 2b melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR)"
 	@echo "make validate   prior leave-one-metal-out + enthalpy-tier physics checks (slow: CHGNet)"
 	@echo "make setup-dft  optional: install GPAW (apt libraries + pip build) for DFT references"
+	@echo "make compare-dft CHGNet vs GPAW (PBE) pressures and formation energies for Ca-, La-, Y-H (after setup-dft)"
 	@echo "make columns    print the documented descriptor columns"
 
 $(STAMP): pyproject.toml
@@ -63,6 +64,9 @@ validate: prior-cv validate-enthalpy
 
 validate-enthalpy: $(STAMP)
 	$(PY) benchmarks/validate_enthalpy.py $(CALC)
+
+compare-dft: $(STAMP)
+	$(PY) benchmarks/compare_dft.py
 
 setup-dft: $(STAMP)
 	apt-get update && apt-get install -y libxc-dev libopenblas-dev libfftw3-dev

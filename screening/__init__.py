@@ -1,6 +1,7 @@
 """Tiered screening of metal–hydrogen systems for superhydride synthesizability.
 
-Tier 1 (this release): candidate grid, descriptors and a positive-unlabeled prior.
+Tier 1: candidate grid, descriptors and a positive-unlabeled prior (:func:`screen`).
+Tier 2a: pressure–enthalpy proxies (:func:`enthalpy_proxy`). Tier 2b: melting (:func:`melting_temperature`).
 
 >>> import screening
 >>> df = screening.screen(metals=["La", "Ca"], pressures_gpa=[100, 150])
@@ -19,6 +20,24 @@ from screening.prior import BaggingPUClassifier, PriorConfig, leave_one_metal_ou
 
 __version__ = "0.1.0"
 
+#: Tier-2 entry points, imported on first use so that ``import screening`` stays light.
+_LAZY = {
+    "enthalpy_proxy": "screening.proxies.enthalpy",
+    "compute_system": "screening.proxies.enthalpy",
+    "melting_temperature": "screening.proxies.melting",
+    "get_calculator": "screening.calculators",
+    "ResultStore": "screening.store",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'screening' has no attribute {name!r}")
+
+
 __all__ = [
     "BaggingPUClassifier",
     "CandidateError",
@@ -29,7 +48,12 @@ __all__ = [
     "PriorConfig",
     "SUPPORTED_METALS",
     "best_by_metal_and_pressure",
+    "ResultStore",
     "candidate_grid",
+    "compute_system",
+    "enthalpy_proxy",
+    "get_calculator",
+    "melting_temperature",
     "candidates_from_formulas",
     "leave_one_metal_out",
     "load_or_train_prior",

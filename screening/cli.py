@@ -137,7 +137,9 @@ def _cmd_proxies(args: argparse.Namespace) -> int:
     ranking = pd.read_csv(args.ranking)
     from screening.structures import load_templates
 
-    ratios = {t.h_per_metal for t in load_templates().values()}
+    # Only H/M ratios with a template small enough to relax (--max-atoms) can get numbers.
+    ratios = {t.h_per_metal for t in load_templates().values()
+              if len(t.conventional("La").get_primitive_structure()) <= args.max_atoms}
     pool = ranking[~ranking["metals"].astype(str).str.contains(",") & ranking["h_per_metal"].round(6).isin(ratios)]
     if not args.include_known and "prior_training_positive" in pool:
         pool = pool[~pool["prior_training_positive"].astype(bool)]

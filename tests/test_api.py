@@ -82,3 +82,14 @@ def test_cli_bad_input_exit_code_and_message(tmp_path, cache, capsys, args, show
     err = capsys.readouterr().err
     assert err.startswith("error:") and shown in err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_tier2_entry_points_are_top_level():
+    import inspect
+
+    params = inspect.signature(screening.enthalpy_proxy).parameters
+    assert list(params)[:3] == ["candidates", "calculator", "pressures_gpa"]
+    params = inspect.signature(screening.melting_temperature).parameters
+    assert list(params)[:3] == ["structure", "pressure_gpa", "calculator"]
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        screening.nope

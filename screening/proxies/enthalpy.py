@@ -167,8 +167,8 @@ class SystemResult:
 
     def reaction(self, x: float, p: float, precursor_x: float | None = None) -> dict:
         """ΔH_r and ΔV_r of MH_n + (x−n)/2 H2 → MH_x at P; n from the hull at P unless given."""
-        hull = self.hull(p)
         if precursor_x is None:
+            hull = self.hull(p)
             lower = hull[(hull["h_per_metal"] < x - 1e-9) & hull["on_hull"]]
             precursor_x = float(lower["h_per_metal"].max()) if not lower.empty else 0.0
         prod = self.best_hydrides(p).get(x)

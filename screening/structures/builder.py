@@ -128,4 +128,4 @@ def metal_structures(metal: str, pressure_gpa: float) -> dict:
 
 
 __all__ = ["StructureError", "build_structure", "check_distances", "h2_structure", "metal_structures",
-           "shortest_distances", "target_volume_per_metal", "element_table"]
+           "shortest_distances", "target_volume_per_metal"]
