@@ -138,15 +138,15 @@ def _cmd_proxies(args: argparse.Namespace) -> int:
     from screening.structures import load_templates
 
     # Only H/M ratios with a template small enough to relax (--max-atoms) can get numbers.
+    names = None if not args.templates else [t for t in args.templates.split(",") if t]
     ratios = {t.h_per_metal for t in load_templates().values()
-              if len(t.conventional("La").get_primitive_structure()) <= args.max_atoms}
+              if (names is None or t.name in names) and len(t.conventional("La").get_primitive_structure()) <= args.max_atoms}
     pool = ranking[~ranking["metals"].astype(str).str.contains(",") & ranking["h_per_metal"].round(6).isin(ratios)]
     if not args.include_known and "prior_training_positive" in pool:
         pool = pool[~pool["prior_training_positive"].astype(bool)]
     top = pool.sort_values("rank").head(args.top)
     systems: dict = {}
-    proxies = enthalpy_proxy(top, args.calculator, _split(args.pressures),
-                             None if not args.templates else [t for t in args.templates.split(",") if t],
+    proxies = enthalpy_proxy(top, args.calculator, _split(args.pressures), names,
                              args.max_atoms, progress=not args.quiet, systems_out=systems)
     write_ranking(merge_into_ranking(ranking, proxies), args.ranking)
     for metal, system in systems.items():

@@ -80,10 +80,16 @@ def plot_enthalpy_system(system, path: str | Path) -> Path:
                 on = bool(hull.at[x, "on_hull"])
                 ax.plot(p, hull.at[x, "dH_f_ev_per_atom"], "o", color=line.get_color(),
                         markerfacecolor=line.get_color() if on else "white")
+    return _finish_pressure_plot(fig, ax, "ΔH_f (eV/atom) from M + H2",
+                                 f"{system.metal}–H formation enthalpy; filled = on the hull", system, path)
+
+
+def _finish_pressure_plot(fig, ax, ylabel: str, title: str, system, path) -> Path:
+    """Zero line, labels, provenance in the title, legend; written atomically."""
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xlabel("pressure (GPa)")
-    ax.set_ylabel("ΔH_f (eV/atom) from M + H2")
-    ax.set_title(f"{system.metal}–H formation enthalpy; filled = on the hull\n{system.calculator.label}; static lattice, no ZPE", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title}\n{system.calculator.label}; static lattice, no ZPE", fontsize=8)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     out = atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
@@ -114,12 +120,5 @@ def plot_hydrogenation(system, path: str | Path, precursors: dict | None = None)
         if status == "within range":
             ax.plot(onset, 0, "v", color=line.get_color(), ms=8)
             ax.annotate(f"{onset:.0f}", (onset, 0), textcoords="offset points", xytext=(0, 6), fontsize=7, ha="center")
-    ax.axhline(0, color="k", lw=0.8)
-    ax.set_xlabel("pressure (GPa)")
-    ax.set_ylabel("ΔH_r (kJ/mol H2)")
-    ax.set_title(f"{system.metal}–H hydrogenation enthalpy; ▼ = onset pressure\n{system.calculator.label}; static lattice, no ZPE", fontsize=8)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    out = atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
-    return out
+    return _finish_pressure_plot(fig, ax, "ΔH_r (kJ/mol H2)", f"{system.metal}–H hydrogenation enthalpy; ▼ = onset pressure",
+                                 system, path)

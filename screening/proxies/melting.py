@@ -576,15 +576,26 @@ def _planned_atom_steps(job: _Job, n_ramp: int, coex_cell, t_lo, t_hi, rate, max
     return (n_ramp * ramp_ps + (0 if coex_cell is None else len(coex_cell) * coex_ps)) * job.steps_per_ps
 
 
+def _ramp(job: _Job, est: MeltingEstimate, cell, t_from: float, t_to: float, rate: float, heating: bool) -> dict | None:
+    """Run one heating or cooling ramp, record it, and return its events (None after marking the estimate failed)."""
+    name = "heating" if heating else "cooling"
+    rec, _ = job.run("ramp-heat" if heating else "ramp-cool", cell,
+                     _ramp_protocol(job, t_from, t_to, rate, 2.0 if heating else 5.0, heating=heating),
+                     t_from=t_from, t_to=t_to, rate=rate)
+    est.records[name] = rec
+    if rec["status"] != "ok":
+        est.status, est.message = "failed", f"{name} ramp failed: {rec['error']}"
+        return None
+    events = ramp_events(rec, heating=heating)
+    est.diagnostics[name] = events
+    return events
+
+
 def _hysteresis(job: _Job, est: MeltingEstimate, cell, t_lo: float, t_hi: float, rate: float, cool: bool) -> None:
-    heat, _ = job.run("ramp-heat", cell, _ramp_protocol(job, t_lo, t_hi, rate, 2.0, heating=True),
-                      t_from=t_lo, t_to=t_hi, rate=rate)
-    est.records["heating"] = heat
-    if heat["status"] != "ok":
-        est.status, est.message = "failed", f"heating ramp failed: {heat['error']}"
+    up = _ramp(job, est, cell, t_lo, t_hi, rate, heating=True)
+    if up is None:
         return
-    up = ramp_events(heat, heating=True)
-    est.diagnostics["heating"] = up
+    heat = est.records["heating"]
     est.h_diffusion_onset_k = up.get("h_onset_k")
     t_plus = up["t_event_k"]
     if t_plus is None:
@@ -604,14 +615,9 @@ def _hysteresis(job: _Job, est: MeltingEstimate, cell, t_lo: float, t_hi: float,
         est.message = f"T+/{SUPERHEATING} (superheating limit) as coexistence starting guess"
         return
     t_hot = max(1.15 * t_plus, t_plus + 150.0)
-    cool, _ = job.run("ramp-cool", cell, _ramp_protocol(job, t_hot, t_lo, rate, 5.0, heating=False),
-                      t_from=t_hot, t_to=t_lo, rate=rate)
-    est.records["cooling"] = cool
-    if cool["status"] != "ok":
-        est.status, est.message = "failed", f"cooling ramp failed: {cool['error']}"
+    down = _ramp(job, est, cell, t_hot, t_lo, rate, heating=False)
+    if down is None:
         return
-    down = ramp_events(cool, heating=False)
-    est.diagnostics["cooling"] = down
     t_minus = down["t_event_k"]
     spread = max(up["spread_k"] or 0.0, rate / FRAMES_PER_PS)  # at least one frame of the ramp
     if t_minus is None:  # no crystallisation seen: fall back to the typical T+/T_m ratio of fast heating
