@@ -136,11 +136,12 @@ def _cmd_proxies(args: argparse.Namespace) -> int:
         return 2
     ranking = pd.read_csv(args.ranking)
     from screening.structures import load_templates
+    from screening.structures.templates import primitive_size
 
     # Only H/M ratios with a template small enough to relax (--max-atoms) can get numbers.
     names = None if not args.templates else [t for t in args.templates.split(",") if t]
     ratios = {t.h_per_metal for t in load_templates().values()
-              if (names is None or t.name in names) and len(t.conventional("La").get_primitive_structure()) <= args.max_atoms}
+              if (names is None or t.name in names) and primitive_size(t) <= args.max_atoms}
     pool = ranking[~ranking["metals"].astype(str).str.contains(",") & ranking["h_per_metal"].round(6).isin(ratios)]
     if not args.include_known and "prior_training_positive" in pool:
         pool = pool[~pool["prior_training_positive"].astype(bool)]

@@ -64,6 +64,7 @@ def plot_enthalpy_system(system, path: str | Path) -> Path:
     xs = sorted({c.h_per_metal for c in system.phases.values() if c.kind == "hydride"})
     fig, ax = plt.subplots(figsize=(7, 4.5))
     dense = _dense(system)
+    hulls = {p: system.hull(p).set_index("h_per_metal") for p in system.pressures}  # one PhaseDiagram per pressure
     for x in xs:
         y = []
         for p in dense:
@@ -74,8 +75,7 @@ def plot_enthalpy_system(system, path: str | Path) -> Path:
             h_m, h_h2 = system.metal_ref(p).enthalpy_at(p), system.phases["H2"].enthalpy_at(p)
             y.append((best.enthalpy_at(p) - h_m - x / 2 * h_h2) / (1 + x))
         line, = ax.plot(dense, y, label=f"{system.metal}H{x:g}")
-        for p in system.pressures:
-            hull = system.hull(p).set_index("h_per_metal")
+        for p, hull in hulls.items():
             if x in hull.index:
                 on = bool(hull.at[x, "on_hull"])
                 ax.plot(p, hull.at[x, "dH_f_ev_per_atom"], "o", color=line.get_color(),

@@ -35,6 +35,7 @@ from screening.relax import EV_PER_GPA_A3, RelaxSettings, cached_relaxation
 from screening.store import ResultStore
 from screening.structures import build_structure, h2_structure, metal_structures, templates_for
 from screening.structures.builder import StructureError
+from screening.structures.templates import primitive_size
 
 EV_TO_KJ_PER_MOL = 96.48533212
 BUILDER_VERSION = 1
@@ -165,12 +166,16 @@ class SystemResult:
                          "e_above_hull_ev_per_atom": max(ehull, 0.0), "on_hull": ehull < 1e-6})
         return pd.DataFrame(rows).assign(pressure_gpa=p)
 
+    @staticmethod
+    def hull_precursor(hull: pd.DataFrame, x: float) -> float:
+        """The highest H/M below x on the hull (0 = the metal), from a :meth:`hull` table."""
+        lower = hull[(hull["h_per_metal"] < x - 1e-9) & hull["on_hull"]]
+        return float(lower["h_per_metal"].max()) if not lower.empty else 0.0
+
     def reaction(self, x: float, p: float, precursor_x: float | None = None) -> dict:
         """ΔH_r and ΔV_r of MH_n + (x−n)/2 H2 → MH_x at P; n from the hull at P unless given."""
         if precursor_x is None:
-            hull = self.hull(p)
-            lower = hull[(hull["h_per_metal"] < x - 1e-9) & hull["on_hull"]]
-            precursor_x = float(lower["h_per_metal"].max()) if not lower.empty else 0.0
+            precursor_x = self.hull_precursor(self.hull(p), x)
         prod = self.best_hydrides(p).get(x)
         if prod is None:
             return {}
@@ -210,8 +215,7 @@ def _phase_jobs(metal: str, templates, max_atoms: int):
     jobs = [(f"{metal}/{lat}", "metal", 0.0, lat, (lambda p, lat=lat: metal_structures(metal, p)[lat])) for lat in ("fcc", "bcc", "hcp")]
     jobs.append(("H2", "h2", math.inf, "mhcp", h2_structure))
     for t in templates:
-        size = len(t.conventional(metal).get_primitive_structure())
-        if size > max_atoms:
+        if primitive_size(t) > max_atoms:
             continue
         jobs.append((f"{metal}H{t.h_per_metal:g}/{t.name}", "hydride", t.h_per_metal, t.name,
                      (lambda p, t=t: build_structure(t, metal, p))))
@@ -297,10 +301,11 @@ def proxies_for_candidate(system: SystemResult, h_per_metal: float, pressure_gpa
                                              "pressures_gpa": list(system.pressures), "note": ZPE_NOTE})}
     if h_per_metal not in {c.h_per_metal for c in system.phases.values() if c.kind == "hydride"}:
         return {**base, "enthalpy_status": f"no template with H/M = {h_per_metal:g}"}
-    hull = system.hull(pressure_gpa).set_index("h_per_metal")
+    table = system.hull(pressure_gpa)
+    hull = table.set_index("h_per_metal")
     if h_per_metal not in hull.index:
         return {**base, "enthalpy_status": "all relaxations failed"}
-    rx = system.reaction(h_per_metal, pressure_gpa)
+    rx = system.reaction(h_per_metal, pressure_gpa, system.hull_precursor(table, h_per_metal))
     onset, status = system.onset(h_per_metal, rx["precursor_h_per_metal"])
     used = [rx["product_phase"], rx["precursor_phase"], "H2"]
     converged = all(bool(system.phases[n].converged[np.argmin(np.abs(system.phases[n].pressures - pressure_gpa))]) for n in used)

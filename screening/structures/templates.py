@@ -45,6 +45,17 @@ class Template:
         return Structure.from_spacegroup(self.number, lattice, species, coords, tol=1e-3)
 
 
+def primitive_size(template: Template) -> int:
+    """Atoms in the template's primitive cell (independent of the metal)."""
+    return _primitive_size(template.name) if load_templates().get(template.name) == template else \
+        len(template.conventional("La").get_primitive_structure())
+
+
+@functools.lru_cache(maxsize=None)
+def _primitive_size(name: str) -> int:
+    return len(load_templates()[name].conventional("La").get_primitive_structure())
+
+
 @functools.lru_cache(maxsize=1)
 def load_templates() -> dict[str, Template]:
     """All templates by name."""
