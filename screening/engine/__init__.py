@@ -1,0 +1,12 @@
+"""Tier 3, the core engine: a fast potential trained per chemical system, and MD of the
+hydrogenation reaction at a precursor/H2 interface, run only on the top candidates.
+
+Modules:
+    training_set  configurations following the seed recipe (templates, strain/rattle, hot MD,
+                  slabs/interfaces, dense H2 fluid) over a pressure range
+    labelling     reference labels (GPAW DFT or a universal-potential teacher) with selection
+    potential     fitting a POD potential with LAMMPS ``fitpod``, its errors and its cache
+    interface     the precursor-slab / dense-H2 interface builder
+    simulate      interface MD and its analysis (uptake, surface melting, product phase)
+    run           the funnel: ``run_engine(ranking, top=k)`` on dask.distributed
+"""

@@ -1,0 +1,385 @@
+"""The tier-3 funnel: ``run_engine(ranking, top=k)`` on ``dask.distributed``.
+
+For the top ``k`` single-metal candidates of a ranking:
+
+1. one fast potential per chemical system M–H (:func:`system_potential`): the training pool of
+   :mod:`~screening.engine.training_set`, labels by the reference calculator
+   (:mod:`~screening.engine.labelling`), a POD fit (:mod:`~screening.engine.potential`);
+2. one interface run per candidate (:func:`engine_job`): the precursor slab in dense H2 at the
+   candidate's pressure and the engine temperature (:mod:`~screening.engine.interface`,
+   :mod:`~screening.engine.simulate`), optionally with a low-temperature control.
+
+Every step is cached (labels and MD snapshots in the ResultStore, the potential under
+``cache_dir()/potentials``, interface runs in the ResultStore), so a task is idempotent: a lost
+worker, or a killed run, loses only the work it had in flight.
+
+Scheduler: an existing cluster when an address is given (argument ``scheduler``, environment
+variable ``SCREENING_DASK_SCHEDULER``), else a ``LocalCluster`` of single-threaded worker
+processes sized to the machine (``n_workers`` or the CPU count).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from screening.errors import CandidateError
+
+SCHEDULER_ENV = "SCREENING_DASK_SCHEDULER"
+ENGINE_COLUMNS = (
+    "engine_status", "engine_message", "engine_precursor", "engine_temperature_k", "engine_h_per_metal_initial",
+    "engine_h_per_metal_final", "engine_uptake_rate_per_ps", "engine_uptake_rate_err_per_ps",
+    "engine_liquid_fraction_surface", "engine_product_phase", "engine_control_temperature_k",
+    "engine_control_uptake_rate_per_ps", "engine_warnings", "engine_calculator", "engine_potential_errors",
+    "engine_settings", "engine_trajectory", "engine_wall_s",
+)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Settings of the engine (every field is part of the cache key of the runs it affects).
+
+    Args:
+        temperature_k: MD temperature; None: 0.9 x the window's upper end (T_m(P) estimate), clipped
+            to [600, 2500] K, i.e. close to melting as the seed mechanism needs.
+        control_temperature_k: also run a control at this temperature (None: no control).
+        time_ps, timestep_fs: production length and MD step.
+        n_slab_atoms_target: size of the precursor slab.
+        teacher: calculator for hot MD in the training pool; ``label_calculator`` for the labels
+            (default: the teacher; ``"gpaw"`` for DFT labels after ``make setup-dft``).
+        training_pressures_gpa: pressures of the training pool (the potential's valid range).
+        n_train: configurations to label for the fit.
+        seed: every random choice.
+    """
+
+    temperature_k: float | None = None
+    control_temperature_k: float | None = None
+    time_ps: float = 10.0
+    timestep_fs: float = 0.5
+    n_slab_atoms_target: int = 150
+    teacher: str = "chgnet"
+    label_calculator: str | None = None
+    training_pressures_gpa: tuple[float, ...] = (0.0, 20.0, 40.0, 60.0)
+    n_train: int = 500
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("time_ps", "timestep_fs"):
+            v = getattr(self, name)
+            if not np.isfinite(v) or v <= 0:
+                raise CandidateError(f"engine setting {name}={v!r} must be > 0")
+        for name in ("temperature_k", "control_temperature_k"):
+            v = getattr(self, name)
+            if v is not None and (not np.isfinite(v) or v <= 0):
+                raise CandidateError(f"engine setting {name}={v!r} must be a positive temperature")
+        if self.n_slab_atoms_target < 8 or self.n_train < 5:
+            raise CandidateError(f"engine needs n_slab_atoms_target >= 8 and n_train >= 5, got "
+                                 f"{self.n_slab_atoms_target}, {self.n_train}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- checks
+def require_calculator(name: str | None) -> None:
+    """Fail early, with the registry's message, if a named reference calculator cannot be built
+    (``"gpaw"`` without ``make setup-dft`` names that target)."""
+    if name is None or not isinstance(name, str):
+        return
+    if name == "gpaw":
+        import importlib.util
+
+        from screening.calculators import CalculatorError
+
+        if importlib.util.find_spec("gpaw") is None:
+            raise CalculatorError("reference calculator 'gpaw' is not installed; run 'make setup-dft' first "
+                                  "(or label with the universal potential: label_calculator='chgnet')")
+        return
+    from screening.calculators import get_calculator
+
+    get_calculator(name)
+
+
+def precursor_of(row: dict) -> tuple[float, str]:
+    """(H/M, template name) of the candidate's precursor: tier-2a hull precursor when known, else the window's."""
+    from pymatgen.core import Composition
+
+    from screening.structures.templates import templates_for
+
+    metal = str(row["metals"])
+    formula = row.get("precursor")
+    if not isinstance(formula, str) or not formula or formula == "nan":
+        formula = row.get("recommended_precursor")
+    if not isinstance(formula, str) or not formula:
+        from screening.window import ambient_h_per_metal, hydride_formula
+
+        formula = hydride_formula(metal, ambient_h_per_metal(metal))
+    comp = Composition(formula)
+    n_metal = comp[metal]
+    x = float(comp["H"] / n_metal) if n_metal else 0.0
+    candidates = templates_for(x)
+    if not candidates:
+        raise CandidateError(f"no structure template for the precursor {formula} of {row.get('candidate_id')}")
+    # Prefer the template whose archetype is this very hydride (CaH2 -> cotunnite), else the first.
+    named = [t for t in candidates if formula in t.archetype.replace(" ", "").split("/")]
+    return x, (named or candidates)[0].name
+
+
+def default_temperature(row: dict) -> float:
+    """0.9 T_max of the synthesis window, clipped to [600, 2500] K."""
+    t_max = float(row.get("t_max_k", np.nan))
+    if not np.isfinite(t_max):
+        from screening.window import lindemann_melting_k
+
+        t_max = float(lindemann_melting_k(str(row["metals"]), float(row["pressure_gpa"])))
+    return float(np.clip(0.9 * t_max, 600.0, 2500.0))
+
+
+# --------------------------------------------------------------------------- tasks
+def system_potential(metal: str, settings: EngineSettings, *, cache: str | None = None, progress: bool = False):
+    """Training data, labels and the POD fit for M–H (all cached); returns a FittedPotential."""
+    from screening.engine.labelling import read_extxyz
+    from screening.engine.potential import fit_pod
+    from screening.engine.training_set import TrainingSetSpec, build_training_data
+    from screening.store import ResultStore
+
+    _single_thread()
+    store = ResultStore(Path(cache) / "results.sqlite") if cache else ResultStore()
+    spec = TrainingSetSpec(metal=metal, pressures_gpa=tuple(settings.training_pressures_gpa), seed=settings.seed)
+    out_dir = (Path(cache) if cache else _cache()) / "engine" / f"{metal}-H"
+    summary = build_training_data(metal, spec, settings.teacher, out_dir, n_train=settings.n_train,
+                                  holdout_pressure_gpa=float(np.median(settings.training_pressures_gpa)),
+                                  label_calculator=settings.label_calculator, store=store, progress=progress)
+    files = summary["files"]
+    train = read_extxyz(files["train"])
+    holdout = read_extxyz(files["holdout_labelled"]) if files.get("holdout_labelled") else None
+    return fit_pod(train, (metal, "H"), holdout=holdout, cache=cache, progress=progress)
+
+
+def engine_job(row: dict, calculator: Any, potential_info: dict, settings: EngineSettings, *, out_dir: str,
+               cache: str | None = None, progress: bool = False) -> dict:
+    """One interface run (plus its control) for one candidate; cached in the ResultStore."""
+    from screening.engine.interface import build_interface
+    from screening.engine.simulate import simulate_interface
+    from screening.store import ResultStore
+
+    _single_thread()
+    store = ResultStore(Path(cache) / "results.sqlite") if cache else ResultStore()
+    metal, pressure = str(row["metals"]), float(row["pressure_gpa"])
+    x_pre, template = precursor_of(row)
+    temperature = settings.temperature_k or default_temperature(row)
+    atoms, info = build_interface(metal, x_pre, pressure, template=template,
+                                  n_slab_atoms_target=settings.n_slab_atoms_target, seed=settings.seed)
+    label = f"{row['candidate_id']}".replace("@", "_at_")
+    runs = {}
+    for kind, t in (("hot", temperature), ("control", settings.control_temperature_k)):
+        if t is None:
+            continue
+        traj = Path(out_dir) / f"engine_{label}_{kind}_{t:g}K.extxyz"
+        runs[kind] = simulate_interface(atoms, info, calculator, pressure, t, time_ps=settings.time_ps,
+                                        timestep_fs=settings.timestep_fs, seed=settings.seed, trajectory=traj,
+                                        progress=progress, store=store)
+    hot = runs["hot"]
+    control = runs.get("control")
+    warnings = list(potential_info.get("warnings_for", {}).get(f"{pressure:g}", []))
+    surf = [v for v in hot.liquid_fraction_surface if v is not None and np.isfinite(v)]
+    return {
+        "candidate_id": row["candidate_id"],
+        "_metal": metal,
+        "engine_status": hot.status,
+        "engine_message": hot.message,
+        "engine_precursor": f"{info.as_dict()['precursor_formula']} ({template})" if hasattr(info, "as_dict") else template,
+        "engine_temperature_k": temperature,
+        "engine_h_per_metal_initial": hot.h_per_metal_initial,
+        "engine_h_per_metal_final": hot.h_per_metal_final,
+        "engine_uptake_rate_per_ps": hot.uptake_rate_per_ps,
+        "engine_uptake_rate_err_per_ps": hot.uptake_rate_err_per_ps,
+        "engine_liquid_fraction_surface": float(np.mean(surf)) if surf else float("nan"),
+        "engine_product_phase": hot.product_phase,
+        "engine_control_temperature_k": settings.control_temperature_k,
+        "engine_control_uptake_rate_per_ps": control.uptake_rate_per_ps if control else float("nan"),
+        "engine_warnings": "; ".join(warnings),
+        "engine_calculator": json.dumps(potential_info.get("calculator", {})),
+        "engine_potential_errors": json.dumps(potential_info.get("metrics", {})),
+        "engine_settings": json.dumps(settings.as_dict()),
+        "engine_trajectory": hot.trajectory or "",
+        "engine_wall_s": sum(r.wall_s for r in runs.values()),
+        "_results": {k: r.as_dict() for k, r in runs.items()},
+    }
+
+
+# --------------------------------------------------------------------------- funnel
+def _single_thread() -> None:
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except Exception:  # torch is optional for LAMMPS-only jobs
+        pass
+
+
+def _cache() -> Path:
+    from screening.provenance import cache_dir
+
+    return cache_dir()
+
+
+def top_candidates(ranking: pd.DataFrame, top: int) -> pd.DataFrame:
+    """The ``top`` best single-metal candidates (by ``synth_rank``, else ``rank``)."""
+    if not isinstance(top, (int, np.integer)) or top < 1:
+        raise CandidateError(f"top must be a positive integer, got {top!r}")
+    missing = [c for c in ("candidate_id", "metals", "h_per_metal", "pressure_gpa") if c not in ranking.columns]
+    if missing:
+        raise CandidateError(f"ranking lacks column(s) {missing}")
+    order = "synth_rank" if "synth_rank" in ranking.columns else ("rank" if "rank" in ranking.columns else None)
+    pool = ranking[~ranking["metals"].astype(str).str.contains(",")]
+    if order:
+        pool = pool.sort_values(order, kind="stable")
+    return pool.head(top)
+
+
+def get_client(scheduler: str | None = None, n_workers: int | None = None):
+    """A dask ``Client``: to ``scheduler`` (or ``$SCREENING_DASK_SCHEDULER``) if given, else a new LocalCluster."""
+    from dask.distributed import Client, LocalCluster
+
+    address = scheduler or os.environ.get(SCHEDULER_ENV)
+    if address:
+        return Client(address)
+    _single_thread()  # inherited by the worker processes
+    n = n_workers or max(1, min(os.cpu_count() or 1, 8))
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+    return Client(cluster)
+
+
+def _potential_info(fitted, calculator_spec: str, pressures: Sequence[float]) -> dict:
+    from screening.calculators import get_calculator
+
+    if fitted is None:
+        info = get_calculator(calculator_spec)[1].as_dict()
+        return {"calculator": info, "metrics": {}, "warnings_for": {}}
+    info = {"name": fitted.spec, "kind": f"POD potential fitted to {', '.join(sorted(set(fitted.label_sources)))} labels",
+            "data_hash": fitted.data_hash, "settings": asdict(fitted.settings), "training_range": fitted.training_range}
+    return {"calculator": info, "metrics": fitted.metrics,
+            "warnings_for": {f"{p:g}": fitted.check_range(pressure_gpa=p) for p in pressures}}
+
+
+def run_engine(ranking: pd.DataFrame, top: int = 3, *, settings: EngineSettings | None = None,
+               potential: Any = None, scheduler: str | None = None, n_workers: int | None = None,
+               distributed: bool = True, out_dir: str | Path = "reports", cache: str | Path | None = None,
+               progress: bool = True) -> pd.DataFrame:
+    """Run the engine on the top ``top`` candidates of ``ranking`` and merge its columns into it.
+
+    Args:
+        ranking: a ranking (``screening.screen`` output, possibly with tier-2 columns).
+        top: how many candidates (single-metal ones, best ``synth_rank`` first).
+        settings: :class:`EngineSettings`.
+        potential: ``None`` (train one POD potential per chemical system, cached), a
+            :class:`~screening.engine.potential.FittedPotential` or its directory, or any
+            calculator spec of the registry (``"lammps:..."``, ``"chgnet"``, ``"emt"``), used as is.
+        scheduler: address of an existing dask scheduler (default ``$SCREENING_DASK_SCHEDULER``).
+        n_workers: size of the LocalCluster when no scheduler is given.
+        distributed: False runs serially in this process (same results; for debugging).
+        out_dir: where trajectories and ``engine_<M>-H_uptake.png`` go.
+        cache: cache root (default ``$SCREENING_CACHE_DIR``).
+
+    Returns:
+        ``ranking`` with :data:`ENGINE_COLUMNS` (NaN where the engine did not run);
+        ``attrs["engine_results"]`` holds the full :class:`InterfaceResult` dicts.
+
+    Raises:
+        CandidateError: bad ``top``/settings, or a potential not trained for a candidate's elements.
+        CalculatorError: a reference calculator that is not installed (names ``make setup-dft``).
+    """
+    from screening.api import merge_columns
+    from screening.engine.potential import FittedPotential, check_composition, load_potential
+
+    settings = settings or EngineSettings()
+    chosen = top_candidates(ranking, top)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache = str(cache) if cache is not None else str(_cache())
+    metals = sorted(chosen["metals"].astype(str).unique())
+    pressures = sorted(chosen["pressure_gpa"].astype(float).unique())
+    fitted: dict[str, Any] = {}
+    if isinstance(potential, (str, Path)) and Path(str(potential)).is_dir():
+        potential = load_potential(potential)
+    if isinstance(potential, FittedPotential):
+        for metal in metals:
+            check_composition(potential, f"{metal}H")
+        fitted = {m: potential for m in metals}
+    elif potential is None:
+        require_calculator(settings.teacher)
+        require_calculator(settings.label_calculator)
+    rows = [r.to_dict() for _, r in chosen.iterrows()]
+
+    def potential_for(metal):
+        return fitted.get(metal) if fitted else system_potential(metal, settings, cache=cache, progress=progress)
+
+    if distributed:
+        results = _run_distributed(rows, metals, potential, fitted, settings, pressures, out_dir, cache, scheduler,
+                                   n_workers, progress)
+    else:
+        results = []
+        pots = {m: (potential_for(m) if potential is None or fitted else None) for m in metals}
+        for row in rows:
+            fp = pots[str(row["metals"])]
+            spec = fp.spec if fp is not None else potential
+            results.append(engine_job(row, spec, _potential_info(fp, spec, pressures), settings, out_dir=str(out_dir),
+                                      cache=cache, progress=progress))
+    table = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in results])
+    merged = merge_columns(ranking, table, ENGINE_COLUMNS)
+    merged.attrs["engine_results"] = {r["candidate_id"]: r["_results"] for r in results}
+    _plot_systems(results, out_dir)
+    return merged
+
+
+def _run_distributed(rows, metals, potential, fitted, settings, pressures, out_dir, cache, scheduler, n_workers,
+                     progress):
+    from dask.distributed import as_completed
+    from tqdm.auto import tqdm
+
+    client = get_client(scheduler, n_workers)
+    try:
+        pot_futures = {}
+        if potential is None:
+            for m in metals:
+                pot_futures[m] = client.submit(system_potential, m, settings, cache=cache, pure=False)
+        pots = {m: f.result() for m, f in pot_futures.items()}
+        pots.update(fitted)
+        futures = []
+        for row in rows:
+            fp = pots.get(str(row["metals"]))
+            spec = fp.spec if fp is not None else potential
+            futures.append(client.submit(engine_job, row, spec, _potential_info(fp, spec, pressures), settings,
+                                         out_dir=str(out_dir), cache=cache, pure=False))
+        results = []
+        for fut in tqdm(as_completed(futures), total=len(futures), desc="engine jobs", disable=not progress):
+            results.append(fut.result())
+        order = {r["candidate_id"]: i for i, r in enumerate(rows)}
+        return sorted(results, key=lambda r: order[r["candidate_id"]])
+    finally:
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None and not scheduler and not os.environ.get(SCHEDULER_ENV):
+            cluster.close()
+
+
+def _plot_systems(results: list[dict], out_dir: Path) -> None:
+    from screening.engine.simulate import InterfaceResult, plot_uptake
+
+    by_metal: dict[str, dict] = {}
+    for r in results:
+        metal = r["_metal"]
+        for kind, d in r["_results"].items():
+            res = InterfaceResult.from_dict(d)
+            by_metal.setdefault(metal, {})[f"{r['candidate_id']} {kind} {res.target_temperature_k:g} K"] = res
+    for metal, runs in by_metal.items():
+        plot_uptake(runs, out_dir / f"engine_{metal}-H_uptake.png")

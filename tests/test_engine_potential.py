@@ -1,0 +1,165 @@
+"""POD potential fitting with LAMMPS fitpod (screening.engine.potential), on EMT-labelled Pd-H cells.
+
+EMT is a smooth many-body potential for Pd and H, so a POD fit must reproduce it closely;
+no CHGNet or DFT is needed. Everything runs in a temporary cache directory.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.singlepoint import SinglePointCalculator
+
+import screening.engine.potential as pot
+from screening.calculators import get_calculator, parse_lammps_spec
+from screening.errors import CandidateError
+from screening.md import Stage, min_separation, open_session
+
+OCT = [[0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5], [0.5, 0.5, 0.5]]
+
+
+def _pdh_configs(n: int, seed: int) -> list:
+    """Rattled, strained Pd8H_k cells (k = 2..8, H on octahedral sites) labelled with EMT."""
+    calc, info = get_calculator("emt")
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        a0 = 3.95
+        atoms = bulk("Pd", "fcc", a=a0, cubic=True)
+        for p in OCT[: 1 + i % 4]:
+            atoms.append("H")
+            atoms.positions[-1] = np.array(p) * a0
+        atoms = atoms.repeat((2, 1, 1))
+        strain = np.eye(3) + rng.uniform(-0.03, 0.03, (3, 3))
+        atoms.set_cell(atoms.cell @ ((strain + strain.T) / 2), scale_atoms=True)
+        atoms.rattle(0.04 + 0.04 * (i % 3), seed=int(rng.integers(1 << 30)))
+        atoms.calc = calc
+        e, f, s = atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+        atoms.calc = SinglePointCalculator(atoms, energy=e, forces=f, stress=s)
+        atoms.info["label_source"] = info.label
+        out.append(atoms)
+    return out
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("podcache")
+    train, holdout = _pdh_configs(24, seed=1), _pdh_configs(8, seed=2)
+    calls = pot.FIT_CALLS
+    fp = pot.fit_pod(train, ["Pd", "H"], holdout=holdout, cache=cache, progress=False)
+    assert pot.FIT_CALLS == calls + 1
+    return fp, train, holdout, cache
+
+
+def test_fit_reproduces_training_energies(fitted):
+    fp, train, _, _ = fitted
+    m = fp.metrics["train"]
+    errs = np.array(m["energy_errors_mev_per_atom"])
+    assert len(errs) == len(train)
+    # the reported RMSE is the RMS of the per-config errors measured in LAMMPS
+    assert math.isclose(float(np.sqrt(np.mean(errs ** 2))), m["energy_rmse_mev_per_atom"], rel_tol=1e-9)
+    # and agrees with fitpod's own report (eV/atom, 6 digits) to within its rounding
+    assert m["energy_rmse_mev_per_atom"] == pytest.approx(1000 * fp.metrics["fitpod_reported"]["energy_rmse_ev_per_atom"],
+                                                          rel=0.02, abs=2e-3)
+    # no single config is far outside the RMSE (a few sigma for 24 samples)
+    assert np.abs(errs).max() <= 4 * m["energy_rmse_mev_per_atom"]
+    # the fit is good compared to the spread of the data: < 10% of std(E/atom), forces < 10% of std(F)
+    assert m["energy_rmse_mev_per_atom"] < 0.1 * m["energy_std_mev_per_atom"]
+    assert m["forces_rmse_ev_per_a"] < 0.1 * m["forces_std_ev_per_a"]
+    # stress is not fitted, but with the right sign convention it must track the labels (EMT: -10..-70 GPa)
+    stress_std = np.std(np.concatenate([a.calc.results["stress"] for a in train])) * pot.EV_A3_TO_GPA
+    assert m["stress_rmse_gpa"] < 0.3 * stress_std
+    assert "holdout" in fp.metrics and fp.metrics["holdout"]["n_configs"] == 8
+
+
+def test_provenance_and_spec(fitted):
+    fp, train, _, _ = fitted
+    prov = (fp.directory / "provenance.json").read_text()
+    for key in ("data_hash", "label_sources", "lammps_version", "n_configs", "settings", "metrics", "date"):
+        assert key in prov
+    assert fp.label_sources == [train[0].info["label_source"]]
+    assert fp.n_configs == 24 and fp.n_atoms == sum(len(a) for a in train)
+    lp = parse_lammps_spec(fp.spec)
+    cmds = lp.commands()
+    assert any(c.startswith("pair_coeff * * pod ") and c.endswith("coefficients.pod Pd H") for c in cmds)
+    calc, info = get_calculator(fp.spec)
+    assert info.settings["data_hash"] == fp.data_hash
+    tr = fp.training_range
+    assert tr["h_per_metal"] == [0.25, 1.0]
+    assert tr["pressure_gpa"][0] > 0  # compressed by the H (EMT stress is negative = compressive)
+
+
+def test_refit_is_cache_hit(fitted):
+    fp, train, holdout, cache = fitted
+    mtime = (fp.directory / "coefficients.pod").stat().st_mtime_ns
+    calls = pot.FIT_CALLS
+    again = pot.fit_pod(train, ["Pd", "H"], holdout=holdout, cache=cache, progress=False)
+    assert pot.FIT_CALLS == calls  # no fitpod run
+    assert again.directory == fp.directory
+    assert (again.directory / "coefficients.pod").stat().st_mtime_ns == mtime
+    assert again.metrics["train"]["energy_rmse_mev_per_atom"] == fp.metrics["train"]["energy_rmse_mev_per_atom"]
+    # a changed label is a different data set
+    changed = [a.copy() for a in train]
+    for a, b in zip(changed, train):
+        r = b.calc.results
+        a.calc = SinglePointCalculator(a, energy=r["energy"], forces=r["forces"], stress=r["stress"])
+    changed[0].calc.results["energy"] += 0.01
+    assert pot.data_hash(changed, ["Pd", "H"], fp.settings) != pot.data_hash(train, ["Pd", "H"], fp.settings)
+
+
+def test_md_runs_without_blowing_up(fitted):
+    """NVE from the ideal rocksalt PdH lattice (inside the training range) at 300 K: bounded T, energy conserved.
+
+    EMT's PdH is itself dynamically unstable (an EMT run from this start heats past 1000 K after
+    ~100 steps of 0.25 fs as the H sublattice distorts), so the run is kept short: 60 steps.
+    Conservation of the total energy checks that the LAMMPS forces (POD + ZBL overlay) are the
+    gradient of its energy.
+    """
+    from ase import Atoms
+
+    fp = fitted[0]
+    a0 = 3.95
+    atoms = bulk("Pd", "fcc", a=a0, cubic=True)
+    for p in OCT:
+        atoms.append("H")
+        atoms.positions[-1] = np.array(p) * a0
+    atoms = atoms.repeat((2, 2, 2))
+    session = open_session(atoms, fp.spec, 0.25)
+    frames = []
+    try:
+        out = session.run(Stage("nve", 60, 300, init_velocities_k=300, sample_every=10, seed=3),
+                          on_frame=lambda f: frames.append(f))
+    finally:
+        session.close()
+    assert out.error is None and out.steps_done == 60
+    e = np.array([f.conserved_ev for f in frames])
+    assert np.all(np.isfinite(e))
+    assert np.ptp(e) / len(atoms) < 0.002  # conserved energy within 2 meV/atom over 15 fs
+    for f in frames:
+        assert 0 < f.temperature_k < 1000
+        frame_atoms = Atoms(atoms.get_chemical_symbols(), positions=f.positions, cell=f.cell, pbc=True)
+        assert min_separation(frame_atoms)[0] > 0.6
+
+
+def test_check_composition(fitted):
+    fp = fitted[0]
+    pot.check_composition(fp, "PdH")
+    pot.check_composition(fp, fitted[1][0])
+    with pytest.raises(CandidateError, match="Ca"):
+        pot.check_composition(fp, "CaH6")
+    with pytest.raises(CandidateError, match="Cu"):
+        pot.check_composition(fp, bulk("Cu", "fcc", a=3.6))
+
+
+def test_bad_inputs(tmp_path):
+    good = _pdh_configs(2, seed=5)
+    with pytest.raises(CandidateError, match="Pd"):
+        pot.fit_pod(good, ["Cu", "H"], cache=tmp_path, progress=False)
+    unlabelled = good[0].copy()
+    with pytest.raises(CandidateError, match="labels"):
+        pot.fit_pod([unlabelled], ["Pd", "H"], cache=tmp_path, progress=False)
+    with pytest.raises(CandidateError, match="rin"):
+        pot.PodSettings(rin=5.0, rcut=4.0)
