@@ -20,8 +20,15 @@ def test_screen_returns_ranked_frame_with_provenance(small):
                 "prior_training_positive", "MagpieData mean Number", "gravimetric_h_wt_pct",
                 "prior_model", "prior_training_data_sha256", "software_versions"):
         assert col in small.columns, col
-    assert small["rank"].tolist() == list(range(1, len(small) + 1))
-    assert small["prior_score"].is_monotonic_decreasing
+    # sorted by the synthesizability score; rank keeps the prior's order
+    assert small["synth_rank"].tolist() == list(range(1, len(small) + 1))
+    assert small["synth_score"].is_monotonic_decreasing
+    assert sorted(small["rank"]) == list(range(1, len(small) + 1))
+    assert small.sort_values("rank")["prior_score"].is_monotonic_decreasing
+    for col in ("synth_score_sigma", "p_min_gpa", "p_min_source", "t_min_k", "t_max_k", "recommended_precursor",
+                "term_precursor", "score_weights"):
+        assert col in small.columns, col
+    assert (small["t_min_k"] < small["t_max_k"]).all()
     assert small["prior_score"].between(0, 1).all()
     for _, g in small.groupby("metals"):
         assert sorted(g["rank_in_metal"]) == list(range(1, len(g) + 1))
