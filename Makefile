@@ -21,7 +21,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: help install screen test bench validate validate-score score engine prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: help install screen test bench validate validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make screen     install (first time) and run the default tier-1 screen -> $(OUT), $(PLOT)"
@@ -32,6 +32,7 @@ help:
 	@echo "make validate   leave-one-metal-out: prior recall + score/window vs experiment (DATA=other.csv) -> reports/validation.*"
 	@echo "make validate-enthalpy  enthalpy-tier physics checks against reference values (slow: CHGNet)"
 	@echo "make engine     tier 3 for the top TOP=1 candidates: trained POD potential + interface MD on dask (SCHEDULER=addr, POTENTIAL=dir, LABELS=gpaw)"
+	@echo "make engine-demo  tier 3 on the seed system: Ca-H potential, errors vs GPAW, CaH2/H2 at 40 GPa, 1473 K and 300 K"
 	@echo "make score      recompute window + synthesizability score of $(OUT) (after proxies/melting; WEIGHTS='margin=1,prior=0.25')"
 	@echo "make setup-dft  optional: install GPAW (apt libraries + pip build) for DFT references"
 	@echo "make compare-dft CHGNet vs GPAW (PBE) pressures and formation energies for Ca-, La-, Y-H (after setup-dft)"
@@ -57,6 +58,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_tier1.py
 	$(PY) benchmarks/bench_enthalpy.py $(CALC)
 	$(PY) benchmarks/bench_melting.py
+	$(PY) benchmarks/bench_engine.py
 
 proxies: $(STAMP)
 	$(PY) -m screening proxies --top $(TOP) --calculator "$(CALC)" --ranking "$(OUT)"
@@ -74,6 +76,9 @@ engine: $(STAMP)
 	$(PY) -m screening engine --top $(if $(filter command line,$(origin TOP)),$(TOP),1) --ranking "$(OUT)" \
 		$(if $(SCHEDULER),--scheduler "$(SCHEDULER)") $(if $(POTENTIAL),--potential "$(POTENTIAL)") \
 		$(if $(LABELS),--label-calculator "$(LABELS)")
+
+engine-demo: $(STAMP)
+	$(PY) benchmarks/engine_ca_h.py
 
 score: $(STAMP)
 	$(PY) -m screening score --ranking "$(OUT)" $(if $(WEIGHTS),--weights "$(WEIGHTS)")

@@ -2,6 +2,8 @@
 
 Tier 1: candidate grid, descriptors and a positive-unlabeled prior (:func:`screen`).
 Tier 2a: pressure–enthalpy proxies (:func:`enthalpy_proxy`). Tier 2b: melting (:func:`melting_temperature`).
+Score and window: :func:`score_candidates`, :func:`synthesis_window`; validation: :func:`validate`.
+Tier 3: trained fast potential + interface MD on dask (:func:`run_engine`).
 
 >>> import screening
 >>> df = screening.screen(metals=["La", "Ca"], pressures_gpa=[100, 150])
@@ -27,6 +29,10 @@ _LAZY = {
     "melting_temperature": "screening.proxies.melting",
     "get_calculator": "screening.calculators",
     "ResultStore": "screening.store",
+    "score_candidates": "screening.score",
+    "synthesis_window": "screening.window",
+    "validate": "screening.validation",
+    "run_engine": "screening.engine.run",
 }
 
 
@@ -54,6 +60,10 @@ __all__ = [
     "enthalpy_proxy",
     "get_calculator",
     "melting_temperature",
+    "run_engine",
+    "score_candidates",
+    "synthesis_window",
+    "validate",
     "candidates_from_formulas",
     "leave_one_metal_out",
     "load_or_train_prior",

@@ -17,12 +17,12 @@ from descriptors.eos import h2_volume_per_molecule
 from screening.engine.interface import H2_BOND_A, TAG_FLUID, TAG_SLAB, InterfaceInfo, build_interface, choose_repeat
 from screening.engine.simulate import (NO_MATCH, InterfaceResult, calibrate_region, first_shell_cutoff, linear_rate,
                                        match_product_phase, normal_heights, plot_uptake, simulate_interface,
-                                       slab_h_per_metal, slab_metal_structure, slab_region, solid_like_atoms,
+                                       slab_h_per_metal, slab_metal_structure, slab_region,
                                        surface_liquid_fraction)
 from screening.structures.sublattice import template_metal_sublattices
 from screening.errors import CandidateError
 from screening.store import ResultStore
-from screening.md.analysis import crystallinity, metal_mask, shell_size
+from screening.md.analysis import crystallinity, metal_mask, shell_size, solid_like_atoms
 from screening.structures import load_templates
 from screening.structures.builder import target_volume_per_metal
 

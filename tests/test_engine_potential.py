@@ -163,3 +163,38 @@ def test_bad_inputs(tmp_path):
         pot.fit_pod([unlabelled], ["Pd", "H"], cache=tmp_path, progress=False)
     with pytest.raises(CandidateError, match="rin"):
         pot.PodSettings(rin=5.0, rcut=4.0)
+
+
+def test_label_errors_removes_per_element_reference_energies():
+    """Labels from two references differing by one constant per element agree once aligned."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from screening.engine.potential import label_errors
+
+    rng = np.random.default_rng(3)
+    ref, shifted = [], []
+    for k in range(6):
+        a = bulk("Pd", "fcc", a=3.9, cubic=True).repeat((1, 1, 1 + k % 2))
+        a.rattle(0.05, seed=k)
+        n_h = k % 3
+        for i in range(n_h):
+            a.append("H")
+            a.positions[-1] = rng.uniform(0, 3.9, 3)
+        a.calc = EMT()
+        e, f, s = a.get_potential_energy(), a.get_forces(), a.get_stress()
+        sym = a.get_chemical_symbols()
+        r = a.copy()
+        r.calc = SinglePointCalculator(r, energy=e, forces=f, stress=s)
+        p = a.copy()
+        p.calc = SinglePointCalculator(p, energy=e + 1.5 * sym.count("Pd") - 0.7 * sym.count("H"), forces=f, stress=s)
+        ref.append(r)
+        shifted.append(p)
+    raw = label_errors(shifted, ref, ("Pd", "H"))
+    aligned = label_errors(shifted, ref, ("Pd", "H"), align_elements=True)
+    assert raw["energy_rmse_mev_per_atom"] > 500.0
+    assert aligned["energy_rmse_mev_per_atom"] < 1e-6
+    assert aligned["energy_offsets_ev_per_atom"]["Pd"] == pytest.approx(1.5, abs=1e-8)
+    assert aligned["energy_offsets_ev_per_atom"]["H"] == pytest.approx(-0.7, abs=1e-8)
+    assert aligned["forces_rmse_ev_per_a"] == 0.0 and aligned["stress_rmse_gpa"] == 0.0

@@ -10,3 +10,7 @@ Modules:
     simulate      interface MD and its analysis (uptake, surface melting, product phase)
     run           the funnel: ``run_engine(ranking, top=k)`` on dask.distributed
 """
+
+from screening.engine.run import ENGINE_COLUMNS, EngineSettings, run_engine
+
+__all__ = ["ENGINE_COLUMNS", "EngineSettings", "run_engine"]

@@ -180,7 +180,7 @@ def _orthogonal_inplane(atoms):
     return sc
 
 
-def _cut_in_widest_gap(atoms) -> None:
+def cut_in_widest_gap(atoms) -> None:
     """Shift atoms along c so that the widest gap between atomic planes straddles z = 0 (in place)."""
     s = np.sort(np.mod(atoms.get_scaled_positions()[:, 2], 1.0))
     gaps = np.diff(np.concatenate([s, [s[0] + 1.0]]))
@@ -352,7 +352,7 @@ def build_interface(metal: str, h_per_metal: float, pressure_gpa: float, *, temp
     unit = AseAtomsAdaptor.get_atoms(structure)
     unit.calc = None
     unit = _orthogonal_inplane(unit)
-    _cut_in_widest_gap(unit)
+    cut_in_widest_gap(unit)
     lengths = tuple(float(x) for x in unit.cell.lengths())
     rep = tuple(int(r) for r in repeat) if repeat is not None else choose_repeat(lengths, len(unit), int(n_slab_atoms_target))
     slab = unit.repeat(rep)
@@ -399,4 +399,4 @@ def build_interface(metal: str, h_per_metal: float, pressure_gpa: float, *, temp
 
 
 __all__ = ["H2_BOND_A", "InterfaceInfo", "TAG_FLUID", "TAG_SLAB", "build_interface", "choose_repeat",
-           "choose_template", "pack_h2"]
+           "choose_template", "cut_in_widest_gap", "pack_h2"]

@@ -375,31 +375,42 @@ def training_range(configs: Sequence) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- public API
-def evaluate(potential: FittedPotential, configs: Sequence, progress: bool = False) -> dict[str, Any]:
-    """Errors of ``potential`` (run in LAMMPS through the registry) against the labels on ``configs``.
+def label_errors(predicted: Sequence, reference: Sequence, elements: Sequence[str],
+                 align_elements: bool = False) -> dict[str, Any]:
+    """Errors of one labelled set against another, configuration by configuration.
 
     Returns RMSE and MAE of energy (meV/atom), force components (eV/A) and stress components
     (GPa, ASE sign: positive = tensile; configurations without a stress label are skipped),
-    the label spreads (std of E/atom in meV, of force components), and the per-config energy
-    errors ``energy_errors_mev_per_atom`` (prediction - label).
-    """
-    from tqdm import tqdm
+    the reference spreads (std of E/atom in meV, of force components), and the per-config energy
+    errors ``energy_errors_mev_per_atom`` (predicted - reference).
 
-    _check_configs(configs, potential.elements, potential.settings.rcut, "evaluation")
-    calc = potential.calculator()
-    de, df, ds, e_ref, f_ref = [], [], [], [], []
-    for atoms in tqdm(configs, desc="POD errors", disable=not progress):
-        e, f, s = _labels(atoms)
-        b = atoms.copy()
-        b.calc = calc
-        n = len(b)
-        de.append((b.get_potential_energy() - e) / n * 1000.0)
-        df.append((b.get_forces() - f).ravel())
-        e_ref.append(e / n * 1000.0)
-        f_ref.append(f.ravel())
-        if s is not None:
-            ds.append((b.get_stress() - s) * EV_A3_TO_GPA)
+    ``align_elements=True`` is for labels from *different* references (CHGNet or a potential fitted
+    to it, against GPAW): one constant energy per element (``energy_offsets_ev_per_atom``, least
+    squares over the configurations) is removed before the energy errors; forces and stress do
+    not depend on it.
+    """
+    if len(predicted) != len(reference) or not len(reference):
+        raise CandidateError(f"need two equally long, non-empty labelled sets, got {len(predicted)} and {len(reference)}")
+    de, df, ds, e_ref, f_ref, counts, n_at = [], [], [], [], [], [], []
+    for p, r in zip(predicted, reference):
+        (ep, fp, sp), (er, fr, sr) = _labels(p), _labels(r)
+        n = len(r)
+        symbols = r.get_chemical_symbols()
+        counts.append([symbols.count(el) for el in elements])
+        n_at.append(n)
+        de.append((ep - er) / n * 1000.0)
+        df.append((fp - fr).ravel())
+        e_ref.append(er / n * 1000.0)
+        f_ref.append(fr.ravel())
+        if sp is not None and sr is not None:
+            ds.append((sp - sr) * EV_A3_TO_GPA)
     de, df = np.array(de), np.concatenate(df)
+    offsets = None
+    if align_elements:
+        c, n_at = np.array(counts, dtype=float), np.array(n_at, dtype=float)
+        mu = np.linalg.lstsq(c, de * n_at / 1000.0, rcond=None)[0]
+        de = de - (c @ mu) / n_at * 1000.0
+        offsets = {el: float(m) for el, m in zip(elements, mu)}
 
     def rmse(x):
         return float(np.sqrt(np.mean(np.square(x)))) if len(x) else None
@@ -408,12 +419,38 @@ def evaluate(potential: FittedPotential, configs: Sequence, progress: bool = Fal
         return float(np.mean(np.abs(x))) if len(x) else None
 
     ds_all = np.concatenate(ds) if ds else np.array([])
-    return {"n_configs": len(configs), "n_atoms": int(sum(len(a) for a in configs)),
+    return {"n_configs": len(reference), "n_atoms": int(sum(len(a) for a in reference)),
             "energy_rmse_mev_per_atom": rmse(de), "energy_mae_mev_per_atom": mae(de),
             "forces_rmse_ev_per_a": rmse(df), "forces_mae_ev_per_a": mae(df),
             "stress_rmse_gpa": rmse(ds_all), "stress_mae_gpa": mae(ds_all),
             "energy_std_mev_per_atom": float(np.std(e_ref)), "forces_std_ev_per_a": float(np.std(np.concatenate(f_ref))),
-            "energy_errors_mev_per_atom": [float(x) for x in de]}
+            "energy_errors_mev_per_atom": [float(x) for x in de],
+            **({"energy_offsets_ev_per_atom": offsets} if offsets is not None else {})}
+
+
+def predict(potential: FittedPotential, configs: Sequence, progress: bool = False) -> list:
+    """Copies of ``configs`` labelled by ``potential`` in LAMMPS (SinglePointCalculator: energy, forces, stress)."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from tqdm import tqdm
+
+    _check_configs(configs, potential.elements, potential.settings.rcut, "evaluation")
+    calc = potential.calculator()
+    out = []
+    for atoms in tqdm(configs, desc="POD predictions", disable=not progress):
+        b = atoms.copy()
+        b.calc = calc
+        e, f, s = b.get_potential_energy(), b.get_forces(), b.get_stress()
+        c = atoms.copy()
+        c.calc = SinglePointCalculator(c, energy=e, forces=f, stress=s)
+        out.append(c)
+    return out
+
+
+def evaluate(potential: FittedPotential, configs: Sequence, progress: bool = False,
+             align_elements: bool = False) -> dict[str, Any]:
+    """Errors of ``potential`` (run in LAMMPS through the registry) against the labels on ``configs``
+    (:func:`label_errors` of :func:`predict`)."""
+    return label_errors(predict(potential, configs, progress), configs, potential.elements, align_elements)
 
 
 def fit_pod(train: Sequence, elements: Sequence[str], settings: PodSettings = PodSettings(),
@@ -549,4 +586,5 @@ def check_composition(potential: FittedPotential, atoms_or_formula: Any) -> None
 
 
 __all__ = ["FIT_CALLS", "FittedPotential", "PodSettings", "check_composition", "data_hash", "evaluate", "fit_pod",
+           "label_errors", "predict",
            "load_potential", "shortest_pair_distances", "training_range", "zbl_core"]

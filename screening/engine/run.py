@@ -5,9 +5,10 @@ For the top ``k`` single-metal candidates of a ranking:
 1. one fast potential per chemical system M–H (:func:`system_potential`): the training pool of
    :mod:`~screening.engine.training_set`, labels by the reference calculator
    (:mod:`~screening.engine.labelling`), a POD fit (:mod:`~screening.engine.potential`);
-2. one interface run per candidate (:func:`engine_job`): the precursor slab in dense H2 at the
-   candidate's pressure and the engine temperature (:mod:`~screening.engine.interface`,
-   :mod:`~screening.engine.simulate`), optionally with a low-temperature control.
+2. one interface MD task per candidate and temperature (:func:`interface_job`): the precursor slab
+   in dense H2 at the candidate's pressure and the engine temperature, optionally also a
+   low-temperature control (:mod:`~screening.engine.interface`, :mod:`~screening.engine.simulate`);
+   :func:`summarise` turns a candidate's runs into the ranking columns.
 
 Every step is cached (labels and MD snapshots in the ResultStore, the potential under
 ``cache_dir()/potentials``, interface runs in the ResultStore), so a task is idempotent: a lost
@@ -110,8 +111,6 @@ def precursor_of(row: dict) -> tuple[float, str]:
     """(H/M, template name) of the candidate's precursor: tier-2a hull precursor when known, else the window's."""
     from pymatgen.core import Composition
 
-    from screening.structures.templates import templates_for
-
     metal = str(row["metals"])
     formula = row.get("precursor")
     if not isinstance(formula, str) or not formula or formula == "nan":
@@ -123,12 +122,21 @@ def precursor_of(row: dict) -> tuple[float, str]:
     comp = Composition(formula)
     n_metal = comp[metal]
     x = float(comp["H"] / n_metal) if n_metal else 0.0
-    candidates = templates_for(x)
+    return x, precursor_template(metal, x)
+
+
+def precursor_template(metal: str, h_per_metal: float) -> str:
+    """Template of the precursor MH_x: the one whose archetype is this very hydride (CaH2 -> cotunnite),
+    else the first template with that H/M."""
+    from screening.structures.templates import templates_for
+    from screening.window import hydride_formula
+
+    candidates = templates_for(h_per_metal)
     if not candidates:
-        raise CandidateError(f"no structure template for the precursor {formula} of {row.get('candidate_id')}")
-    # Prefer the template whose archetype is this very hydride (CaH2 -> cotunnite), else the first.
+        raise CandidateError(f"no structure template for the precursor {hydride_formula(metal, h_per_metal)}")
+    formula = hydride_formula(metal, h_per_metal)
     named = [t for t in candidates if formula in t.archetype.replace(" ", "").split("/")]
-    return x, (named or candidates)[0].name
+    return (named or candidates)[0].name
 
 
 def default_temperature(row: dict) -> float:
@@ -151,20 +159,67 @@ def system_potential(metal: str, settings: EngineSettings, *, cache: str | None 
 
     _single_thread()
     store = ResultStore(Path(cache) / "results.sqlite") if cache else ResultStore()
-    spec = TrainingSetSpec(metal=metal, pressures_gpa=tuple(settings.training_pressures_gpa), seed=settings.seed)
-    out_dir = (Path(cache) if cache else _cache()) / "engine" / f"{metal}-H"
-    summary = build_training_data(metal, spec, settings.teacher, out_dir, n_train=settings.n_train,
-                                  holdout_pressure_gpa=float(np.median(settings.training_pressures_gpa)),
-                                  label_calculator=settings.label_calculator, store=store, progress=progress)
+    from screening.window import ambient_h_per_metal
+
+    slab = precursor_template(metal, ambient_h_per_metal(metal))
+    spec = TrainingSetSpec(metal=metal, pressures_gpa=tuple(settings.training_pressures_gpa), slab_templates=(slab,),
+                           seed=settings.seed)
+    out_dir = training_dir(metal, cache)
+    summary = _finished_training_data(out_dir, spec, settings)
+    if summary is None:
+        summary = build_training_data(metal, spec, settings.teacher, out_dir, n_train=settings.n_train,
+                                      holdout_pressure_gpa=holdout_pressure(settings),
+                                      label_calculator=settings.label_calculator, store=store, progress=progress)
     files = summary["files"]
     train = read_extxyz(files["train"])
     holdout = read_extxyz(files["holdout_labelled"]) if files.get("holdout_labelled") else None
     return fit_pod(train, (metal, "H"), holdout=holdout, cache=cache, progress=progress)
 
 
-def engine_job(row: dict, calculator: Any, potential_info: dict, settings: EngineSettings, *, out_dir: str,
-               cache: str | None = None, progress: bool = False) -> dict:
-    """One interface run (plus its control) for one candidate; cached in the ResultStore."""
+def _finished_training_data(out_dir: Path, spec, settings: EngineSettings) -> dict | None:
+    """The ``summary.json`` of a finished training-data build with the same spec, teacher, labels and size.
+
+    The written extxyz files are the cache of that step (its MD runs and labels are also in the
+    ResultStore, but the files are what the fit reads, and they keep the exact set that was labelled).
+    """
+    path = out_dir / "summary.json"
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text())
+    except ValueError:
+        return None
+    same = (json.dumps(summary.get("spec"), sort_keys=True) == json.dumps(json.loads(json.dumps(spec.as_dict())), sort_keys=True)
+            and summary.get("teacher") == str(settings.teacher)
+            and summary.get("label_calculator") == str(settings.label_calculator or settings.teacher)
+            and summary.get("train", {}).get("n", -1) <= settings.n_train
+            and f"holdout_{holdout_pressure(settings):g}gpa" in str(summary.get("files", {}).get("holdout", "")))
+    files_ok = all(Path(f).is_file() for f in summary.get("files", {}).values())
+    return summary if same and files_ok else None
+
+
+def training_dir(metal: str, cache: str | None = None) -> Path:
+    """Where the training pool, labels and hold-out of M–H are written."""
+    return (Path(cache) if cache else _cache()) / "engine" / f"{metal}-H"
+
+
+def holdout_pressure(settings: EngineSettings) -> float:
+    """Pressure of the held-out configurations: the middle training pressure (40 GPa for 0, 20, 40, 60)."""
+    p = sorted(settings.training_pressures_gpa)
+    return float(p[len(p) // 2])
+
+
+def _runs_of(row: dict, settings: EngineSettings) -> list[tuple[str, float]]:
+    """The MD runs of one candidate: ``("hot", T)`` and, if asked for, ``("control", T_control)``."""
+    runs = [("hot", settings.temperature_k or default_temperature(row))]
+    if settings.control_temperature_k is not None:
+        runs.append(("control", float(settings.control_temperature_k)))
+    return runs
+
+
+def interface_job(row: dict, kind: str, temperature_k: float, calculator: Any, settings: EngineSettings, *,
+                  out_dir: str, cache: str | None = None, progress: bool = False) -> dict:
+    """One interface MD run of one candidate (cached in the ResultStore); returns its result dict."""
     from screening.engine.interface import build_interface
     from screening.engine.simulate import simulate_interface
     from screening.store import ResultStore
@@ -173,44 +228,48 @@ def engine_job(row: dict, calculator: Any, potential_info: dict, settings: Engin
     store = ResultStore(Path(cache) / "results.sqlite") if cache else ResultStore()
     metal, pressure = str(row["metals"]), float(row["pressure_gpa"])
     x_pre, template = precursor_of(row)
-    temperature = settings.temperature_k or default_temperature(row)
     atoms, info = build_interface(metal, x_pre, pressure, template=template,
                                   n_slab_atoms_target=settings.n_slab_atoms_target, seed=settings.seed)
     label = f"{row['candidate_id']}".replace("@", "_at_")
-    runs = {}
-    for kind, t in (("hot", temperature), ("control", settings.control_temperature_k)):
-        if t is None:
-            continue
-        traj = Path(out_dir) / f"engine_{label}_{kind}_{t:g}K.extxyz"
-        runs[kind] = simulate_interface(atoms, info, calculator, pressure, t, time_ps=settings.time_ps,
-                                        timestep_fs=settings.timestep_fs, seed=settings.seed, trajectory=traj,
-                                        progress=progress, store=store)
-    hot = runs["hot"]
-    control = runs.get("control")
+    traj = Path(out_dir) / f"engine_{label}_{kind}_{temperature_k:g}K.extxyz"
+    result = simulate_interface(atoms, info, calculator, pressure, temperature_k, time_ps=settings.time_ps,
+                                timestep_fs=settings.timestep_fs, seed=settings.seed, trajectory=traj,
+                                progress=progress, store=store)
+    return {**result.as_dict(), "precursor": f"{info.precursor_formula} ({template})"}
+
+
+def summarise(row: dict, runs: dict[str, dict], potential_info: dict, settings: EngineSettings) -> dict:
+    """The :data:`ENGINE_COLUMNS` of one candidate from its ``{"hot": ..., "control": ...}`` run dicts."""
+    from screening.engine.simulate import InterfaceResult
+
+    hot = InterfaceResult.from_dict(runs["hot"])
+    control = InterfaceResult.from_dict(runs["control"]) if "control" in runs else None
+    pressure = float(row["pressure_gpa"])
     warnings = list(potential_info.get("warnings_for", {}).get(f"{pressure:g}", []))
-    surf = [v for v in hot.liquid_fraction_surface if v is not None and np.isfinite(v)]
+    surf = hot.series("liquid_fraction_surface")
+    surf = surf[np.isfinite(surf)]
     return {
         "candidate_id": row["candidate_id"],
-        "_metal": metal,
+        "_metal": str(row["metals"]),
         "engine_status": hot.status,
         "engine_message": hot.message,
-        "engine_precursor": f"{info.as_dict()['precursor_formula']} ({template})" if hasattr(info, "as_dict") else template,
-        "engine_temperature_k": temperature,
+        "engine_precursor": runs["hot"].get("precursor", ""),
+        "engine_temperature_k": hot.target_temperature_k,
         "engine_h_per_metal_initial": hot.h_per_metal_initial,
         "engine_h_per_metal_final": hot.h_per_metal_final,
         "engine_uptake_rate_per_ps": hot.uptake_rate_per_ps,
         "engine_uptake_rate_err_per_ps": hot.uptake_rate_err_per_ps,
-        "engine_liquid_fraction_surface": float(np.mean(surf)) if surf else float("nan"),
+        "engine_liquid_fraction_surface": float(surf.mean()) if surf.size else float("nan"),
         "engine_product_phase": hot.product_phase,
-        "engine_control_temperature_k": settings.control_temperature_k,
+        "engine_control_temperature_k": control.target_temperature_k if control else float("nan"),
         "engine_control_uptake_rate_per_ps": control.uptake_rate_per_ps if control else float("nan"),
         "engine_warnings": "; ".join(warnings),
         "engine_calculator": json.dumps(potential_info.get("calculator", {})),
         "engine_potential_errors": json.dumps(potential_info.get("metrics", {})),
         "engine_settings": json.dumps(settings.as_dict()),
         "engine_trajectory": hot.trajectory or "",
-        "engine_wall_s": sum(r.wall_s for r in runs.values()),
-        "_results": {k: r.as_dict() for k, r in runs.items()},
+        "engine_wall_s": hot.wall_s + (control.wall_s if control else 0.0),
+        "_results": runs,
     }
 
 
@@ -332,8 +391,9 @@ def run_engine(ranking: pd.DataFrame, top: int = 3, *, settings: EngineSettings 
         for row in rows:
             fp = pots[str(row["metals"])]
             spec = fp.spec if fp is not None else potential
-            results.append(engine_job(row, spec, _potential_info(fp, spec, pressures), settings, out_dir=str(out_dir),
-                                      cache=cache, progress=progress))
+            runs = {kind: interface_job(row, kind, t, spec, settings, out_dir=str(out_dir), cache=cache,
+                                        progress=progress) for kind, t in _runs_of(row, settings)}
+            results.append(summarise(row, runs, _potential_info(fp, spec, pressures), settings))
     table = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in results])
     merged = merge_columns(ranking, table, ENGINE_COLUMNS)
     merged.attrs["engine_results"] = {r["candidate_id"]: r["_results"] for r in results}
@@ -354,17 +414,23 @@ def _run_distributed(rows, metals, potential, fitted, settings, pressures, out_d
                 pot_futures[m] = client.submit(system_potential, m, settings, cache=cache, pure=False)
         pots = {m: f.result() for m, f in pot_futures.items()}
         pots.update(fitted)
-        futures = []
-        for row in rows:
+        futures = {}
+        for i, row in enumerate(rows):
             fp = pots.get(str(row["metals"]))
             spec = fp.spec if fp is not None else potential
-            futures.append(client.submit(engine_job, row, spec, _potential_info(fp, spec, pressures), settings,
-                                         out_dir=str(out_dir), cache=cache, pure=False))
-        results = []
-        for fut in tqdm(as_completed(futures), total=len(futures), desc="engine jobs", disable=not progress):
-            results.append(fut.result())
-        order = {r["candidate_id"]: i for i, r in enumerate(rows)}
-        return sorted(results, key=lambda r: order[r["candidate_id"]])
+            for kind, t in _runs_of(row, settings):
+                futures[client.submit(interface_job, row, kind, t, spec, settings, out_dir=str(out_dir), cache=cache,
+                                      pure=False)] = (i, kind)
+        runs: dict[int, dict] = {}
+        for fut in tqdm(as_completed(list(futures)), total=len(futures), desc="engine MD runs", disable=not progress):
+            i, kind = futures[fut]
+            runs.setdefault(i, {})[kind] = fut.result()
+        out = []
+        for i, row in enumerate(rows):
+            fp = pots.get(str(row["metals"]))
+            spec = fp.spec if fp is not None else potential
+            out.append(summarise(row, runs[i], _potential_info(fp, spec, pressures), settings))
+        return out
     finally:
         cluster = getattr(client, "cluster", None)
         client.close()

@@ -28,7 +28,7 @@ Slab region (:func:`slab_region`)
 H/M in the slab (:func:`slab_h_per_metal`)
     Number of H atoms inside the region over the number of metal atoms inside it.
 
-Liquid-like fraction at the surface (:func:`solid_like_atoms`, :func:`surface_liquid_fraction`)
+Liquid-like fraction at the surface (:func:`screening.md.analysis.solid_like_atoms`, :func:`surface_liquid_fraction`)
     The melting tier's order parameter per atom: Steinhardt q6 vectors, ten Wolde-Frenkel solid bonds
     (normalised q6(i)·q6*(j) > 0.7), an atom is solid-like when at least half of its bonds are solid.
     The melting tier uses the ``k`` nearest metal neighbours (``k`` = first-shell size of the
@@ -65,6 +65,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from screening.errors import CandidateError
+from screening.md.analysis import solid_like_atoms
 
 SLAB_BIN_A = 0.1
 SLAB_SMOOTH_A = 1.0
@@ -267,45 +268,6 @@ def first_shell_cutoff(positions: np.ndarray, cell: np.ndarray, k: int) -> float
     if not mids:
         raise CandidateError(f"fewer than {k + 1} neighbours within {2.5 * scale:.2f} Å: not a crystal")
     return float(np.median(mids))
-
-
-def solid_like_atoms(positions: np.ndarray, cell: np.ndarray, k: int, cutoff: float | None = None) -> np.ndarray:
-    """Per-atom solid-like flags from the melting tier's order parameter.
-
-    With ``cutoff=None`` this is exactly :func:`screening.md.analysis.crystallinity` per atom
-    (q6 on the ``k`` nearest neighbours, solid with >= ceil(k/2) solid bonds), so
-    ``solid_like_atoms(p, c, k).mean() == crystallinity(p, c, k)[0]``. With a ``cutoff`` (Å) the
-    neighbours are the k nearest within it and an atom is solid-like when at least half of *its*
-    bonds (and at least 3) are solid: the same in the bulk, but a perfect free surface stays solid.
-    """
-    from scipy.special import sph_harm_y
-
-    from screening.md.analysis import _W, SOLID_BOND, _neighbours
-
-    positions = np.asarray(positions, dtype=float)
-    cell = np.asarray(cell, dtype=float)
-    n = len(positions)
-    scale = (abs(np.linalg.det(cell)) / n) ** (1 / 3)
-    i, j, dvec, d = _neighbours(positions, cell, max(1.9 * scale, cutoff or 0.0), k=k)
-    counts = np.bincount(i, minlength=n)
-    start = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    keep = (np.arange(len(i)) - start[i]) < k
-    if cutoff is not None:
-        keep &= d < cutoff
-    i, j, dvec, d = i[keep], j[keep], dvec[keep], d[keep]
-    nb = np.bincount(i, minlength=n).astype(float)
-    theta = np.arccos(np.clip(dvec[:, 2] / np.maximum(d, 1e-12), -1.0, 1.0))
-    phi = np.arctan2(dvec[:, 1], dvec[:, 0])
-    ylm = np.stack([sph_harm_y(6, m, theta, phi) for m in range(7)], axis=1)
-    q = np.zeros((n, 7), dtype=complex)
-    np.add.at(q, i, ylm)
-    q /= np.maximum(nb, 1.0)[:, None]
-    norm = np.sqrt((_W * np.abs(q) ** 2).sum(axis=1))
-    s = (_W * (q[i] * np.conj(q[j])).real).sum(axis=1) / np.maximum(norm[i] * norm[j], 1e-12)
-    solid_bonds = np.bincount(i[s > SOLID_BOND], minlength=n)
-    if cutoff is None:
-        return solid_bonds >= math.ceil(k / 2)
-    return (solid_bonds >= np.ceil(nb / 2)) & (nb >= 3)
 
 
 def surface_liquid_fraction(z_metal: np.ndarray, solid_like: np.ndarray, region: SlabRegion,
@@ -857,4 +819,4 @@ def plot_uptake(results: Mapping[str, InterfaceResult], path: str | Path) -> Pat
 
 __all__ = ["InterfaceResult", "NO_MATCH", "SlabRegion", "calibrate_region", "first_shell_cutoff", "linear_rate",
            "match_product_phase", "normal_heights", "plot_uptake", "simulate_interface", "slab_h_per_metal",
-           "slab_metal_structure", "slab_region", "solid_like_atoms", "surface_liquid_fraction"]
+           "slab_metal_structure", "slab_region", "surface_liquid_fraction"]

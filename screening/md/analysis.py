@@ -97,14 +97,26 @@ def shell_size(positions: np.ndarray, cell: np.ndarray, max_k: int = 16) -> int:
     return int(vals[np.argmax(counts)])
 
 
-def crystallinity(positions: np.ndarray, cell: np.ndarray, k: int) -> tuple[float, float]:
-    """(solid-like fraction, mean local Q6) of a set of atoms (the metal sublattice)."""
+def solid_like_atoms(positions: np.ndarray, cell: np.ndarray, k: int, cutoff: float | None = None,
+                     return_q6: bool = False):
+    """Per-atom solid-like flags from the q6 bond-order criterion (and, optionally, per-atom Q6).
+
+    Neighbours are the ``k`` nearest; a bond is solid when the normalised q6·q6 product exceeds
+    ``SOLID_BOND``. With ``cutoff=None`` an atom is solid-like with >= ceil(k/2) solid bonds (the
+    melting tier's criterion). With a ``cutoff`` (Å) only the k nearest *within it* count and an
+    atom is solid-like when at least half of its own bonds (and at least 3) are solid: the same in
+    the bulk, but a perfect free surface stays solid.
+    """
+    positions = np.asarray(positions, dtype=float)
+    cell = np.asarray(cell, dtype=float)
     n = len(positions)
     scale = (abs(np.linalg.det(cell)) / n) ** (1 / 3)
-    i, j, dvec, d = _neighbours(positions, cell, 1.9 * scale, k=k)
+    i, j, dvec, d = _neighbours(positions, cell, max(1.9 * scale, cutoff or 0.0), k=k)
     counts = np.bincount(i, minlength=n)
     start = np.concatenate(([0], np.cumsum(counts)[:-1]))
     keep = (np.arange(len(i)) - start[i]) < k
+    if cutoff is not None:
+        keep &= d < cutoff
     i, j, dvec, d = i[keep], j[keep], dvec[keep], d[keep]
     nb = np.bincount(i, minlength=n).astype(float)
     theta = np.arccos(np.clip(dvec[:, 2] / np.maximum(d, 1e-12), -1.0, 1.0))
@@ -114,10 +126,20 @@ def crystallinity(positions: np.ndarray, cell: np.ndarray, k: int) -> tuple[floa
     np.add.at(q, i, ylm)
     q /= np.maximum(nb, 1.0)[:, None]
     norm = np.sqrt((_W * np.abs(q) ** 2).sum(axis=1))
-    q6 = np.sqrt(4 * math.pi / 13) * norm
     s = (_W * (q[i] * np.conj(q[j])).real).sum(axis=1) / np.maximum(norm[i] * norm[j], 1e-12)
     solid_bonds = np.bincount(i[s > SOLID_BOND], minlength=n)
-    solid = solid_bonds >= math.ceil(k / 2)
+    if cutoff is None:
+        solid = solid_bonds >= math.ceil(k / 2)
+    else:
+        solid = (solid_bonds >= np.ceil(nb / 2)) & (nb >= 3)
+    if return_q6:
+        return solid, np.sqrt(4 * math.pi / 13) * norm
+    return solid
+
+
+def crystallinity(positions: np.ndarray, cell: np.ndarray, k: int) -> tuple[float, float]:
+    """(solid-like fraction, mean local Q6) of a set of atoms (the metal sublattice)."""
+    solid, q6 = solid_like_atoms(positions, cell, k, return_q6=True)
     return float(solid.mean()), float(q6.mean())
 
 
