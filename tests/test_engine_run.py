@@ -6,6 +6,7 @@ so the funnel is tested without a trained potential.
 
 import importlib.util
 import json
+from dataclasses import replace
 import os
 import subprocess
 import sys
@@ -75,7 +76,7 @@ KILL_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, ".")
     from tests.test_engine_run import _ranking
     from screening.engine.run import EngineSettings, run_engine
-    settings = EngineSettings(temperature_k=600.0, time_ps=0.6, n_slab_atoms_target=16)
+    settings = EngineSettings(temperature_k=600.0, time_ps=0.3, n_slab_atoms_target=16)
     run_engine(_ranking(2), top=2, settings=settings, potential="emt", distributed=False, out_dir=sys.argv[1],
                cache=sys.argv[2], progress=False)
 """)
@@ -88,14 +89,14 @@ def test_killed_engine_run_resumes_from_cache(tmp_path):
     store = ResultStore(db)
     proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path / "out"), str(cache)], cwd=os.getcwd(),
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
-    deadline = time.time() + 300
+    deadline = time.time() + 900  # generous: a loaded machine runs the first job slowly
     while store.count("engine.interface_md") < 1 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert proc.poll() is None, "the engine run finished before it could be killed; make the second job longer"
     proc.kill()
     proc.wait()
     assert store.count("engine.interface_md") == 1 and store.integrity_ok()
-    settings = EngineSettings(temperature_k=600.0, time_ps=0.6, n_slab_atoms_target=16)
+    settings = EngineSettings(temperature_k=600.0, time_ps=0.3, n_slab_atoms_target=16)
     out = run_engine(_ranking(2), top=2, settings=settings, potential="emt", distributed=False,
                      out_dir=tmp_path / "out", cache=cache, progress=False)
     cached = {cid: r["hot"]["cached"] for cid, r in out.attrs["engine_results"].items()}
@@ -124,3 +125,21 @@ def test_bad_engine_input(tmp_path, monkeypatch):
                    out_dir=tmp_path, cache=tmp_path)
     with pytest.raises(CandidateError, match="time_ps"):
         EngineSettings(time_ps=-1.0)
+
+
+def test_pressure_outside_training_range_is_a_warning_in_the_result(tmp_path):
+    """A fitted potential used beyond its training pressures: the run happens, the row says so."""
+    from screening.engine.potential import fit_pod
+    from test_engine_potential import _pdh_configs  # tests/ is on sys.path under pytest (rootdir mode)
+
+    fp = fit_pod(_pdh_configs(16, seed=1), ["Pd", "H"], cache=tmp_path / "pod", progress=False)
+    lo, hi = fp.training_range["pressure_gpa"]
+    far = float(round(hi + 100.0))
+    df = pd.DataFrame([{"candidate_id": f"PdH2@{far:g}GPa", "metals": "Pd", "h_per_metal": 2.0, "pressure_gpa": far,
+                        "synth_rank": 1, "precursor": "PdH", "t_max_k": 1500.0}])
+    out = run_engine(df, top=1, settings=replace(TINY, time_ps=0.005), potential=fp, distributed=False,
+                     out_dir=tmp_path / "out", cache=tmp_path / "c", progress=False)
+    row = out.iloc[0]
+    assert row["engine_status"] in ("ok", "failed")
+    assert "outside the training range" in row["engine_warnings"] and f"{far:g}" in row["engine_warnings"]
+    assert json.loads(row["engine_calculator"])["data_hash"] == fp.data_hash

@@ -150,7 +150,18 @@ def default_temperature(row: dict) -> float:
 
 
 # --------------------------------------------------------------------------- tasks
-def system_potential(metal: str, settings: EngineSettings, *, cache: str | None = None, progress: bool = False):
+def training_h_per_metal(metal: str, candidates_h: Sequence[float] = ()) -> tuple[float, ...]:
+    """H/M of the training pool: the metal, its ambient hydride (the precursor), 4 and 6, and the
+    candidates' own H/M, each where a template exists."""
+    from screening.structures.templates import templates_for
+    from screening.window import ambient_h_per_metal
+
+    wanted = {ambient_h_per_metal(metal), 4.0, 6.0, *map(float, candidates_h)}
+    return (0.0, *sorted(x for x in wanted if x > 0 and templates_for(x)))
+
+
+def system_potential(metal: str, settings: EngineSettings, *, candidates_h: Sequence[float] = (),
+                     cache: str | None = None, progress: bool = False):
     """Training data, labels and the POD fit for M–H (all cached); returns a FittedPotential."""
     from screening.engine.labelling import read_extxyz
     from screening.engine.potential import fit_pod
@@ -162,8 +173,8 @@ def system_potential(metal: str, settings: EngineSettings, *, cache: str | None 
     from screening.window import ambient_h_per_metal
 
     slab = precursor_template(metal, ambient_h_per_metal(metal))
-    spec = TrainingSetSpec(metal=metal, pressures_gpa=tuple(settings.training_pressures_gpa), slab_templates=(slab,),
-                           seed=settings.seed)
+    spec = TrainingSetSpec(metal=metal, h_per_metal=training_h_per_metal(metal, candidates_h),
+                           pressures_gpa=tuple(settings.training_pressures_gpa), slab_templates=(slab,), seed=settings.seed)
     out_dir = training_dir(metal, cache)
     summary = _finished_training_data(out_dir, spec, settings)
     if summary is None:
@@ -379,12 +390,15 @@ def run_engine(ranking: pd.DataFrame, top: int = 3, *, settings: EngineSettings 
         require_calculator(settings.label_calculator)
     rows = [r.to_dict() for _, r in chosen.iterrows()]
 
+    cand_h = {m: tuple(chosen.loc[chosen["metals"].astype(str) == m, "h_per_metal"].astype(float)) for m in metals}
+
     def potential_for(metal):
-        return fitted.get(metal) if fitted else system_potential(metal, settings, cache=cache, progress=progress)
+        return fitted.get(metal) if fitted else system_potential(metal, settings, candidates_h=cand_h[metal], cache=cache,
+                                                                 progress=progress)
 
     if distributed:
         results = _run_distributed(rows, metals, potential, fitted, settings, pressures, out_dir, cache, scheduler,
-                                   n_workers, progress)
+                                   n_workers, progress, cand_h)
     else:
         results = []
         pots = {m: (potential_for(m) if potential is None or fitted else None) for m in metals}
@@ -402,7 +416,7 @@ def run_engine(ranking: pd.DataFrame, top: int = 3, *, settings: EngineSettings 
 
 
 def _run_distributed(rows, metals, potential, fitted, settings, pressures, out_dir, cache, scheduler, n_workers,
-                     progress):
+                     progress, cand_h):
     from dask.distributed import as_completed
     from tqdm.auto import tqdm
 
@@ -411,7 +425,8 @@ def _run_distributed(rows, metals, potential, fitted, settings, pressures, out_d
         pot_futures = {}
         if potential is None:
             for m in metals:
-                pot_futures[m] = client.submit(system_potential, m, settings, cache=cache, pure=False)
+                pot_futures[m] = client.submit(system_potential, m, settings, candidates_h=cand_h[m], cache=cache,
+                                               pure=False)
         pots = {m: f.result() for m, f in pot_futures.items()}
         pots.update(fitted)
         futures = {}

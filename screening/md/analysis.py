@@ -166,6 +166,8 @@ class Recorder:
         order_every: compute the order parameter every this many frames (NaN between).
         max_drift_ev_per_atom: allowed drift of the conserved energy within the stage (None: only
             frame-to-frame jumps are checked, e.g. in temperature ramps where it is not conserved).
+        max_jump_ev_per_atom: allowed change of the conserved energy between two frames (None: not
+            checked, e.g. in a thermostat ramp, where the extended-system energy is not conserved).
         stop_rule: optional ``f(recorder) -> bool`` evaluated after every frame.
     """
 
@@ -176,6 +178,7 @@ class Recorder:
     lag_frames: int = 10
     order_every: int = 1
     max_drift_ev_per_atom: float | None = 0.05
+    max_jump_ev_per_atom: float | None = MAX_JUMP_EV_PER_ATOM
     stop_rule: object = None
     series: dict = field(default_factory=dict)
     failure: str | None = None
@@ -259,7 +262,7 @@ class Recorder:
             if self._e0 is None:
                 self._e0 = frame.conserved_ev
             drift = abs(frame.conserved_ev - self._e0) / n_at
-            if jump > MAX_JUMP_EV_PER_ATOM or (self.max_drift_ev_per_atom is not None
+            if (self.max_jump_ev_per_atom is not None and jump > self.max_jump_ev_per_atom) or (self.max_drift_ev_per_atom is not None
                                                and drift > self.max_drift_ev_per_atom):
                 return (f"blow-up: conserved energy drifted {drift:.3f} eV/atom (jump {jump:.3f} eV/atom in one "
                         f"frame) at t = {frame.time_ps:.2f} ps")
