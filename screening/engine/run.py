@@ -462,5 +462,12 @@ def _plot_systems(results: list[dict], out_dir: Path) -> None:
         for kind, d in r["_results"].items():
             res = InterfaceResult.from_dict(d)
             by_metal.setdefault(metal, {})[f"{r['candidate_id']} {kind} {res.target_temperature_k:g} K"] = res
+    from screening.report import write_plot_provenance
+
+    calculators = {r["_metal"]: json.loads(r["engine_calculator"]) for r in results}
     for metal, runs in by_metal.items():
-        plot_uptake(runs, out_dir / f"engine_{metal}-H_uptake.png")
+        png = plot_uptake(runs, out_dir / f"engine_{metal}-H_uptake.png")
+        first = next(iter(runs.values()))
+        write_plot_provenance(png, calculators.get(metal, {}), {**first.settings, "runs": list(runs)},
+                              f"Tier 3: H/M in the precursor slab and liquid-like metal fraction over time for the "
+                              f"{metal}-H interface runs ({', '.join(runs)}).")
