@@ -242,6 +242,11 @@ def load_or_train_prior(
     return model
 
 
+def training_mask(frame: pd.DataFrame, exclude) -> np.ndarray:
+    """Rows of a training grid that a fold may use: none of the ``exclude`` metals' (candidates or positives)."""
+    return ~frame["metals"].isin(list(exclude)).to_numpy()
+
+
 def leave_one_metal_out(
     config: PriorConfig | None = None,
     data_path: str | Path | None = None,
@@ -267,8 +272,9 @@ def leave_one_metal_out(
     metals = sorted(frame.loc[y == 1, "metals"].unique())
     rows = []
     for metal in tqdm(metals, desc="leave-one-metal-out", disable=not progress):
-        held = (frame["metals"] == metal).to_numpy()
-        pipe = make_pipeline(config).fit(X[~held], y[~held])
+        keep = training_mask(frame, {metal})
+        held = ~keep
+        pipe = make_pipeline(config).fit(X[keep], y[keep])
         scores = pipe.predict_proba(X[held])[:, 1]
         sub = frame.loc[held, ["metals", "formula", "h_per_metal", "pressure_gpa", "label"]].assign(score=scores)
         # Rank 1 = highest score; ties broken by the order of the grid (deterministic).

@@ -37,12 +37,10 @@ WEIGHT_GRID = {"margin": (0.0, 0.5, 1.0, 2.0), "homologous": (0.0, 0.5, 1.0), "p
 H_TOLERANCE = 0.26
 
 
-def lomo_splits(metals: Sequence[str], groups: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, str]]:
-    """``(train_index, test_index, held_out_metal)`` for every distinct metal of ``metals``.
-
-    ``groups`` defaults to ``metals``; a row's metal decides its side, so no metal is on both.
-    """
-    groups = np.asarray(groups if groups is not None else metals, dtype=object)
+def lomo_splits(metals: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray, str]]:
+    """``(train_index, test_index, held_out_metal)`` for every distinct metal of ``metals`` (one per row);
+    a row's metal decides its side, so no metal is on both."""
+    groups = np.asarray(metals, dtype=object)
     for metal in sorted(set(groups)):
         test = np.flatnonzero(groups == metal)
         train = np.flatnonzero(groups != metal)
@@ -81,14 +79,9 @@ def _context(table: pd.DataFrame, prior_config, progress: bool) -> _Context:
     return _Context(config, frame, X, y, points, candidates)
 
 
-def training_mask(frame: pd.DataFrame, exclude: frozenset) -> np.ndarray:
-    """Rows of the prior's training grid that a fold may use: none of the ``exclude`` metals'."""
-    return ~frame["metals"].isin(list(exclude)).to_numpy()
-
-
 def _fit_prior(ctx: _Context, exclude: frozenset):
     """The prior pipeline fitted without any row of the ``exclude`` metals (memoised per set)."""
-    from screening.prior import make_pipeline
+    from screening.prior import make_pipeline, training_mask
 
     if exclude in ctx.priors:
         return ctx.priors[exclude]
