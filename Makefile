@@ -21,7 +21,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: help install screen test bench validate validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: dft-convergence dft-data help install screen test bench validate validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make screen     install (first time) and run the default tier-1 screen -> $(OUT), $(PLOT)"
@@ -35,6 +35,8 @@ help:
 	@echo "make engine-demo  tier 3 on the seed system: Ca-H potential, errors vs GPAW, CaH2/H2 at 40 GPa, 1473 K and 300 K"
 	@echo "make score      recompute window + synthesizability score of $(OUT) (after proxies/melting; WEIGHTS='margin=1,prior=0.25')"
 	@echo "make setup-dft  optional: install GPAW (apt libraries + pip build) for DFT references"
+	@echo "make dft-convergence  GPAW cutoff / k-point convergence test (CaH4 40 GPa, LaH10 150 GPa) -> data/dft/convergence.csv"
+	@echo "make dft-data   hydride DFT dataset (GPAW labels on dask, resumable; METALS=, MAX_LABELS=, SCHEDULER=) -> data/dft/*.extxyz"
 	@echo "make compare-dft CHGNet vs GPAW (PBE) pressures and formation energies for Ca-, La-, Y-H (after setup-dft)"
 	@echo "make columns    print the documented descriptor columns"
 	@echo "make report     self-contained offline HTML report of $(OUT) and the figures in reports/ -> reports/report.html"
@@ -88,6 +90,13 @@ validate-enthalpy: $(STAMP)
 
 compare-dft: $(STAMP)
 	$(PY) benchmarks/compare_dft.py
+
+dft-convergence: $(STAMP)
+	$(PY) -m screening.reference.convergence --out data/dft/convergence.csv
+
+dft-data: $(STAMP)
+	$(PY) -m screening.reference.dataset --out data/dft $(if $(METALS),--metals "$(METALS)") \
+		$(if $(MAX_LABELS),--max-labels $(MAX_LABELS)) $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
 
 setup-dft: $(STAMP)
 	apt-get update && apt-get install -y libxc-dev libopenblas-dev libfftw3-dev

@@ -207,7 +207,7 @@ def _label_one(atoms, calc) -> dict:
 
 def label_configurations(configs: Sequence, calculator: Any = "chgnet", *, store=None,
                          calculator_settings: dict | None = None, progress: bool = True,
-                         return_failures: bool = False, retry_failed: bool = False):
+                         return_failures: bool = False, retry_failed: bool = False, only_cached: bool = False):
     """Single-point energy, forces and stress of every configuration (cached per configuration).
 
     Args:
@@ -218,6 +218,8 @@ def label_configurations(configs: Sequence, calculator: Any = "chgnet", *, store
             (e.g. ``{"ecut_ev": 400, "kpt_density": 3}`` for GPAW); part of the cache key.
         return_failures: also return the failures ``[{"index", "config_id", "error"}]``.
         retry_failed: recompute configurations whose stored label is a failure.
+        only_cached: return only what the store already holds (nothing is computed; configurations
+            without a stored label are left out, not reported as failures).
 
     Returns:
         Labelled copies (SinglePointCalculator with energy/forces[/stress]; ``info["label_source"]``,
@@ -231,7 +233,7 @@ def label_configurations(configs: Sequence, calculator: Any = "chgnet", *, store
     from tqdm.auto import tqdm
 
     from screening.calculators import get_calculator
-    from screening.engine.training_set import config_id, content_hash
+    from screening.engine.training_set import config_id
 
     settings = dict(calculator_settings or {})
     calc, info = get_calculator(calculator, **dict(settings))
@@ -243,7 +245,7 @@ def label_configurations(configs: Sequence, calculator: Any = "chgnet", *, store
     prov = info.as_dict()
     labelled, failures = [], []
     for idx, atoms in enumerate(tqdm(configs, desc=f"labels ({info.name})", disable=not progress)):
-        inputs = {"config": content_hash(atoms), "symbols": atoms.get_chemical_symbols(), "calculator": prov}
+        inputs = label_inputs(atoms, prov)
 
         def compute(atoms=atoms):
             nonlocal calc
@@ -255,6 +257,8 @@ def label_configurations(configs: Sequence, calculator: Any = "chgnet", *, store
             result = compute()
         else:
             result = store.get("engine.label", inputs)
+            if result is None and only_cached:
+                continue
             if result is None or (retry_failed and result.get("status") != "ok"):
                 start = time.perf_counter()
                 result = compute()
@@ -272,12 +276,45 @@ def label_configurations(configs: Sequence, calculator: Any = "chgnet", *, store
             results["stress"] = np.array(result["stress"])
         a.calc = SinglePointCalculator(a, **results)
         a.info["label_source"] = info.label
+        a.info["label_seconds"] = float(result.get("seconds") or 0.0)
         a.info["label_settings"] = json.dumps(prov["settings"], sort_keys=True, default=str)
         a.info["label_provenance"] = json.dumps(prov, sort_keys=True, default=str)
         labelled.append(a)
     if failures:
         log.warning("%d of %d configurations failed to label with %s", len(failures), len(configs), info.label)
     return (labelled, failures) if return_failures else labelled
+
+
+def label_inputs(atoms, provenance: dict) -> dict:
+    """Cache inputs of one label: the configuration's content hash, its symbols and the calculator provenance."""
+    from screening.engine.training_set import content_hash
+
+    return {"config": content_hash(atoms), "symbols": atoms.get_chemical_symbols(), "calculator": provenance}
+
+
+def seed_labels(frames: Sequence, store) -> int:
+    """Put labelled frames (e.g. read from a committed extxyz file) into the store, so they are not recomputed.
+
+    A frame counts only with its ``label_provenance`` (the calculator provenance that produced it, JSON) and its
+    energy and forces; a frame whose configuration is already stored is left alone. Returns how many were added.
+    """
+    added = 0
+    for a in frames:
+        prov = a.info.get("label_provenance")
+        if not prov or a.calc is None:
+            continue
+        inputs = label_inputs(a, json.loads(prov) if isinstance(prov, str) else prov)
+        if store.get("engine.label", inputs) is not None:
+            continue
+        try:
+            stress = np.asarray(a.get_stress(voigt=True), dtype=float).tolist()
+        except Exception:  # a label without stress
+            stress = None
+        result = {"status": "ok", "energy": float(a.get_potential_energy()), "forces": a.get_forces().tolist(),
+                  "stress": stress, "seconds": float(a.info.get("label_seconds", 0.0))}
+        store.put("engine.label", inputs, result, "ok", result["seconds"])
+        added += 1
+    return added
 
 
 # --------------------------------------------------------------------------- files
@@ -305,5 +342,5 @@ def read_extxyz(path: str | Path) -> list:
     return list(read(path, index=":", format="extxyz"))
 
 
-__all__ = ["committee_disagreement", "farthest_point_order", "label_configurations", "read_extxyz",
-           "select_configurations", "select_stratified", "structural_descriptors", "write_extxyz"]
+__all__ = ["committee_disagreement", "farthest_point_order", "label_configurations", "label_inputs", "read_extxyz",
+           "seed_labels", "select_configurations", "select_stratified", "structural_descriptors", "write_extxyz"]

@@ -1,0 +1,149 @@
+"""Labelling campaigns on the engine's Dask runner.
+
+:func:`label_stream` maps :func:`screening.engine.labelling.label_configurations` over configurations, one
+configuration per task, on the client of :func:`screening.engine.run.get_client` (a ``LocalCluster`` of
+single-threaded workers here, a cluster by address or ``$SCREENING_DASK_SCHEDULER`` elsewhere). Configurations
+may come from a generator: each is submitted as soon as it exists, so labelling starts while later structures
+are still being relaxed. Every worker writes its label to the result store as soon as it exists (kind
+``engine.label``, keyed by the configuration's content hash and the calculator provenance), so an interrupted
+campaign resumes where it stopped and a label is never computed twice; labels already in the store are read
+here and not submitted at all. :func:`label_distributed` is the list form.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable, Iterable, Sequence
+
+from screening.errors import CandidateError
+
+log = logging.getLogger(__name__)
+
+
+def _label_task(atoms, calculator: str, settings: dict, store_path: str | None):
+    """One label on a worker (the store is opened by path: workers share the SQLite file; None: no cache)."""
+    from screening.engine.labelling import label_configurations
+    from screening.store import ResultStore
+
+    labelled, failures = label_configurations([atoms], calculator, store=ResultStore(store_path) if store_path else False,
+                                              calculator_settings=settings, progress=False, return_failures=True)
+    return (labelled[0] if labelled else None), (failures[0]["error"] if failures else None)
+
+
+def _cached(atoms, calculator: str, settings: dict, store):
+    from screening.engine.labelling import label_configurations
+
+    done = label_configurations([atoms], calculator, store=store, calculator_settings=settings, progress=False,
+                                only_cached=True)
+    return done[0] if done else None
+
+
+def label_stream(configs: Iterable, calculator: str, settings: dict | Callable[[Any], dict] | None = None, *,
+                 store=None, scheduler: str | None = None, n_workers: int | None = None, progress: bool = True,
+                 on_label: Callable[[Any], None] | None = None,
+                 priority: Callable[[Any], int] | None = None) -> list[dict]:
+    """Label every configuration of ``configs`` (any iterable, consumed lazily) on Dask.
+
+    Args:
+        configs: ASE Atoms (``info`` kept).
+        calculator: registry name (e.g. ``"gpaw"``).
+        settings: keyword settings of the calculator (part of the cache key), or a function of the Atoms.
+        store: :class:`~screening.store.ResultStore` (default: the project cache).
+        scheduler: address of an existing Dask scheduler (default ``$SCREENING_DASK_SCHEDULER``, else a LocalCluster).
+        n_workers: LocalCluster size (default: the CPU count).
+        on_label: called in this process with every labelled copy (cached ones first, then in completion order).
+        priority: Dask priority of a configuration's task (higher runs first; default: submission order).
+
+    Returns:
+        The failures, as ``{"config_id", "error"}``.
+    """
+    from dask.distributed import as_completed
+    from tqdm.auto import tqdm
+
+    from screening.engine.run import get_client
+    from screening.store import ResultStore
+
+    store = store or ResultStore()
+    settings_of = settings if callable(settings) else (lambda _a, s=dict(settings or {}): s)
+    failures: list[dict] = []
+    client = None
+    pending = None
+    futures: dict = {}
+    bar = tqdm(desc=f"{calculator} labels", unit="label", disable=not progress)
+
+    def finish(fut) -> None:
+        atoms = futures.pop(fut)
+        labelled, error = fut.result()
+        bar.update()
+        if labelled is None:
+            failures.append({"config_id": atoms.info.get("config_id"), "error": error})
+            log.warning("label of %s failed: %s", atoms.info.get("config_id"), error)
+        elif on_label is not None:
+            on_label(labelled)
+
+    try:
+        for atoms in configs:
+            s = settings_of(atoms)
+            done = _cached(atoms, calculator, s, store)
+            if done is not None:
+                bar.update()
+                if on_label is not None:
+                    on_label(done)
+                continue
+            if client is None:
+                client = get_client(scheduler, n_workers)
+                pending = as_completed([], with_results=False)
+            fut = client.submit(_label_task, atoms, calculator, s, str(store.path), pure=False,
+                                priority=priority(atoms) if priority else 0)
+            futures[fut] = atoms
+            pending.add(fut)
+            for fut in [f for f in list(futures) if f.done()]:  # collect what finished meanwhile
+                finish(fut)
+        for fut in pending or ():
+            if fut in futures:
+                finish(fut)
+    finally:
+        bar.close()
+        if client is not None:
+            _close(client, scheduler)
+    return failures
+
+
+def label_distributed(configs: Sequence, calculator: str, settings: dict | Sequence[dict] | None = None, *,
+                      store=None, scheduler: str | None = None, n_workers: int | None = None,
+                      progress: bool = True) -> tuple[list, list[dict]]:
+    """Label a list of configurations with :func:`label_stream`; ``settings`` may be one dict per configuration.
+
+    Returns:
+        ``(labelled, failures)``: ``labelled[i]`` is the labelled copy of ``configs[i]``, or None if it failed.
+    """
+    per = [dict(s) for s in settings] if isinstance(settings, (list, tuple)) else [dict(settings or {})] * len(configs)
+    if len(per) != len(configs):
+        raise CandidateError(f"got {len(per)} settings for {len(configs)} configurations")
+    tagged = []
+    for i, a in enumerate(configs):
+        b = a.copy()
+        b.info = {**a.info, "_campaign_index": i}
+        tagged.append(b)
+    out: list = [None] * len(configs)
+
+    def keep(labelled) -> None:
+        i = labelled.info.pop("_campaign_index")
+        out[i] = labelled
+
+    failures = label_stream(tagged, calculator, lambda a: per[a.info["_campaign_index"]], store=store,
+                            scheduler=scheduler, n_workers=n_workers, progress=progress, on_label=keep)
+    return out, failures
+
+
+def _close(client, scheduler: str | None) -> None:
+    from screening.engine.run import SCHEDULER_ENV
+
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None and not scheduler and not os.environ.get(SCHEDULER_ENV):
+        cluster.close()
+
+
+__all__ = ["label_distributed", "label_stream"]

@@ -1,0 +1,365 @@
+"""The hydride DFT dataset (``make dft-data`` → ``data/dft/*.extxyz``).
+
+Configurations, for every metal of a :class:`DatasetPlan` (s, d and f block), in priority rounds so that an
+interrupted campaign still covers every metal evenly:
+
+1. ``template_relaxed``: the tier-2a templates (cells of at most ``max_atoms`` atoms) relaxed with the current
+   default calculator at each pressure (the same cached relaxations tier 2a uses); ``metal_ref``: the fcc, bcc
+   and hcp metal relaxed the same way; ``h2``: solid H2 relaxed from 0 to 300 GPa;
+2. ``rattled``: copies of round 1 with Gaussian displacements (forces far from zero);
+3. ``strained``: copies of round 1 under random symmetric strains (stress far from the target pressure).
+
+Every configuration is labelled with GPAW at :data:`~screening.reference.dft_settings.DEFAULT_DFT_SETTINGS`
+through :func:`~screening.reference.campaign.label_distributed` (Dask; labels cached in the result store, so an
+interrupted run resumes). Finished labels are exported as they accumulate to ``data/dft/<metal>.extxyz`` (and
+``data/dft/H.extxyz`` for H2), with per-frame provenance: ``label_source``, ``label_provenance`` (code, version,
+settings), ``label_seconds`` (wall time), ``source`` (how the structure was made), ``parent``, ``family``,
+``metal``, ``pressure_gpa``, ``code_version``. ``data/dft/manifest.json`` records the plan, the settings, the
+code version and the counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from screening.errors import CandidateError
+from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS, DFTSettings
+
+log = logging.getLogger(__name__)
+
+DATASET_VERSION = "hydride-dft-v1"
+#: s block, d block, f block (La's 4f shell is empty, Ce and Lu are the f-block members).
+DEFAULT_METALS = ("Li", "Na", "Mg", "Ca", "Sr", "Ba", "Sc", "Y", "Zr", "La", "Ce", "Lu")
+#: Metals to keep out of the fine-tune's training part (one per block), for the unseen-metal benchmark.
+UNSEEN_METALS = ("Sr", "Sc", "Ce")
+DEFAULT_TEMPLATES = ("rocksalt", "fluorite", "bif3", "thcr2si2", "sodalite", "fcc_clathrate")
+DEFAULT_PRESSURES_GPA = (25.0, 150.0, 300.0)
+DEFAULT_H2_PRESSURES_GPA = (0.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0)
+FAMILIES = ("template_relaxed", "metal_ref", "h2", "rattled", "strained")
+
+
+@dataclass(frozen=True)
+class DatasetPlan:
+    """What the dataset contains (every field is recorded in ``manifest.json``).
+
+    Args:
+        metals: metal symbols.
+        templates: tier-2a template names (cells above ``max_atoms`` are skipped).
+        pressures_gpa: relaxation pressures of templates and metals.
+        h2_pressures_gpa: pressures of the solid-H2 frames.
+        metal_lattices: elemental references relaxed at each pressure.
+        rattle_a: standard deviation of the rattled copies' displacements (Å).
+        strain: standard deviation of the strained copies' strain components.
+        max_atoms: largest cell labelled.
+        seed: seed of every random copy.
+    """
+
+    metals: tuple[str, ...] = DEFAULT_METALS
+    templates: tuple[str, ...] = DEFAULT_TEMPLATES
+    pressures_gpa: tuple[float, ...] = DEFAULT_PRESSURES_GPA
+    h2_pressures_gpa: tuple[float, ...] = DEFAULT_H2_PRESSURES_GPA
+    metal_lattices: tuple[str, ...] = ("fcc", "bcc")
+    rattle_a: float = 0.08
+    strain: float = 0.03
+    max_atoms: int = 12
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from screening.structures import load_templates
+
+        unknown = [t for t in self.templates if t not in load_templates()]
+        if unknown:
+            raise CandidateError(f"unknown template(s) {unknown}; valid: {sorted(load_templates())}")
+        from pymatgen.core.periodic_table import Element
+
+        for m in self.metals:
+            if not Element.is_valid_symbol(m) or m == "H":
+                raise CandidateError(f"not a metal symbol: {m!r}")
+        for p in (*self.pressures_gpa, *self.h2_pressures_gpa):
+            if not (math.isfinite(p) and 0 <= p <= 500):
+                raise CandidateError(f"pressure {p!r} GPa is outside 0–500 GPa")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def code_version() -> str:
+    """Package version and git commit of the code that made a frame."""
+    import subprocess
+    from importlib.metadata import version
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                                cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"superhydride-screening {version('superhydride-screening')}" + (f" ({commit})" if commit else "")
+
+
+# --------------------------------------------------------------------------- configurations
+def _relaxed(store, metal: str, phase: str, template: str, factory, pressure: float, calc, info):
+    """A relaxation shared with tier 2a (same cache label), as ASE Atoms, or None if it failed."""
+    from pymatgen.core import Structure
+
+    from screening.proxies.enthalpy import BUILDER_VERSION
+    from screening.relax import RelaxSettings, cached_relaxation
+    from screening.structures.builder import StructureError
+    from screening.engine.training_set import _to_atoms
+
+    label = {"phase": phase, "template": template, "metal": metal, "builder": BUILDER_VERSION}
+    try:
+        res, _ = cached_relaxation(store, label, factory, pressure, calc, info, RelaxSettings())
+    except StructureError as exc:
+        log.info("skipped %s at %g GPa: %s", phase, pressure, exc)
+        return None
+    if res.get("status") not in ("ok", "not_converged") or "structure" not in res:
+        return None
+    return _to_atoms(Structure.from_dict(res["structure"]))
+
+
+def _base_key(family: str, metal: str, template: str, pressure: float) -> tuple:
+    return family, metal, template, round(float(pressure), 6)
+
+
+def _base_configurations(plan: DatasetPlan, store, calculator, existing: dict | None = None) -> Iterator:
+    """Round 1, interleaved over metals: relaxed templates and metals at each pressure, then H2.
+
+    ``existing`` maps :func:`_base_key` to a round-1 frame already in the dataset (read from ``data/dft``):
+    such a frame is used as it is, so a fresh machine extends the committed dataset without redoing the
+    relaxations behind it.
+    """
+    existing = existing or {}
+    from screening.calculators import get_calculator
+    from screening.engine.training_set import _tag
+    from screening.structures import build_structure, h2_structure, load_templates, metal_structures
+    from screening.structures.templates import primitive_size
+
+    calc, info = get_calculator(calculator)
+    relaxer = f"{info.label}"
+    templates = [load_templates()[t] for t in plan.templates if primitive_size(load_templates()[t]) <= plan.max_atoms]
+    jobs = []
+    for p in plan.pressures_gpa:
+        for t in [None, *templates]:
+            for metal in plan.metals:
+                jobs.append((p, t, metal))
+    for p, t, metal in jobs:
+        if t is None:
+            for lat in plan.metal_lattices:
+                key = _base_key("metal_ref", metal, lat, p)
+                if key in existing:
+                    yield existing[key]
+                    continue
+                atoms = _relaxed(store, metal, f"{metal}/{lat}", lat,
+                                 lambda lat=lat: metal_structures(metal, p)[lat], p, calc, info)
+                if atoms is not None:
+                    yield _frame(_tag(atoms, "metal_ref", p, f"{lat} {metal} relaxed at {p:g} GPa with {relaxer}",
+                                      parent=""), metal, 1, template=lat)
+            continue
+        key = _base_key("template_relaxed", metal, t.name, p)
+        if key in existing:
+            yield existing[key]
+            continue
+        phase = f"{metal}H{t.h_per_metal:g}/{t.name}"
+        atoms = _relaxed(store, metal, phase, t.name, lambda t=t: build_structure(t, metal, p), p, calc, info)
+        if atoms is not None:
+            yield _frame(_tag(atoms, "template_relaxed", p,
+                              f"template {t.name} ({t.space_group}) {phase.split('/')[0]} relaxed at {p:g} GPa "
+                              f"with {relaxer} (tier-2a cache)", parent=""), metal, 1, template=t.name)
+    for p in plan.h2_pressures_gpa:
+        key = _base_key("h2", "H", "mhcp", p)
+        if key in existing:
+            yield existing[key]
+            continue
+        atoms = _relaxed(store, "H", "H2", "mhcp", lambda p=p: h2_structure(p), p, calc, info)
+        if atoms is not None:
+            yield _frame(_tag(atoms, "h2", p, f"solid H2 (P6_3/mmc, molecules along c) relaxed at {p:g} GPa with "
+                                              f"{relaxer}", parent=""), "H", 1, template="mhcp")
+
+
+def _frame(atoms, metal: str, round_: int, template: str = ""):
+    if not atoms.info.get("parent"):  # a round-1 frame is its own group (and extxyz cannot hold an empty string)
+        atoms.info["parent"] = atoms.info["config_id"]
+    atoms.info["metal"] = metal
+    atoms.info["round"] = int(round_)
+    if template:
+        atoms.info["template"] = template
+    return atoms
+
+
+def _copies(base, plan: DatasetPlan, family: str):
+    """The rattled or strained copy of a round-1 frame (deterministic in its config_id)."""
+    from screening.engine.training_set import MIN_DISTANCE_A, _accepted_copies, _rng, _tag, random_strain, rattle
+
+    rng = _rng(plan.seed, family, base.info["config_id"])
+    make = (lambda: rattle(base, plan.rattle_a, rng)) if family == "rattled" else (lambda: random_strain(base, plan.strain, rng))
+    got = _accepted_copies(1, make)
+    if not got:
+        return None
+    what = f"Gaussian displacements σ = {plan.rattle_a:g} Å" if family == "rattled" else \
+        f"random symmetric strain σ = {plan.strain:g}"
+    out = _tag(got[0], family, base.info["pressure_gpa"], f"{base.info['source']}; then {what} (seed {plan.seed})",
+               parent=base.info["config_id"])
+    assert min(out.get_all_distances(mic=True)[np.triu_indices(len(out), 1)], default=9.9) >= MIN_DISTANCE_A or len(out) == 1
+    return _frame(out, base.info["metal"], 2 if family == "rattled" else 3, base.info.get("template", ""))
+
+
+def configurations(plan: DatasetPlan, store=None, calculator: str = "chgnet", existing: Sequence = ()) -> Iterator:
+    """Every configuration of the plan, in campaign order: round 1 as it is relaxed, then rounds 2 and 3.
+
+    ``existing``: frames already in the dataset; their round-1 structures are reused instead of relaxed again.
+    """
+    from screening.store import ResultStore
+
+    store = store or ResultStore()
+    known = {_base_key(a.info["family"], a.info["metal"], a.info.get("template", ""), a.info["pressure_gpa"]): _clean(a)
+             for a in existing if int(a.info.get("round", 0)) == 1}
+    copies = {(a.info["family"], a.info.get("parent")): _clean(a) for a in existing if int(a.info.get("round", 0)) > 1}
+    base = []
+    for atoms in _base_configurations(plan, store, calculator, known):
+        base.append(atoms)
+        yield atoms
+    for family in ("rattled", "strained"):
+        for atoms in base:
+            if len(atoms) > 1 or family == "strained":
+                copy = copies.get((family, atoms.info["config_id"])) or _copies(atoms, plan, family)
+                if copy is not None:
+                    yield copy
+
+
+def _clean(frame):
+    """A dataset frame as an unlabelled configuration (structure and the structural ``info`` keys only)."""
+    out = frame.copy()
+    out.calc = None
+    keep = ("family", "pressure_gpa", "source", "parent", "h_per_metal", "config_id", "metal", "round", "template")
+    out.info = {k: frame.info[k] for k in keep if k in frame.info}
+    return out
+
+
+def load_dataset(out_dir: str | Path = "data/dft") -> list:
+    """Every labelled frame of the dataset folder (``<out_dir>/*.extxyz``), file by file."""
+    from screening.engine.labelling import read_extxyz
+
+    frames = []
+    for path in sorted(Path(out_dir).glob("*.extxyz")):
+        frames.extend(read_extxyz(path))
+    return frames
+
+
+# --------------------------------------------------------------------------- export
+def export(frames: Sequence, out_dir: str | Path, plan: DatasetPlan, settings: DFTSettings,
+           label_calculator: str = "gpaw") -> dict:
+    """Write labelled frames to ``<out_dir>/<metal>.extxyz`` (atomically) and ``manifest.json``; return counts."""
+    from screening.engine.labelling import write_extxyz
+    from screening.provenance import atomic_write, sha256_file
+
+    out_dir = Path(out_dir)
+    by_metal: dict[str, list] = {}
+    for a in frames:
+        by_metal.setdefault(a.info["metal"], []).append(a)
+    files = {}
+    for metal, group in sorted(by_metal.items()):
+        path = write_extxyz(sorted(group, key=lambda a: (a.info["round"], a.info["config_id"])), out_dir / f"{metal}.extxyz")
+        files[path.name] = sha256_file(path)
+    counts = summarise(frames)
+    manifest = {"dataset": DATASET_VERSION, "code_version": code_version(), "plan": plan.as_dict(),
+                "label_calculator": label_calculator,
+                "dft_settings": settings.as_dict() if label_calculator == "gpaw" else None, "unseen_metals": list(UNSEEN_METALS), "n_frames": len(frames),
+                "counts": counts, "files_sha256": files, "updated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                "regenerate": "make dft-data"}
+    atomic_write(out_dir / "manifest.json", lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n"))
+    return counts
+
+
+def summarise(frames: Sequence) -> dict:
+    """Counts by metal, by family and by pressure."""
+    from collections import Counter
+
+    return {"by_metal": dict(sorted(Counter(a.info["metal"] for a in frames).items())),
+            "by_family": dict(sorted(Counter(a.info["family"] for a in frames).items())),
+            "by_pressure_gpa": {f"{p:g}": n for p, n in sorted(Counter(float(a.info["pressure_gpa"]) for a in frames).items())}}
+
+
+def run_campaign(plan: DatasetPlan | None = None, settings: DFTSettings = DEFAULT_DFT_SETTINGS, *,
+                 out_dir: str | Path = "data/dft", store=None, relax_calculator: str = "chgnet",
+                 label_calculator: str = "gpaw", scheduler: str | None = None,
+                 n_workers: int | None = None, max_labels: int | None = None, export_every_s: float = 300.0,
+                 progress: bool = True) -> dict:
+    """Relax, label and export the dataset; resumable (labels and relaxations are in the result store).
+
+    Labels are submitted as soon as their structure exists; a lower round always runs before a higher one.
+    The dataset files are rewritten every ``export_every_s`` seconds and at the end, so an interrupted
+    campaign leaves every finished label on disk.
+
+    Args:
+        relax_calculator: the calculator of the round-1 relaxations (the current default: CHGNet).
+        label_calculator: the labelling calculator (``"gpaw"`` with ``settings``; any registry name for tests).
+    """
+    from screening.reference.campaign import label_stream
+    from screening.store import ResultStore
+
+    from screening.engine.labelling import seed_labels
+
+    plan = plan or DatasetPlan()
+    store = store or ResultStore()
+    existing = load_dataset(out_dir) if Path(out_dir).is_dir() else []
+    seeded = seed_labels(existing, store)
+    if seeded:
+        log.info("%d labels of %s put into the result store", seeded, out_dir)
+    # frames of the folder stay in it even if the plan no longer names them
+    labelled: dict[str, object] = {a.info["config_id"]: a for a in existing}
+    last = [time.monotonic()]
+
+    def on_label(atoms) -> None:
+        if atoms.info["config_id"] in labelled:  # already in the folder, with the provenance it was made with
+            return
+        atoms.info["code_version"] = version_text
+        labelled[atoms.info["config_id"]] = atoms
+        if time.monotonic() - last[0] > export_every_s:
+            export(list(labelled.values()), out_dir, plan, settings, label_calculator)
+            last[0] = time.monotonic()
+
+    version_text = code_version()
+    stream = configurations(plan, store, relax_calculator, existing)
+    if max_labels is not None:
+        import itertools
+
+        stream = itertools.islice(stream, int(max_labels))
+    calc_settings = settings.calculator_settings() if label_calculator == "gpaw" else {}
+    failures = label_stream(stream, label_calculator, calc_settings, store=store, scheduler=scheduler,
+                            n_workers=n_workers, progress=progress, on_label=on_label,
+                            priority=lambda a: -int(a.info["round"]))
+    counts = export(list(labelled.values()), out_dir, plan, settings, label_calculator)
+    return {"counts": counts, "n_labelled": len(labelled), "failures": failures}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m screening.reference.dataset", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default="data/dft", help="output folder of the extxyz files and manifest.json")
+    ap.add_argument("--metals", default=None, help="comma-separated metals (default: the 12-metal plan)")
+    ap.add_argument("--max-labels", type=int, default=None, help="stop after this many configurations")
+    ap.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: CPU count)")
+    ap.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
+    ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = ap.parse_args(argv)
+    try:
+        plan = DatasetPlan(metals=tuple(m.strip() for m in args.metals.split(",") if m.strip())) if args.metals else DatasetPlan()
+    except CandidateError as exc:
+        print(f"error: {exc}")
+        return 2
+    res = run_campaign(plan, out_dir=args.out, scheduler=args.scheduler, n_workers=args.workers,
+                       max_labels=args.max_labels, progress=not args.quiet)
+    print(json.dumps({"n_labelled": res["n_labelled"], "n_failed": len(res["failures"]), **res["counts"]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
