@@ -3,9 +3,10 @@
 Configurations, for every metal of a :class:`DatasetPlan` (s, d and f block), in priority rounds so that an
 interrupted campaign still covers every metal evenly:
 
-1. ``template_relaxed``: the tier-2a templates (cells of at most ``max_atoms`` atoms) relaxed with the current
-   default calculator at each pressure (the same cached relaxations tier 2a uses); ``metal_ref``: the fcc, bcc
-   and hcp metal relaxed the same way; ``h2``: solid H2 relaxed from 0 to 300 GPa;
+1. ``h2``: solid H2 from 0 to 300 GPa at the experimental EOS volume (molecules intact; not relaxed, since
+   the universal potential dissociates H2 above ~150 GPa); ``template_relaxed``: the tier-2a templates (cells of
+   at most ``max_atoms`` atoms) relaxed with the current default calculator at each pressure (the same cached
+   relaxations tier 2a uses); ``metal_ref``: the fcc and bcc metal relaxed the same way;
 2. ``rattled``: copies of round 1 with Gaussian displacements (forces far from zero);
 3. ``strained``: copies of round 1 under random symmetric strains (stress far from the target pressure).
 
@@ -41,7 +42,8 @@ DATASET_VERSION = "hydride-dft-v1"
 DEFAULT_METALS = ("Li", "Na", "Mg", "Ca", "Sr", "Ba", "Sc", "Y", "Zr", "La", "Ce", "Lu")
 #: Metals to keep out of the fine-tune's training part (one per block), for the unseen-metal benchmark.
 UNSEEN_METALS = ("Sr", "Sc", "Ce")
-DEFAULT_TEMPLATES = ("rocksalt", "fluorite", "bif3", "thcr2si2", "sodalite", "fcc_clathrate")
+#: In campaign order: the hydrides that matter most for superhydride synthesis first.
+DEFAULT_TEMPLATES = ("fluorite", "thcr2si2", "sodalite", "fcc_clathrate", "bif3", "rocksalt")
 DEFAULT_PRESSURES_GPA = (25.0, 150.0, 300.0)
 DEFAULT_H2_PRESSURES_GPA = (0.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0)
 FAMILIES = ("template_relaxed", "metal_ref", "h2", "rattled", "strained")
@@ -131,26 +133,25 @@ def _base_key(family: str, metal: str, template: str, pressure: float) -> tuple:
 
 
 def _base_configurations(plan: DatasetPlan, store, calculator, existing: dict | None = None) -> Iterator:
-    """Round 1, interleaved over metals: relaxed templates and metals at each pressure, then H2.
+    """Round 1: solid H2, then the metals and each template, each at every pressure and for every metal.
 
     ``existing`` maps :func:`_base_key` to a round-1 frame already in the dataset (read from ``data/dft``):
     such a frame is used as it is, so a fresh machine extends the committed dataset without redoing the
     relaxations behind it.
     """
-    existing = existing or {}
     from screening.calculators import get_calculator
     from screening.engine.training_set import _tag
-    from screening.structures import build_structure, h2_structure, load_templates, metal_structures
+    from screening.structures import build_structure, load_templates, metal_structures
     from screening.structures.templates import primitive_size
 
+    existing = existing or {}
     calc, info = get_calculator(calculator)
-    relaxer = f"{info.label}"
+    relaxer = info.label
     templates = [load_templates()[t] for t in plan.templates if primitive_size(load_templates()[t]) <= plan.max_atoms]
-    jobs = []
-    for p in plan.pressures_gpa:
-        for t in [None, *templates]:
-            for metal in plan.metals:
-                jobs.append((p, t, metal))
+    # H2 first (cheap, and every hull needs it); then structure by structure in the plan's order, each at every
+    # pressure and for every metal, so that a partial campaign covers all metals and pressures evenly.
+    yield from _h2_frames(plan, existing)
+    jobs = [(p, t, metal) for t in [None, *templates] for p in plan.pressures_gpa for metal in plan.metals]
     for p, t, metal in jobs:
         if t is None:
             for lat in plan.metal_lattices:
@@ -174,15 +175,27 @@ def _base_configurations(plan: DatasetPlan, store, calculator, existing: dict | 
             yield _frame(_tag(atoms, "template_relaxed", p,
                               f"template {t.name} ({t.space_group}) {phase.split('/')[0]} relaxed at {p:g} GPa "
                               f"with {relaxer} (tier-2a cache)", parent=""), metal, 1, template=t.name)
+
+
+def _h2_frames(plan: DatasetPlan, existing: dict) -> Iterator:
+    """Solid H2 at the experimental (Loubeyre 2020) volume of each pressure, molecules intact, not relaxed.
+
+    The universal potential dissociates H2 above ~150 GPa, so its relaxed cells would teach the wrong phase.
+    """
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from screening.engine.training_set import _tag
+    from screening.structures import h2_structure
+
     for p in plan.h2_pressures_gpa:
         key = _base_key("h2", "H", "mhcp", p)
         if key in existing:
             yield existing[key]
             continue
-        atoms = _relaxed(store, "H", "H2", "mhcp", lambda p=p: h2_structure(p), p, calc, info)
-        if atoms is not None:
-            yield _frame(_tag(atoms, "h2", p, f"solid H2 (P6_3/mmc, molecules along c) relaxed at {p:g} GPa with "
-                                              f"{relaxer}", parent=""), "H", 1, template="mhcp")
+        atoms = AseAtomsAdaptor.get_atoms(h2_structure(p))
+        yield _frame(_tag(atoms, "h2", p, f"solid H2 (P6_3/mmc, molecules along c, bond 0.74 A) at the Loubeyre et al. "
+                                          f"(2020) EOS volume for {p:g} GPa, not relaxed", parent=""), "H", 1,
+                     template="mhcp")
 
 
 def _frame(atoms, metal: str, round_: int, template: str = ""):
@@ -333,7 +346,7 @@ def run_campaign(plan: DatasetPlan | None = None, settings: DFTSettings = DEFAUL
         import itertools
 
         stream = itertools.islice(stream, int(max_labels))
-    calc_settings = settings.calculator_settings() if label_calculator == "gpaw" else {}
+    calc_settings = settings.calculator_settings if label_calculator == "gpaw" else {}  # per cell (metal k-points)
     failures = label_stream(stream, label_calculator, calc_settings, store=store, scheduler=scheduler,
                             n_workers=n_workers, progress=progress, on_label=on_label,
                             priority=lambda a: -int(a.info["round"]))

@@ -21,7 +21,10 @@ class DFTSettings:
 
     Args:
         ecut_ev: plane-wave cutoff (eV).
-        kpt_density: Monkhorst–Pack density, k-points per Å⁻¹ (GPAW's ``kpts={"density": ...}``), Γ-centred.
+        kpt_density: Monkhorst–Pack density, k-points per Å⁻¹ (GPAW's ``kpts={"density": ...}``), Γ-centred,
+            of every cell that contains hydrogen.
+        metal_kpt_density: the same for cells of metal atoms only (the elemental references: one- and two-atom
+            metallic cells converge far more slowly in k than the hydrides; see the convergence table).
         smearing: occupation smearing (``fermi-dirac``, ``marzari-vanderbilt``, ``methfessel-paxton``).
         smearing_width_ev: smearing width (eV); energies are extrapolated to zero width by GPAW.
         spinpol: spin-polarised calculation (off: compressed hydrides are non-magnetic; metals with
@@ -32,6 +35,7 @@ class DFTSettings:
 
     ecut_ev: float = 600.0
     kpt_density: float = 4.0
+    metal_kpt_density: float = 6.0
     smearing: str = "fermi-dirac"
     smearing_width_ev: float = 0.1
     spinpol: bool = False
@@ -41,8 +45,9 @@ class DFTSettings:
     def __post_init__(self) -> None:
         if not self.ecut_ev > 100:
             raise CandidateError(f"DFT ecut_ev={self.ecut_ev!r} must be > 100 eV")
-        if not self.kpt_density > 0:
-            raise CandidateError(f"DFT kpt_density={self.kpt_density!r} must be > 0")
+        for name in ("kpt_density", "metal_kpt_density"):
+            if not getattr(self, name) > 0:
+                raise CandidateError(f"DFT {name}={getattr(self, name)!r} must be > 0")
         if self.smearing not in SMEARINGS:
             raise CandidateError(f"DFT smearing {self.smearing!r} unknown; valid: {', '.join(SMEARINGS)}")
         if not self.smearing_width_ev > 0:
@@ -55,11 +60,15 @@ class DFTSettings:
         """A copy with some fields changed (validated)."""
         return replace(self, **changes)
 
-    def calculator_settings(self) -> dict:
-        """Keyword settings for ``get_calculator("gpaw", **settings)`` (they enter every cache key)."""
+    def calculator_settings(self, atoms=None) -> dict:
+        """Keyword settings for ``get_calculator("gpaw", **settings)`` (they enter every cache key).
+
+        ``atoms``: the cell to compute; a cell without hydrogen gets ``metal_kpt_density``.
+        """
+        metal_only = atoms is not None and "H" not in atoms.get_chemical_symbols()
         return {
             "ecut_ev": float(self.ecut_ev),
-            "kpt_density": float(self.kpt_density),
+            "kpt_density": float(self.metal_kpt_density if metal_only else self.kpt_density),
             "occupations": {"name": self.smearing, "width": float(self.smearing_width_ev)},
             "spinpol": bool(self.spinpol),
             "convergence": {"energy": float(self.scf_energy_tol_ev)},
