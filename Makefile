@@ -3,6 +3,7 @@
 #   METALS="La,Y,Ca"  H_PER_METAL="2,4,6,10"  PRESSURES="50,100,150"  FORMULAS="LaH10,CaH6"
 #   OUT=reports/ranking.csv  PLOT=reports/prior_by_metal.png
 #   TOP=5 CALC=chgnet          (tier 2: how many top candidates, which calculator)
+#   REFINE=gpaw                (tier 2a: DFT single points of the phases on the hull, beside the relaxation's numbers)
 #   SCREENING_CACHE_DIR (default .cache/ in the repository; models and the result database)
 
 PYTHON ?= python3
@@ -63,7 +64,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 
 proxies: $(STAMP)
-	$(PY) -m screening proxies --top $(TOP) --calculator "$(CALC)" --ranking "$(OUT)"
+	$(PY) -m screening proxies --top $(TOP) --calculator "$(CALC)" --ranking "$(OUT)" $(if $(REFINE),--refine "$(REFINE)")
 
 melting: $(STAMP)
 	$(PY) -m screening.proxies.melting --top $(TOP) --ranking "$(OUT)" --calculator "$(CALC)" --out "$(OUT)" \

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-atoms", type=int, default=20, help="largest primitive cell to relax (default 20)")
     e.add_argument("--include-known", action="store_true", help="also count experimental training points among the top N")
     e.add_argument("--reports", default="reports", help="folder for enthalpy_<system>.png and hydrogenation_<system>.png")
+    e.add_argument("--refine", choices=["gpaw"], default=None,
+                   help="DFT single points (GPAW, converged settings) of every phase entering the hull and dH_r at "
+                        "each candidate's pressure, reported beside the relaxation's numbers (after make setup-dft)")
     e.add_argument("--quiet", action="store_true")
 
     r = sub.add_parser("score", help="recompute the synthesis window and synthesizability score of a ranking CSV "
@@ -178,7 +181,7 @@ def _cmd_proxies(args: argparse.Namespace) -> int:
     top = pool.sort_values("synth_rank" if "synth_rank" in pool.columns else "rank").head(args.top)
     systems: dict = {}
     proxies = enthalpy_proxy(top, args.calculator, _split(args.pressures), names,
-                             args.max_atoms, progress=not args.quiet, systems_out=systems)
+                             args.max_atoms, progress=not args.quiet, systems_out=systems, refine=args.refine)
     from screening.score import score_candidates
 
     merged = merge_into_ranking(ranking, proxies)
@@ -188,6 +191,8 @@ def _cmd_proxies(args: argparse.Namespace) -> int:
         plot_hydrogenation(system, Path(args.reports) / f"hydrogenation_{metal}-H.png")
     cols = ["candidate_id", "enthalpy_phase", "e_above_hull_ev_per_atom", "precursor", "dH_r_kj_per_mol_h2",
             "dV_r_a3_per_metal", "onset_pressure_gpa", "onset_status", "enthalpy_status"]
+    if args.refine:
+        cols += ["dH_r_kj_per_mol_h2_dft", "dH_r_refine_diff_kj_per_mol_h2", "e_above_hull_ev_per_atom_dft", "refine_status"]
     print(proxies[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"calculator: {proxies['enthalpy_calculator'].dropna().iloc[0] if proxies['enthalpy_calculator'].notna().any() else args.calculator}")
     print(f"merged into {args.ranking}; plots in {args.reports}/")

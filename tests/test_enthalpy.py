@@ -162,3 +162,24 @@ def test_killed_run_loses_only_the_calculation_in_flight(tmp_path):
     assert len(table) == 7 * 7  # fcc, bcc, hcp Pd + H2 + three templates
     assert int(table["cached"].sum()) == done_before  # everything finished before the kill was reused
     assert store.count("relax") == 49
+
+
+def test_refinement_with_the_relaxing_calculator_reproduces_the_proxy_and_reports_its_pressure(tmp_path):
+    """Refining with the same calculator that relaxed must change nothing (a check of the bookkeeping:
+    formula units, P·V, the hull and reaction rebuilt from the single points); the pressure of each cell is the
+    relaxation's target within the relaxation's tolerance."""
+    import pandas as pd
+
+    from screening.proxies.enthalpy import enthalpy_proxy
+    from screening.store import ResultStore
+
+    cands = pd.DataFrame({"candidate_id": ["PdH1@10", "PdH1@30"], "metals": ["Pd", "Pd"], "h_per_metal": [1.0, 1.0],
+                          "pressure_gpa": [10.0, 30.0]})
+    out = enthalpy_proxy(cands, "emt", pressures_gpa=[10, 30], templates=["rocksalt", "fluorite"],
+                         store=ResultStore(tmp_path / "s.sqlite"), progress=False, refine="emt")
+    assert (out["refine_status"] == "ok").all(), out["refine_status"].tolist()
+    assert out["dH_r_kj_per_mol_h2_dft"].to_numpy() == pytest.approx(out["dH_r_kj_per_mol_h2"].to_numpy(), abs=1e-6)
+    assert out["dH_r_refine_diff_kj_per_mol_h2"].abs().max() < 1e-6
+    assert out["e_above_hull_ev_per_atom_dft"].to_numpy() == pytest.approx(out["e_above_hull_ev_per_atom"].to_numpy(), abs=1e-9)
+    assert out["refine_pressure_gpa_dft"].to_numpy() == pytest.approx([10.0, 30.0], abs=1.0)
+    assert out["refine_calculator"].str.contains("emt").all()

@@ -134,3 +134,18 @@ def test_convergence_choice_needs_every_higher_setting_within_tolerance():
     chosen = choose_settings(table, DFTSettings())
     assert chosen.ecut_ev == 800  # 500 passes alone, but 600 above it does not
     assert chosen.kpt_density == 3.0  # 2.0 is 3 GPa off
+
+
+def test_default_dft_settings_are_the_converged_ones_of_the_committed_table():
+    from pathlib import Path
+
+    from screening.reference.convergence import choose_settings
+    from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS, DFTSettings
+
+    table = pd.read_csv(Path(__file__).resolve().parents[1] / "data" / "dft" / "convergence.csv")
+    chosen = choose_settings(table, DFTSettings())
+    assert (chosen.ecut_ev, chosen.kpt_density, chosen.metal_kpt_density) == (
+        DEFAULT_DFT_SETTINGS.ecut_ev, DEFAULT_DFT_SETTINGS.kpt_density, DEFAULT_DFT_SETTINGS.metal_kpt_density)
+    ok = table[table["chosen"]]
+    assert (ok["dH_f_error_mev_per_atom"].abs() <= 5).all() and (ok["pressure_error_gpa"].abs() <= 1).all()
+    assert set(ok["scan"]) == {"ecut", "kpts", "kpts_metal"}

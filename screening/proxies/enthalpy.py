@@ -132,6 +132,8 @@ class SystemResult:
     pressures: tuple
     phases: dict = field(default_factory=dict)
     relaxations: pd.DataFrame | None = None
+    #: relaxed structures (pymatgen dicts) by (phase name, pressure), for refinement and export
+    structures: dict = field(default_factory=dict)
 
     # ---------------------------------------------------------------- per-pressure tables
     def metal_ref(self, p: float) -> PhaseCurve:
@@ -147,17 +149,28 @@ class SystemResult:
                     best[c.h_per_metal] = c
         return best
 
-    def hull(self, p: float) -> pd.DataFrame:
-        """Formation enthalpy and hull distance of the best phase per H/M at P (pymatgen PhaseDiagram)."""
+    @staticmethod
+    def _h(curve: PhaseCurve, p: float, enthalpies: dict | None) -> float:
+        """H(P) per formula unit of a phase, or its value in ``enthalpies`` (phase name → eV/fu) when given."""
+        return float(enthalpies[curve.name]) if enthalpies is not None else curve.enthalpy_at(p)
+
+    def hull(self, p: float, enthalpies: dict | None = None) -> pd.DataFrame:
+        """Formation enthalpy and hull distance of the best phase per H/M at P (pymatgen PhaseDiagram).
+
+        ``enthalpies``: phase name → enthalpy per formula unit at P replacing the relaxation's (e.g. DFT single
+        points at the relaxed geometries, :mod:`screening.proxies.refine`); the phases are still those chosen by
+        the relaxations.
+        """
         from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
         from pymatgen.core import Composition
 
         m = self.metal_ref(p)
         h2 = self.phases["H2"]
-        h_m, h_h2 = m.enthalpy_at(p), h2.enthalpy_at(p)
+        h_m, h_h2 = self._h(m, p, enthalpies), self._h(h2, p, enthalpies)
         entries = [PDEntry(Composition({self.metal: 1}), h_m, name=m.name), PDEntry(Composition({"H": 2}), h_h2, name="H2")]
         best = self.best_hydrides(p)
-        hyd = {x: PDEntry(Composition({self.metal: 1, "H": x}), c.enthalpy_at(p), name=c.name) for x, c in best.items()}
+        hyd = {x: PDEntry(Composition({self.metal: 1, "H": x}), self._h(c, p, enthalpies), name=c.name)
+               for x, c in best.items()}
         pd_ = PhaseDiagram(entries + list(hyd.values()))
         rows = [{"h_per_metal": 0.0, "phase": m.name, "dH_f_ev_per_atom": 0.0, "e_above_hull_ev_per_atom": 0.0, "on_hull": True}]
         for x, e in sorted(hyd.items()):
@@ -172,17 +185,18 @@ class SystemResult:
         lower = hull[(hull["h_per_metal"] < x - 1e-9) & hull["on_hull"]]
         return float(lower["h_per_metal"].max()) if not lower.empty else 0.0
 
-    def reaction(self, x: float, p: float, precursor_x: float | None = None) -> dict:
-        """ΔH_r and ΔV_r of MH_n + (x−n)/2 H2 → MH_x at P; n from the hull at P unless given."""
+    def reaction(self, x: float, p: float, precursor_x: float | None = None, enthalpies: dict | None = None) -> dict:
+        """ΔH_r and ΔV_r of MH_n + (x−n)/2 H2 → MH_x at P; n from the hull at P unless given (``enthalpies``: as in
+        :meth:`hull`)."""
         if precursor_x is None:
-            precursor_x = self.hull_precursor(self.hull(p), x)
+            precursor_x = self.hull_precursor(self.hull(p, enthalpies), x)
         prod = self.best_hydrides(p).get(x)
         if prod is None:
             return {}
         prec = self.metal_ref(p) if precursor_x == 0 else self.best_hydrides(p)[precursor_x]
         h2 = self.phases["H2"]
         n_h2 = (x - precursor_x) / 2.0
-        dh = prod.enthalpy_at(p) - prec.enthalpy_at(p) - n_h2 * h2.enthalpy_at(p)
+        dh = self._h(prod, p, enthalpies) - self._h(prec, p, enthalpies) - n_h2 * self._h(h2, p, enthalpies)
         dv = prod.volume_at(p) - prec.volume_at(p) - n_h2 * h2.volume_at(p)
         return {"precursor_h_per_metal": precursor_x, "precursor_phase": prec.name, "product_phase": prod.name,
                 "dH_r_ev_per_metal": dh, "dH_r_ev_per_h2": dh / n_h2, "dH_r_kj_per_mol_h2": dh / n_h2 * EV_TO_KJ_PER_MOL,
@@ -244,6 +258,7 @@ def compute_system(
     chosen = templates_for(names=list(templates)) if templates is not None else list(load_templates().values())
     jobs = _phase_jobs(metal, chosen, max_atoms)
     rows = []
+    result_structures: dict = {}
     bar = tqdm(total=len(jobs) * len(pressures), desc=f"relax {metal}-H ({info.name})", disable=not progress)
     for name, kind, x, tname, factory in jobs:
         for p in pressures:
@@ -253,6 +268,8 @@ def compute_system(
             except StructureError as exc:
                 res, cached = {"status": "rejected", "error": str(exc), "converged": False}, False
             n_fu = _formula_units(res, kind)
+            if "structure" in res:
+                result_structures[(name, p)] = res["structure"]
             rows.append({"phase": name, "kind": kind, "h_per_metal": x, "template": tname, "pressure_gpa": p,
                          "status": res.get("status"), "converged": bool(res.get("converged")), "cached": cached,
                          "steps": res.get("steps"), "seconds": res.get("seconds"),
@@ -263,7 +280,7 @@ def compute_system(
             bar.update()
     bar.close()
     table = pd.DataFrame(rows)
-    result = SystemResult(metal, info, settings, tuple(pressures), relaxations=table)
+    result = SystemResult(metal, info, settings, tuple(pressures), relaxations=table, structures=result_structures)
     for name, g in table.groupby("phase", sort=False):
         usable = g["status"].isin(["ok", "not_converged"]).to_numpy()
         first = g.iloc[0]
@@ -336,6 +353,8 @@ def enthalpy_proxy(
     settings: RelaxSettings | None = None,
     progress: bool = True,
     systems_out: dict | None = None,
+    refine: str | None = None,
+    refine_settings=None,
 ) -> pd.DataFrame:
     """Tier-2a proxies for every candidate row (one metal system computed once for all its rows).
 
@@ -347,9 +366,14 @@ def enthalpy_proxy(
         templates: template names (default: the whole library, cells up to ``max_atoms``).
         store: result cache (default ``$SCREENING_CACHE_DIR/results.sqlite``).
         systems_out: if given, filled with ``{metal: SystemResult}`` (for plots).
+        refine: ``"gpaw"``: DFT single points of every phase entering the hull and ΔH_r at each candidate's
+            pressure (:mod:`screening.proxies.refine`; after ``make setup-dft``), reported beside the relaxation's
+            numbers in the :data:`~screening.proxies.refine.REFINE_COLUMNS`. Meant for a short list.
+        refine_settings: :class:`~screening.reference.dft_settings.DFTSettings` of the refinement (default: the
+            converged ones).
 
     Returns:
-        ``candidate_id`` and the :data:`PROXY_COLUMNS`.
+        ``candidate_id`` and the :data:`PROXY_COLUMNS` (plus the refine columns with ``refine``).
     """
     missing = [c for c in ("candidate_id", "metals", "h_per_metal", "pressure_gpa") if c not in candidates.columns]
     if missing:
@@ -366,17 +390,36 @@ def enthalpy_proxy(
         system = compute_system(str(metals), grid, calculator, templates, max_atoms, store, settings, progress)
         if systems_out is not None:
             systems_out[str(metals)] = system
+        refined = {}
+        if refine:
+            from screening.proxies.refine import refine_enthalpies
+
+            refined = refine_enthalpies(system, sorted(set(group["pressure_gpa"].astype(float))), refine,
+                                        refine_settings, store=store, progress=progress)
         for _, r in group.iterrows():
-            rows.append({"candidate_id": r["candidate_id"], **proxies_for_candidate(system, float(r["h_per_metal"]), float(r["pressure_gpa"]))})
+            x, p = float(r["h_per_metal"]), float(r["pressure_gpa"])
+            row = {"candidate_id": r["candidate_id"], **proxies_for_candidate(system, x, p)}
+            if refine and row.get("enthalpy_status") == "ok":
+                from screening.proxies.refine import refined_columns
+
+                row.update(refined_columns(system, refined, x, p))
+            rows.append(row)
     out = pd.DataFrame(rows)
-    for col in PROXY_COLUMNS:
+    columns = list(PROXY_COLUMNS)
+    if refine:
+        from screening.proxies.refine import REFINE_COLUMNS
+
+        columns += list(REFINE_COLUMNS)
+    for col in columns:
         if col not in out.columns:
             out[col] = np.nan
-    return out[["candidate_id", *PROXY_COLUMNS]]
+    return out[["candidate_id", *columns]]
 
 
 def merge_into_ranking(ranking: pd.DataFrame, proxies: pd.DataFrame) -> pd.DataFrame:
-    """Left-join the tier-2a columns onto a ranking by ``candidate_id`` (earlier ones are replaced)."""
+    """Left-join the tier-2a columns (and the refine columns, if any) onto a ranking by ``candidate_id``
+    (earlier ones are replaced)."""
     from screening.api import merge_columns
+    from screening.proxies.refine import REFINE_COLUMNS
 
-    return merge_columns(ranking, proxies, PROXY_COLUMNS)
+    return merge_columns(ranking, proxies, [c for c in (*PROXY_COLUMNS, *REFINE_COLUMNS) if c in proxies.columns])

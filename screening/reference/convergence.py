@@ -46,6 +46,8 @@ SYSTEMS = (TestSystem("Ca", "thcr2si2", 40.0), TestSystem("La", "fcc_clathrate",
 ECUTS_EV = (400.0, 500.0, 600.0, 800.0)
 KPT_DENSITIES = (2.0, 3.0, 4.0, 6.0)
 METAL_KPT_DENSITIES = (4.0, 6.0, 8.0, 10.0)
+#: The variable of each scan.
+SCANNED = {"ecut": "ecut_ev", "kpts": "kpt_density", "kpts_metal": "metal_kpt_density"}
 
 
 def system_cells(system: TestSystem) -> dict:
@@ -160,7 +162,7 @@ def add_errors(table: pd.DataFrame) -> pd.DataFrame:
     table["dH_f_error_mev_per_atom"] = math.nan
     table["pressure_error_gpa"] = math.nan
     for (scan, metal), g in table.groupby(["scan", "metal"]):
-        ref = g.sort_values(["ecut_ev", "kpt_density", "metal_kpt_density"]).iloc[-1]
+        ref = g.sort_values([c for c in ("ecut_ev", "kpt_density", "metal_kpt_density") if c in g]).iloc[-1]
         table.loc[g.index, "dH_f_error_mev_per_atom"] = (g["dH_f_ev_per_atom"] - ref["dH_f_ev_per_atom"]) * 1000
         table.loc[g.index, "pressure_error_gpa"] = g["pressure_gpa_dft"] - ref["pressure_gpa_dft"]
     return table
@@ -182,9 +184,7 @@ def choose_settings(table: pd.DataFrame, base: DFTSettings, tol_mev_per_atom: fl
         good = [v for i, v in enumerate(values) if all(ok[w] for w in values[i:])]
         return float(min(good)) if good else float(max(values))
 
-    return base.with_(ecut_ev=lowest("ecut", "ecut_ev", base.ecut_ev),
-                      kpt_density=lowest("kpts", "kpt_density", base.kpt_density),
-                      metal_kpt_density=lowest("kpts_metal", "metal_kpt_density", base.metal_kpt_density))
+    return base.with_(**{col: lowest(scan, col, getattr(base, col)) for scan, col in SCANNED.items()})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -199,8 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = DFTSettings()
     table = run_convergence(base, scheduler=args.scheduler, n_workers=args.workers, progress=not args.quiet)
     chosen = choose_settings(table, base)
-    table["chosen"] = ((table["ecut_ev"] == chosen.ecut_ev) & (table["kpt_density"] == chosen.kpt_density)
-                       & (table["metal_kpt_density"] == chosen.metal_kpt_density))
+    table["chosen"] = table.apply(lambda r: getattr(chosen, SCANNED[r["scan"]]) == r[SCANNED[r["scan"]]], axis=1)
     table["source"] = "computed by screening.reference.convergence (make dft-convergence)"
     atomic_write(args.out, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
     cols = ["scan", "system", "ecut_ev", "kpt_density", "metal_kpt_density", "dH_f_ev_per_atom", "dH_f_error_mev_per_atom",
