@@ -22,7 +22,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: dft-convergence dft-data help install screen test bench validate validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: bench-dft dft-convergence dft-data help install screen test bench validate validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make screen     install (first time) and run the default tier-1 screen -> $(OUT), $(PLOT)"
@@ -37,6 +37,7 @@ help:
 	@echo "make score      recompute window + synthesizability score of $(OUT) (after proxies/melting; WEIGHTS='margin=1,prior=0.25')"
 	@echo "make setup-dft  optional: install GPAW (apt libraries + pip build) for DFT references"
 	@echo "make dft-convergence  GPAW cutoff / k-point convergence test (CaH4 40 GPa, LaH10 150 GPa) -> data/dft/convergence.csv"
+	@echo "make bench-dft  DFT labels per hour: two single-threaded GPAW workers vs one worker with two BLAS threads"
 	@echo "make dft-data   hydride DFT dataset (GPAW labels on dask, resumable; METALS=, MAX_LABELS=, SCHEDULER=) -> data/dft/*.extxyz"
 	@echo "make compare-dft CHGNet vs GPAW (PBE) pressures and formation energies for Ca-, La-, Y-H (after setup-dft)"
 	@echo "make columns    print the documented descriptor columns"
@@ -94,6 +95,9 @@ compare-dft: $(STAMP)
 
 dft-convergence: $(STAMP)
 	$(PY) -m screening.reference.convergence --out data/dft/convergence.csv
+
+bench-dft: $(STAMP)
+	$(PY) benchmarks/bench_dft_labelling.py
 
 dft-data: $(STAMP)
 	$(PY) -m screening.reference.dataset --out data/dft $(if $(METALS),--metals "$(METALS)") \
