@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from screening.engine.config_ids import config_id, content_hash
 from screening.errors import CandidateError
 
 log = logging.getLogger(__name__)
@@ -231,7 +232,6 @@ def label_configurations(configs: Sequence, calculator: Any = "chgnet", *, store
     from tqdm.auto import tqdm
 
     from screening.calculators import get_calculator
-    from screening.engine.training_set import config_id, content_hash
 
     settings = dict(calculator_settings or {})
     calc, info = get_calculator(calculator, **dict(settings))

@@ -31,7 +31,6 @@ from; use it for grouped train/test splits), ``temperature_k`` for MD snapshots.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -42,6 +41,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from screening.engine.config_ids import config_id, content_hash
 from screening.engine.interface import H2_BOND_A, cut_in_widest_gap
 from screening.errors import CandidateError
 
@@ -170,23 +170,6 @@ def _templates(spec: TrainingSetSpec, h: float, check: bool = True):
 
 
 # --------------------------------------------------------------------------- helpers
-def content_hash(atoms) -> str:
-    """SHA-256 of a configuration's content (numbers, positions and cell to 1e-5 Å, pbc)."""
-    payload = {
-        "numbers": [int(z) for z in atoms.numbers],
-        "positions": np.round(np.asarray(atoms.positions, dtype=float), 5).tolist(),
-        "cell": np.round(np.asarray(atoms.cell, dtype=float), 5).tolist(),
-        "pbc": [bool(x) for x in atoms.pbc],
-    }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":")).replace("-0.0,", "0.0,")
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def config_id(atoms) -> str:
-    """Stable short id of a configuration (``"c"`` + 16 hex digits of :func:`content_hash`)."""
-    return "c" + content_hash(atoms)[:16]
-
-
 def _rng(seed: int, *key: Any) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(repr(key).encode())])
 
