@@ -29,7 +29,8 @@ Known limitation of LAMMPS 22 Jul 2025 (lammps/lammps#5114): ``pair_style pod`` 
 the heap when an atom has almost no neighbours (isolated atoms, dimers in a big box). The
 dense solids this project simulates are far from that regime; :func:`fit_pod` and
 :func:`evaluate` refuse configurations with fewer than ``MIN_NEIGHBOURS`` neighbours inside
-the cutoff rather than let the process crash.
+the cutoff rather than let the process crash, and so does every LAMMPS MD session with a POD
+potential (:func:`screening.md.lammps_backend.check_pod_neighbours`, shared).
 """
 
 from __future__ import annotations
@@ -49,10 +50,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from screening.errors import CandidateError
+from screening.md.lammps_backend import check_pod_neighbours
 from screening.provenance import atomic_write, cache_dir
 
 EV_A3_TO_GPA = 160.21766208
-MIN_NEIGHBOURS = 4  # per atom inside rcut; below this pair_style pod may crash (lammps#5114)
 FIT_CALLS = 0  # number of fitpod runs in this process (a cache hit leaves it unchanged)
 
 
@@ -200,8 +201,6 @@ def _labels(atoms) -> tuple[float, np.ndarray, np.ndarray | None]:
 
 
 def _check_configs(configs: Sequence, elements: Sequence[str], rcut: float, what: str) -> None:
-    from ase.neighborlist import neighbor_list
-
     if not configs:
         raise CandidateError(f"{what}: no configurations given")
     for k, atoms in enumerate(configs):
@@ -211,11 +210,7 @@ def _check_configs(configs: Sequence, elements: Sequence[str], rcut: float, what
                                  f"not in the potential's elements {list(elements)}")
         if not all(atoms.pbc) or atoms.cell.rank != 3:
             raise CandidateError(f"{what} configuration {k} is not a periodic 3D cell (pbc={atoms.pbc.tolist()})")
-        counts = np.bincount(neighbor_list("i", atoms, rcut), minlength=len(atoms))
-        if counts.min() < MIN_NEIGHBOURS:
-            raise CandidateError(f"{what} configuration {k} ({atoms.get_chemical_formula()}) has an atom with "
-                                 f"{counts.min()} neighbours within {rcut} A; pair_style pod needs >= {MIN_NEIGHBOURS} "
-                                 "(sparse systems crash LAMMPS 22Jul2025, lammps#5114)")
+        check_pod_neighbours(atoms, rcut, f"{what} configuration {k}")
         _labels(atoms)
 
 

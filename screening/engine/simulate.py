@@ -657,9 +657,9 @@ def simulate_interface(atoms, info, calculator: Any, pressure_gpa: float, temper
     calc, cinfo = resolve_calculator(calculator)
     if backend_name(calculator) == "lammps":
         from screening.calculators import parse_lammps_spec
-        from screening.md.lammps_backend import check_elements
+        from screening.md.lammps_backend import check_structure
 
-        check_elements(parse_lammps_spec(calculator.strip()), atoms.get_chemical_symbols())
+        check_structure(parse_lammps_spec(calculator.strip()), atoms)  # elements; POD: no sparse atoms
     steps_per_ps = 1000.0 / timestep_fs
     if sample_every is None:
         sample_every = max(1, int(round(FRAME_SPACING_FS / timestep_fs)))
