@@ -167,14 +167,24 @@ class FittedPotential:
 
     def check_range(self, pressure_gpa: float | None = None, h_per_metal: float | None = None) -> list[str]:
         """Plain-language warnings when a pressure or H/metal ratio lies outside the training data."""
-        r, out = self.training_range, []
-        if pressure_gpa is not None and r.get("pressure_gpa") and not (
-                r["pressure_gpa"][0] - 10 <= pressure_gpa <= r["pressure_gpa"][1] + 10):
-            out.append(f"pressure {pressure_gpa} GPa is outside the training range {r['pressure_gpa']} GPa")
-        if h_per_metal is not None and r.get("h_per_metal") and not (
-                r["h_per_metal"][0] <= h_per_metal <= r["h_per_metal"][1]):
-            out.append(f"H/metal {h_per_metal} is outside the training range {r['h_per_metal']}")
-        return out
+        return range_warnings(self.training_range, pressure_gpa, h_per_metal)
+
+
+def range_warnings(training_range: dict | None, pressure_gpa: float | None = None,
+                   h_per_metal: float | None = None) -> list[str]:
+    """Warnings for a pressure (more than 10 GPa beyond) or an H/metal ratio outside ``training_range``.
+
+    ``training_range`` is :func:`training_range`'s dict, as kept in ``provenance.json`` (a fitted
+    potential given as an object or as a ``lammps:pod:<dir>:...`` spec gets the same warnings).
+    """
+    r, out = training_range or {}, []
+    if pressure_gpa is not None and r.get("pressure_gpa") and not (
+            r["pressure_gpa"][0] - 10 <= pressure_gpa <= r["pressure_gpa"][1] + 10):
+        out.append(f"pressure {pressure_gpa:g} GPa is outside the training range {r['pressure_gpa']} GPa")
+    if h_per_metal is not None and r.get("h_per_metal") and not (
+            r["h_per_metal"][0] - 1e-9 <= h_per_metal <= r["h_per_metal"][1] + 1e-9):
+        out.append(f"H/metal {h_per_metal:g} is outside the training range {r['h_per_metal']}")
+    return out
 
 
 # --------------------------------------------------------------------------- helpers
@@ -585,5 +595,5 @@ def check_composition(potential: FittedPotential, atoms_or_formula: Any) -> None
 
 
 __all__ = ["FIT_CALLS", "FittedPotential", "PodSettings", "check_composition", "data_hash", "evaluate", "fit_pod",
-           "label_errors", "predict",
+           "label_errors", "predict", "range_warnings",
            "load_potential", "shortest_pair_distances", "training_range", "zbl_core"]
