@@ -57,6 +57,7 @@ Uptake rate (:func:`linear_rate`)
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -82,6 +83,7 @@ LIQUID_SKIP_MATCH = 0.6  # slab liquid fraction above which the product is "diso
 FRAME_SPACING_FS = 50.0  # default sampling interval
 NO_MATCH = "no match / disordered"
 PROTOCOL_VERSION = "interface-v3"
+KIND = "engine.interface_md"  # ResultStore kind of an interface run
 
 
 # --------------------------------------------------------------------------- geometry along the normal
@@ -463,7 +465,7 @@ class _FrameAnalyser:
     """Frame callback: blow-up checks (the melting tier's Recorder), interface analysis, trajectory."""
 
     def __init__(self, atoms, info: dict, k: int, cutoff: float, v_metal_ref: float, min_distance_a: float,
-                 trajectory_handle=None) -> None:
+                 keep_frames: bool = False) -> None:
         from screening.md.analysis import metal_mask
 
         self.symbols = tuple(atoms.get_chemical_symbols())
@@ -479,7 +481,8 @@ class _FrameAnalyser:
         self.failure: str | None = None
         self.last = None
         self.first = None
-        self.handle = trajectory_handle
+        self.keep_frames = keep_frames
+        self.frames: list = []
         self.label = ""
         self.recorder = None
 
@@ -540,13 +543,13 @@ class _FrameAnalyser:
         self.last = (frame.positions.copy(), frame.cell.copy(), a["region"])
         if self.first is None:
             self.first = self.last
-        if self.handle is not None:
-            self._write(frame, a)
+        if self.keep_frames:
+            self.frames.append(self._atoms(frame, a))
         return False
 
-    def _write(self, frame, a: dict) -> None:
+    def _atoms(self, frame, a: dict):
+        """The frame as wrapped ASE Atoms with its analysis in ``info`` (for the trajectory)."""
         from ase import Atoms
-        from ase.io import write
 
         atoms = Atoms(symbols=list(self.symbols), positions=frame.positions, cell=frame.cell, pbc=True, tags=self.tags)
         atoms.wrap()
@@ -554,8 +557,16 @@ class _FrameAnalyser:
                           pressure_gpa=frame.pressure_gpa, h_per_metal_slab=a["h_per_metal_slab"],
                           liquid_fraction_surface=a["liquid_fraction_surface"], slab_start_a=a["slab_start_a"],
                           slab_thickness_a=a["slab_thickness_a"])
-        write(self.handle, atoms, format="extxyz")
-        self.handle.flush()
+        return atoms
+
+
+def write_trajectory(frames, path: str | Path) -> Path:
+    """Write frames to an extxyz file atomically (a temporary file renamed onto ``path``)."""
+    from ase.io import write
+
+    from screening.provenance import atomic_write
+
+    return atomic_write(path, lambda tmp: write(tmp, list(frames), format="extxyz"))
 
 
 class _RunFailed(Exception):
@@ -637,13 +648,16 @@ def simulate_interface(atoms, info, calculator: Any, pressure_gpa: float, temper
         ramp_ps: length of the NPT ramp from min(T, 300 K) to T before production (default
             ``min(1 ps, time_ps / 5)``; 0 skips it).
         seed: velocities and thermostat noise.
-        trajectory: write every frame (wrapped, tags 0 slab / 1 fluid) as extxyz to this path.
+        trajectory: write every frame (wrapped, tags 0 slab / 1 fluid) as extxyz to this path, atomically
+            when the run ends (a killed run leaves no torn file).
         progress: tqdm progress bars.
         relax_steps, relax_fmax: FIRE minimisation of the positions (fixed cell) before the MD, at most
             this many steps or until every force is below ``relax_fmax`` eV/Å (0 skips it). It removes
             the stress of the random H2 packing and of the unrelaxed surface.
         store: a :class:`~screening.store.ResultStore` to cache the result in (None: no caching). A
-            cached result is returned as is; its trajectory is not rewritten.
+            cached result is returned as is; the run's trajectory is kept in ``trajectories/`` beside
+            the store and copied to ``trajectory`` on every call (a cached run without a kept
+            trajectory is recomputed when one is asked for).
         n_threads: OpenMP threads for LAMMPS.
 
     Returns:
@@ -677,21 +691,34 @@ def simulate_interface(atoms, info, calculator: Any, pressure_gpa: float, temper
                 "relax_fmax": float(relax_fmax), "backend": backend_name(calculator),
                 "slab_margin_a": SLAB_MARGIN_A, "surface_depth_a": SURFACE_DEPTH_A, "smooth_a": SLAB_SMOOTH_A}
 
-    def compute() -> dict:
+    def compute(traj_path) -> dict:
         return _run(atoms, info_d, calculator, calc, cinfo, float(pressure_gpa), float(temperature_k), settings,
-                    n_ramp, n_prod, t_start, trajectory, progress, n_threads).as_dict()
+                    n_ramp, n_prod, t_start, traj_path, progress, n_threads).as_dict()
 
     if store is None:
-        return InterfaceResult.from_dict(compute())
+        return InterfaceResult.from_dict(compute(trajectory))
     from screening.provenance import sha256_text
+    from screening.store import input_key
 
     geometry = repr((atoms.get_chemical_symbols(), np.round(np.array(atoms.cell), 6).tolist(),
                      np.round(atoms.positions, 5).tolist()))
     inputs = {"structure_sha256": sha256_text(geometry), "interface": info_d, "calculator": cinfo.as_dict(),
               "pressure_gpa": float(pressure_gpa), "temperature_k": float(temperature_k), **settings}
-    result, cached = store.get_or_compute("engine.interface_md", inputs, compute)
+    # the run's own trajectory is kept beside the store, so any later request gets a copy of it
+    kept = Path(store.path).parent / "trajectories" / f"{input_key(KIND, inputs)}.extxyz"
+    result = store.get(KIND, inputs)
+    cached = result is not None and (trajectory is None or kept.is_file())
+    if not cached:  # new run, or a cached run whose trajectory was never kept: (re)compute, deterministic
+        t0 = time.perf_counter()
+        result = compute(kept if trajectory is not None else None)
+        store.put(KIND, inputs, result, str(result.get("status", "ok")), time.perf_counter() - t0)
     out = InterfaceResult.from_dict(result)
     out.cached = bool(cached)
+    if trajectory is not None:
+        from screening.provenance import atomic_write
+
+        atomic_write(trajectory, lambda tmp: shutil.copyfile(kept, tmp))
+        out.trajectory = str(trajectory)
     return out
 
 
@@ -713,11 +740,8 @@ def _run(atoms, info_d, calculator, calc, cinfo, pressure_gpa, temperature_k, se
     k = shell_size(bulk.positions[bm], np.array(bulk.cell))
     cutoff = first_shell_cutoff(bulk.positions[bm], np.array(bulk.cell), k)
     v_metal_ref = abs(np.linalg.det(np.array(bulk.cell))) / int(bm.sum())
-    handle = None
-    if trajectory is not None:
-        Path(trajectory).parent.mkdir(parents=True, exist_ok=True)
-        handle = open(trajectory, "w")
-    analyser = _FrameAnalyser(atoms, info_d, k, cutoff, v_metal_ref, blowup_distance(atoms), handle)
+    analyser = _FrameAnalyser(atoms, info_d, k, cutoff, v_metal_ref, blowup_distance(atoms),
+                              keep_frames=trajectory is not None)
     analyser.calibrate(atoms.positions, cell)  # region offsets from the built (unrelaxed) interface
     start_atoms, relax = _relax(atoms, calc, settings["relax_steps"], settings["relax_fmax"])
     seed = settings["seed"]
@@ -746,9 +770,8 @@ def _run(atoms, info_d, calculator, calc, cinfo, pressure_gpa, temperature_k, se
                     break
     except _RunFailed as exc:
         error = str(exc)
-    finally:
-        if handle is not None:
-            handle.close()
+    if trajectory is not None:  # also after a failure: the frames up to it
+        write_trajectory(analyser.frames, trajectory)
     s = analyser.series
     t = np.asarray(s["time_ps"], dtype=float)
     hm = np.asarray(s["h_per_metal_slab"], dtype=float)
