@@ -82,7 +82,8 @@ SURFACE_DEPTH_A = 4.0
 LIQUID_SKIP_MATCH = 0.6  # slab liquid fraction above which the product is "disordered" without matching
 FRAME_SPACING_FS = 50.0  # default sampling interval
 NO_MATCH = "no match / disordered"
-PROTOCOL_VERSION = "interface-v3"
+DEPTH_BIN_A = 2.0  # width of the depth bins of the liquid-like profile (about one metal plane at 40 GPa)
+PROTOCOL_VERSION = "interface-v4"
 KIND = "engine.interface_md"  # ResultStore kind of an interface run
 
 
@@ -289,6 +290,63 @@ def surface_liquid_fraction(z_metal: np.ndarray, solid_like: np.ndarray, region:
     return float(1.0 - np.asarray(solid_like, dtype=bool)[surface].mean()), n
 
 
+def depth_bins(half_thickness_a: float, bin_a: float = DEPTH_BIN_A) -> np.ndarray:
+    """Lower edges (Å) of the depth bins: ``0, bin_a, 2 bin_a, ...`` up to half the slab thickness.
+
+    The last bin is open (it holds the core, whatever its depth); there is always at least one bin.
+    """
+    if not (math.isfinite(bin_a) and bin_a > 0):
+        raise CandidateError(f"bin_a must be a positive length in Å, got {bin_a!r}")
+    n = max(1, int(math.floor(max(half_thickness_a, 0.0) / bin_a + 1e-9)))
+    return np.arange(n) * float(bin_a)
+
+
+def depth_profile(depth_a: np.ndarray, solid_like: np.ndarray, bins_a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Liquid-like fraction and number of metal atoms per depth bin (depth from the nearer slab surface).
+
+    ``depth_a`` is :meth:`SlabRegion.depth` of the metal atoms; atoms outside the slab (negative
+    depth: dissolved in the fluid) count in the outermost bin, as in :func:`surface_liquid_fraction`.
+    Empty bins have a NaN fraction.
+    """
+    bins_a = np.asarray(bins_a, dtype=float)
+    idx = np.clip(np.searchsorted(bins_a, np.maximum(np.asarray(depth_a, dtype=float), 0.0), side="right") - 1, 0,
+                  len(bins_a) - 1)
+    counts = np.bincount(idx, minlength=len(bins_a))
+    liquid = np.bincount(idx, weights=~np.asarray(solid_like, dtype=bool), minlength=len(bins_a))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(counts > 0, liquid / np.maximum(counts, 1), np.nan)
+    return frac, counts
+
+
+def analyse_frame(positions: np.ndarray, cell: np.ndarray, is_metal: np.ndarray, offsets: tuple[float, float],
+                  k: int, cutoff_ref_a: float, v_metal_ref_a3: float, bins_a: np.ndarray | None = None) -> dict:
+    """The per-frame interface analysis (see the module docstring): slab region, H/M in it, solid-like
+    metal atoms, liquid-like fractions of the surface, of the whole slab and (with ``bins_a``) per depth bin.
+
+    ``cutoff_ref_a`` is the first-shell cutoff of the precursor crystal at its volume per metal
+    ``v_metal_ref_a3``; it is scaled with the slab's current volume per metal.
+    """
+    z, lz = normal_heights(positions, cell)
+    zm = z[is_metal]
+    region = slab_region(zm, lz, offsets=offsets, margin_a=SLAB_MARGIN_A)
+    hm, nh, nm = slab_h_per_metal(z, is_metal, region)
+    area = abs(np.linalg.det(cell)) / lz
+    v_metal = area * region.thickness / max(nm, 1)
+    cutoff = cutoff_ref_a * (v_metal / v_metal_ref_a3) ** (1 / 3)
+    solid = solid_like_atoms(np.asarray(positions)[is_metal], cell, k, cutoff=cutoff)
+    liq_surface, _ = surface_liquid_fraction(zm, solid, region)
+    depth = region.depth(zm)
+    in_slab = depth >= 0.0
+    out = {"region": region, "h_per_metal_slab": hm, "n_h_slab": nh, "n_metal_slab": nm,
+           "liquid_fraction_surface": liq_surface,
+           "liquid_fraction_slab": float(1.0 - solid[in_slab].mean()) if in_slab.any() else math.nan,
+           "box_z_a": lz, "slab_start_a": region.start, "slab_thickness_a": region.thickness,
+           "solid_like": solid, "depth_a": depth}
+    if bins_a is not None:
+        out["liquid_fraction_by_depth"], out["metal_count_by_depth"] = depth_profile(depth, solid, bins_a)
+    return out
+
+
 # --------------------------------------------------------------------------- product phase
 def slab_metal_structure(positions_metal: np.ndarray, cell: np.ndarray, region: SlabRegion, species: str = "Ca"):
     """The metal atoms inside ``region`` as a bulk periodic pymatgen Structure whose c axis is the region.
@@ -419,6 +477,9 @@ class InterfaceResult:
     slab_start_a: list = field(default_factory=list)
     slab_thickness_a: list = field(default_factory=list)
     region_offsets_a: list = field(default_factory=list)
+    depth_bins_a: list = field(default_factory=list)
+    liquid_fraction_by_depth: list = field(default_factory=list)
+    metal_count_by_depth: list = field(default_factory=list)
     trajectory: str | None = None
     wall_s: float = 0.0
     cached: bool = False
@@ -439,7 +500,15 @@ class InterfaceResult:
         for k in SERIES:
             if k != "stage" and k in kw:
                 kw[k] = [math.nan if v is None else v for v in kw[k]]
+        if "liquid_fraction_by_depth" in kw:
+            kw["liquid_fraction_by_depth"] = [[math.nan if v is None else v for v in row]
+                                              for row in kw["liquid_fraction_by_depth"]]
         return cls(**kw)
+
+    def depth_map(self) -> np.ndarray:
+        """Liquid-like fraction of the metal, frames x depth bins (``depth_bins_a``; NaN: empty bin)."""
+        return np.asarray(self.liquid_fraction_by_depth, dtype=float).reshape(len(self.liquid_fraction_by_depth),
+                                                                              len(self.depth_bins_a))
 
     def series(self, key: str) -> np.ndarray:
         """One time series as a float array."""
@@ -477,7 +546,8 @@ class _FrameAnalyser:
         self.k, self.cutoff, self.v_metal_ref = k, cutoff, v_metal_ref
         self.min_distance_a = min_distance_a
         self.offsets: tuple[float, float] | None = None
-        self.series: dict = {key: [] for key in SERIES}
+        self.bins: np.ndarray | None = None
+        self.series: dict = {key: [] for key in (*SERIES, "liquid_fraction_by_depth", "metal_count_by_depth")}
         self.failure: str | None = None
         self.last = None
         self.first = None
@@ -501,28 +571,17 @@ class _FrameAnalyser:
                                  max_drift_ev_per_atom=MAX_DRIFT_EV_PER_ATOM if energy_checks else None)
 
     def calibrate(self, positions: np.ndarray, cell: np.ndarray) -> None:
-        """Fix the region offsets so that the region is the built slab on this configuration."""
+        """Fix the region offsets (the region is the built slab on this configuration) and the depth bins."""
         z, lz = normal_heights(positions, cell)
         region = calibrate_region(z[self.is_metal], lz, self.info["slab_z_range_a"], margin_a=SLAB_MARGIN_A)
         self.offsets = (region.offset_lo, region.offset_hi)
+        self.bins = depth_bins(0.5 * region.thickness)
 
     def analyse(self, positions: np.ndarray, cell: np.ndarray) -> dict:
-        z, lz = normal_heights(positions, cell)
-        zm = z[self.is_metal]
         if self.offsets is None:
             self.calibrate(positions, cell)
-        region = slab_region(zm, lz, offsets=self.offsets, margin_a=SLAB_MARGIN_A)
-        hm, nh, nm = slab_h_per_metal(z, self.is_metal, region)
-        area = abs(np.linalg.det(cell)) / lz
-        v_metal = area * region.thickness / max(nm, 1)
-        cutoff = self.cutoff * (v_metal / self.v_metal_ref) ** (1 / 3)
-        solid = solid_like_atoms(positions[self.is_metal], cell, self.k, cutoff=cutoff)
-        liq_surface, _ = surface_liquid_fraction(zm, solid, region)
-        in_slab = region.depth(zm) >= 0.0
-        liq_slab = float(1.0 - solid[in_slab].mean()) if in_slab.any() else math.nan
-        return {"region": region, "h_per_metal_slab": hm, "n_h_slab": nh, "n_metal_slab": nm,
-                "liquid_fraction_surface": liq_surface, "liquid_fraction_slab": liq_slab, "box_z_a": lz,
-                "slab_start_a": region.start, "slab_thickness_a": region.thickness}
+        return analyse_frame(positions, cell, self.is_metal, self.offsets, self.k, self.cutoff, self.v_metal_ref,
+                             self.bins)
 
     def __call__(self, frame) -> bool:
         if frame.positions.shape[0] != len(self.symbols):
@@ -540,6 +599,8 @@ class _FrameAnalyser:
         for key in ("h_per_metal_slab", "n_h_slab", "n_metal_slab", "liquid_fraction_surface", "liquid_fraction_slab",
                     "box_z_a", "slab_start_a", "slab_thickness_a"):
             s[key].append(a[key])
+        s["liquid_fraction_by_depth"].append([float(x) for x in a["liquid_fraction_by_depth"]])
+        s["metal_count_by_depth"].append([int(x) for x in a["metal_count_by_depth"]])
         self.last = (frame.positions.copy(), frame.cell.copy(), a["region"])
         if self.first is None:
             self.first = self.last
@@ -689,7 +750,8 @@ def simulate_interface(atoms, info, calculator: Any, pressure_gpa: float, temper
                 "timestep_fs": float(timestep_fs), "sample_every": int(sample_every), "seed": int(seed),
                 "barostat": "z", "ramp_start_k": t_start, "relax_steps": int(relax_steps),
                 "relax_fmax": float(relax_fmax), "backend": backend_name(calculator),
-                "slab_margin_a": SLAB_MARGIN_A, "surface_depth_a": SURFACE_DEPTH_A, "smooth_a": SLAB_SMOOTH_A}
+                "slab_margin_a": SLAB_MARGIN_A, "surface_depth_a": SURFACE_DEPTH_A, "smooth_a": SLAB_SMOOTH_A,
+                "depth_bin_a": DEPTH_BIN_A}
 
     def compute(traj_path) -> dict:
         return _run(atoms, info_d, calculator, calc, cinfo, float(pressure_gpa), float(temperature_k), settings,
@@ -796,8 +858,11 @@ def _run(atoms, info_d, calculator, calc, cinfo, pressure_gpa, temperature_k, se
         h_per_metal_final=h_final,
         initial_phase=initial["phase"], product_phase=final["phase"] if not error else NO_MATCH,
         product_matches={"initial": initial, "final": final}, calculator=cinfo.as_dict(),
-        settings={**settings, "shell_k": int(k), "first_shell_cutoff_a": cutoff, "relax": relax}, interface=info_d,
+        settings={**settings, "shell_k": int(k), "first_shell_cutoff_a": cutoff, "metal_volume_ref_a3": v_metal_ref,
+                  "relax": relax}, interface=info_d,
         n_atoms=len(atoms), region_offsets_a=list(analyser.offsets or (math.nan, math.nan)),
+        depth_bins_a=[float(x) for x in (analyser.bins if analyser.bins is not None else [])],
+        liquid_fraction_by_depth=s["liquid_fraction_by_depth"], metal_count_by_depth=s["metal_count_by_depth"],
         trajectory=str(trajectory) if trajectory is not None else None,
         wall_s=time.perf_counter() - start_wall, **{key: list(s[key]) for key in SERIES})
 
@@ -852,6 +917,7 @@ def plot_uptake(results: Mapping[str, InterfaceResult], path: str | Path) -> Pat
     return path
 
 
-__all__ = ["InterfaceResult", "NO_MATCH", "SlabRegion", "calibrate_region", "first_shell_cutoff", "linear_rate",
+__all__ = ["DEPTH_BIN_A", "InterfaceResult", "NO_MATCH", "SlabRegion", "analyse_frame", "calibrate_region", "depth_bins",
+           "depth_profile", "first_shell_cutoff", "linear_rate",
            "match_product_phase", "normal_heights", "plot_uptake", "simulate_interface", "slab_h_per_metal",
            "slab_metal_structure", "slab_region", "surface_liquid_fraction"]
