@@ -48,7 +48,8 @@ def test_depth_profile_puts_the_disorder_where_it_is(cah2, where):
     atoms, info = cah2
     frames = [atoms.copy(), _disordered(atoms, info, where, 1), _disordered(atoms, info, where, 2)]
     res = analyse_slab_trajectory(frames, _crystal(atoms, info), slab_z_range_a=info.slab_z_range_a,
-                                  times_ps=[0.0, 1.0, 2.0])
+                                  times_ps=[0.0, 1.0, 2.0], target_template=None)
+    assert res.product == {}
     bins = res.depth_bins_a
     assert len(bins) >= 3 and bins[0] == 0.0 and np.allclose(np.diff(bins), 2.0)
     m = res.liquid_fraction_by_depth
@@ -101,7 +102,7 @@ def test_product_phase_check_recognises_the_cah4_sublattice():
 def test_depth_figure_is_written(cah2, tmp_path):
     atoms, info = cah2
     frames = [atoms.copy(), _disordered(atoms, info, "surface", 1), _disordered(atoms, info, "surface", 2)]
-    res = analyse_slab_trajectory(frames, _crystal(atoms, info), slab_z_range_a=info.slab_z_range_a)
+    res = analyse_slab_trajectory(frames, _crystal(atoms, info), slab_z_range_a=info.slab_z_range_a, target_template=None)
     out = plot_depth_uptake(res.time_ps, res.depth_bins_a, res.liquid_fraction_by_depth, res.h_per_metal_slab,
                             tmp_path / "depth.png", snapshots=frames, snapshot_times_ps=res.time_ps, title="test")
     assert out.exists() and out.stat().st_size > 20_000

@@ -65,6 +65,15 @@ def test_local_cluster_matches_serial(tmp_path):
     # provenance and outputs
     assert json.loads(a["engine_calculator"].iloc[0])["name"] == "emt"
     assert (tmp_path / "a" / "engine_Pd-H_uptake.png").exists()
+    # the depth-resolved liquid-like fraction and the product-phase check reach the row and a figure per run
+    for cid in a.index:
+        profile = json.loads(a.loc[cid, "engine_liquid_fraction_by_depth"])
+        assert profile["depth_bins_a"][0] == 0.0 and len(profile["liquid_fraction"]) == len(profile["depth_bins_a"])
+        assert 0.0 <= a.loc[cid, "engine_liquid_fraction_core"] <= 1.0
+        assert a.loc[cid, "engine_product_target"] in ("fluorite", "cotunnite", "bif3", "beta_uh3")
+        assert a.loc[cid, "engine_product_matches_target"] in (True, False)
+        png = tmp_path / "a" / f"engine_{cid.replace('@', '_at_')}_hot_600_K_depth.png"
+        assert png.exists() and png.with_suffix(".json").exists()
     assert all(os.path.exists(p) for p in a["engine_trajectory"])
     assert set(ENGINE_COLUMNS) <= set(serial.columns)
     assert serial.loc[~done, "engine_status"].isna().all()  # LaH10 was not in the top 2

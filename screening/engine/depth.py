@@ -94,7 +94,7 @@ def product_phase_check(structure, target_template: str = SEED_PRODUCT_TEMPLATE,
 def analyse_slab_trajectory(frames: Sequence, reference, *, slab_z_range_a: tuple[float, float] | None = None,
                             times_ps: Sequence[float] | None = None, bin_a: float = DEPTH_BIN_A,
                             production_start_ps: float | None = None,
-                            target_template: str = SEED_PRODUCT_TEMPLATE) -> SlabTrajectoryAnalysis:
+                            target_template: str | None = SEED_PRODUCT_TEMPLATE) -> SlabTrajectoryAnalysis:
     """Depth-resolved liquid-like fraction, H/M, uptake rate and final product phase of a slab trajectory.
 
     Args:
@@ -107,7 +107,7 @@ def analyse_slab_trajectory(frames: Sequence, reference, *, slab_z_range_a: tupl
         bin_a: depth-bin width (Å); bins run from each surface to half the first frame's thickness.
         production_start_ps: the uptake rate uses frames from this time on (default: frames with
             ``info["stage"] == "production"`` if any, else all).
-        target_template: the product phase to check the final metal sublattice against.
+        target_template: the product phase to check the final metal sublattice against (None: no check).
     """
     from screening.md.analysis import metal_mask
 
@@ -151,15 +151,22 @@ def analyse_slab_trajectory(frames: Sequence, reference, *, slab_z_range_a: tupl
         prod = np.array([s == "production" for s in stages]) if "production" in stages else np.ones(len(frames), bool)
     rate, err = linear_rate(times[prod], hm[prod])
     f, a = last
-    try:
-        product = product_phase_check(slab_metal_structure(f.positions[is_metal], np.array(f.cell), a["region"], species),
-                                      target_template, h_per_metal=float(hm[-1]))
-    except CandidateError as exc:
-        product = {"phase": NO_MATCH, "rms": None, "matches": {}, "equivalent": [], "target": target_template,
-                   "matches_target": False, "target_rms": None, "note": str(exc)}
+    if target_template is None:
+        product: dict = {}
+    else:
+        product = _final_product(f, a, is_metal, species, target_template, float(hm[-1]))
     return SlabTrajectoryAnalysis(times, bins, np.array(liquid, dtype=float), np.array(counts, dtype=int), hm, rate, err,
                                   product, {"bin_a": float(bin_a), "shell_k": int(k), "first_shell_cutoff_a": cutoff,
                                             "metal_volume_ref_a3": v_ref, "region_offsets_a": list(offsets)})
+
+
+def _final_product(f, a: dict, is_metal, species: str, target_template: str, h_per_metal: float) -> dict:
+    try:
+        return product_phase_check(slab_metal_structure(f.positions[is_metal], np.array(f.cell), a["region"], species),
+                                   target_template, h_per_metal=h_per_metal)
+    except CandidateError as exc:
+        return {"phase": NO_MATCH, "rms": None, "matches": {}, "equivalent": [], "target": target_template,
+                "matches_target": False, "target_rms": None, "note": str(exc)}
 
 
 # --------------------------------------------------------------------------- figure

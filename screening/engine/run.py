@@ -39,6 +39,8 @@ ENGINE_COLUMNS = (
     "engine_liquid_fraction_surface", "engine_product_phase", "engine_control_temperature_k",
     "engine_control_uptake_rate_per_ps", "engine_warnings", "engine_calculator", "engine_potential_errors",
     "engine_settings", "engine_trajectory", "engine_wall_s",
+    "engine_liquid_fraction_core", "engine_liquid_fraction_by_depth", "engine_product_target",
+    "engine_product_matches_target",
 )
 
 
@@ -258,6 +260,8 @@ def summarise(row: dict, runs: dict[str, dict], potential_info: dict, settings: 
     warnings = candidate_warnings(row, potential_info.get("training_range"))
     surf = hot.series("liquid_fraction_surface")
     surf = surf[np.isfinite(surf)]
+    depth = depth_summary(hot)
+    target, matches = product_target(row, hot)
     return {
         "candidate_id": row["candidate_id"],
         "_metal": str(row["metals"]),
@@ -279,8 +283,40 @@ def summarise(row: dict, runs: dict[str, dict], potential_info: dict, settings: 
         "engine_settings": json.dumps(settings.as_dict()),
         "engine_trajectory": hot.trajectory or "",
         "engine_wall_s": hot.wall_s + (control.wall_s if control else 0.0),
+        "engine_liquid_fraction_core": depth["core"],
+        "engine_liquid_fraction_by_depth": json.dumps(depth["profile"]),
+        "engine_product_target": target,
+        "engine_product_matches_target": matches,
         "_results": runs,
     }
+
+
+def depth_summary(result) -> dict:
+    """Liquid-like fraction per depth bin over the second half of the production stage of one run.
+
+    ``{"core": fraction of the deepest bin, "profile": {"depth_bins_a", "liquid_fraction", "frames"}}``
+    (NaN core and an empty profile when the run recorded no depth profile).
+    """
+    from screening.engine.depth import mean_profile
+
+    m = result.depth_map() if result.liquid_fraction_by_depth else np.zeros((0, 0))
+    prod = np.array([lab == "production" for lab in result.stage], dtype=bool)[:len(m)]
+    if not len(m) or not prod.any():
+        return {"core": float("nan"), "profile": {}}
+    mean = mean_profile(m[prod], last_fraction=0.5)
+    return {"core": float(mean[-1]),
+            "profile": {"depth_bins_a": list(result.depth_bins_a), "liquid_fraction": [float(x) for x in mean],
+                        "frames": "second half of production"}}
+
+
+def product_target(row: dict, result) -> tuple[str, bool]:
+    """(template of the candidate's own H/M, whether the run's final metal sublattice matches it)."""
+    try:
+        target = precursor_template(str(row["metals"]), float(row["h_per_metal"]))
+    except CandidateError:  # no template for this H/M: nothing to compare with
+        return "", False
+    final = (result.product_matches or {}).get("final", {})
+    return target, bool(result.status == "ok" and target in final.get("matches", {}))
 
 
 # --------------------------------------------------------------------------- funnel
@@ -494,7 +530,17 @@ def _plot_systems(results: list[dict], out_dir: Path) -> None:
     from screening.report import write_plot_provenance
 
     calculators = {r["_metal"]: json.loads(r["engine_calculator"]) for r in results}
+    from screening.engine.depth import plot_interface_result
+
     for metal, runs in by_metal.items():
+        for label, res in runs.items():
+            if not res.liquid_fraction_by_depth:
+                continue
+            name = label.replace("@", "_at_").replace(" ", "_")
+            png = plot_interface_result(res, out_dir / f"engine_{name}_depth.png")
+            write_plot_provenance(png, calculators.get(metal, {}), {**res.settings, "run": label},
+                                  f"Tier 3: liquid-like fraction of the metal by depth below the slab surface over time, "
+                                  f"H/M in the slab, and the cell at the start, middle and end of {label}.")
         png = plot_uptake(runs, out_dir / f"engine_{metal}-H_uptake.png")
         first = next(iter(runs.values()))
         write_plot_provenance(png, calculators.get(metal, {}), {**first.settings, "runs": list(runs)},
