@@ -30,7 +30,7 @@ import numpy as np
 
 from screening.engine.simulate import (DEPTH_BIN_A, NO_MATCH, SLAB_MARGIN_A, analyse_frame, calibrate_region, depth_bins,
                                        first_shell_cutoff, linear_rate, match_product_phase, normal_heights,
-                                       slab_metal_structure, slab_region)
+                                       save_figure, slab_metal_structure, slab_region)
 from screening.errors import CandidateError
 
 SEED_PRODUCT_TEMPLATE = "thcr2si2"  # CaH4, I4/mmm: the seed study's product
@@ -224,11 +224,7 @@ def plot_depth_uptake(time_ps: Sequence[float], depth_bins_a: Sequence[float], l
         ax.set_title(when, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_interface_result(result, path: str | Path, frames: Sequence | None = None) -> Path:

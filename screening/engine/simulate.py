@@ -910,14 +910,21 @@ def plot_uptake(results: Mapping[str, InterfaceResult], path: str | Path) -> Pat
 
     title = "; ".join(sorted(titles)) + "\n" + textwrap.fill("calculator: " + "; ".join(calculators), 95)
     fig.suptitle(title, fontsize=9)
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Save a matplotlib figure as PNG (creating its folder) and close it."""
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 
 
 __all__ = ["DEPTH_BIN_A", "InterfaceResult", "NO_MATCH", "SlabRegion", "analyse_frame", "calibrate_region", "depth_bins",
            "depth_profile", "first_shell_cutoff", "linear_rate",
-           "match_product_phase", "normal_heights", "plot_uptake", "simulate_interface", "slab_h_per_metal",
+           "match_product_phase", "normal_heights", "plot_uptake", "save_figure", "simulate_interface", "slab_h_per_metal",
            "slab_metal_structure", "slab_region", "surface_liquid_fraction"]
