@@ -7,7 +7,13 @@
    configurations at 40 GPa (after ``make setup-dft``; otherwise the reason is printed);
 3. the engine through ``run_engine`` on dask (2 workers): the CaH2 (cotunnite) slab in dense H2 at
    40 GPa and 1473 K (the seed study's 1200 °C), with a 300 K control far below melting;
-4. writes ``reports/engine_Ca-H_uptake.png``, trajectories, and ``reports/engine_Ca-H_summary.json``.
+4. writes ``reports/engine_Ca-H_uptake.png``, per run the depth x time heat map of the liquid-like
+   fraction beside the uptake curve and snapshots (``reports/engine_CaH4_at_40GPa_<kind>_<T>_K_depth.png``),
+   trajectories, and ``reports/engine_Ca-H_summary.json`` (with the depth profiles and the product-phase
+   check against CaH4's I4/mmm Ca sublattice).
+
+``--potential DIR_OR_SPEC`` uses an already fitted POD potential (its directory or its
+``lammps:pod:<dir>:Ca,H`` spec) instead of training one.
 
 Every stage is cached: a rerun reports from the cache, an interrupted run resumes.
 """
@@ -60,12 +66,24 @@ def main(argv=None) -> int:
     ap.add_argument("--temperature", type=float, default=1473.0)
     ap.add_argument("--control-temperature", type=float, default=300.0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--potential", default=None, help="fitted POD potential directory or lammps:pod spec (skips training)")
     args = ap.parse_args(argv)
     settings = EngineSettings(temperature_k=args.temperature, control_temperature_k=args.control_temperature,
                               time_ps=args.time_ps)
     wall = {}
     t0 = time.perf_counter()
-    pot = system_potential("Ca", settings, progress=True)
+    if args.potential:
+        from screening.engine.potential import load_potential
+        from screening.engine.run import fitted_pod_dir
+
+        directory = fitted_pod_dir(args.potential) or args.potential
+        if not Path(directory).is_dir():
+            print(f"error: --potential {args.potential!r} is not a fitted POD potential directory or lammps:pod spec",
+                  file=sys.stderr)
+            return 2
+        pot = load_potential(directory)
+    else:
+        pot = system_potential("Ca", settings, progress=True)
     wall["potential (training data + labels + fit, or cache)"] = time.perf_counter() - t0
     print(f"potential: {pot.spec}\n  labels: {sorted(set(pot.label_sources))}\n  range: {pot.training_range}")
     for part in ("train", "holdout"):
@@ -94,6 +112,11 @@ def main(argv=None) -> int:
     runs = out.attrs["engine_results"]["CaH4@40GPa"]
     wall["interface MD hot (compute)"] = runs["hot"]["wall_s"]
     wall["interface MD control (compute)"] = runs["control"]["wall_s"]
+    from screening.engine.run import depth_summary, product_target
+    from screening.engine.simulate import InterfaceResult
+
+    depth = {k: depth_summary(InterfaceResult.from_dict(v)) for k, v in runs.items()}
+    targets = {k: product_target(ranking.iloc[0].to_dict(), InterfaceResult.from_dict(v)) for k, v in runs.items()}
     summary = {"potential": {"spec": pot.spec, "data_hash": pot.data_hash, "label_sources": sorted(set(pot.label_sources)),
                              "training_range": pot.training_range, "metrics": pot.metrics,
                              "settings": pot.settings.__dict__},
@@ -103,6 +126,8 @@ def main(argv=None) -> int:
                                                   "uptake_rate_per_ps", "uptake_rate_err_per_ps", "initial_phase",
                                                   "product_phase", "target_temperature_k", "n_atoms", "wall_s")}
                         for k, v in runs.items()},
+               "depth_profiles": {k: d["profile"] for k, d in depth.items()},
+               "product_target": {k: {"target": t, "matches": m} for k, (t, m) in targets.items()},
                "wall_s": wall}
     REPORTS.mkdir(exist_ok=True)
     (REPORTS / "engine_Ca-H_summary.json").write_text(json.dumps(summary, indent=1, default=str))
@@ -110,6 +135,13 @@ def main(argv=None) -> int:
         print(f"  {kind:8s} {r['target_temperature_k']:.0f} K: {r['status']}, H/Ca(slab) {r['h_per_metal_initial']:.3f} -> "
               f"{r['h_per_metal_final']:.3f}, rate {r['uptake_rate_per_ps']:.4f} +- {r['uptake_rate_err_per_ps']:.4f} /ps, "
               f"phase {r['initial_phase']} -> {r['product_phase']}, {r['wall_s']:.0f} s")
+        prof = summary["depth_profiles"].get(kind) or {}
+        if prof:
+            cells = ", ".join(f"{lo:g} Å: {f:.2f}" for lo, f in zip(prof["depth_bins_a"], prof["liquid_fraction"]))
+            print(f"           liquid-like fraction by depth (second half of production): {cells}")
+        t = summary["product_target"][kind]
+        print(f"           final Ca sublattice matches {t['target']} (CaH4 I4/mmm): {t['matches']}")
+    print("depth figures: " + ", ".join(str(p) for p in sorted(REPORTS.glob("engine_CaH4_at_40GPa_*_depth.png"))))
     print("wall times: " + "; ".join(f"{k}: {v:.0f} s" for k, v in wall.items()))
     print(f"wrote {REPORTS / 'engine_Ca-H_uptake.png'} and {REPORTS / 'engine_Ca-H_summary.json'}")
     return 0

@@ -231,7 +231,7 @@ def _make_lammps(spec: str, settings: dict):
 
 
 def _pod_provenance(pot: LammpsPotential) -> dict:
-    """Data hash and label sources of a fitted POD potential, from its ``provenance.json``."""
+    """Data hash, label sources and training range of a fitted POD potential, from its ``provenance.json``."""
     if pot.pair_style != "pod":
         return {}
     import json
@@ -241,7 +241,8 @@ def _pod_provenance(pot: LammpsPotential) -> dict:
         return {}
     p = json.loads(prov.read_text())
     return {"potential_dir": str(pot.potential_file.parent), "data_hash": p.get("data_hash"),
-            "label_sources": p.get("label_sources"), "fitted_with": p.get("lammps_version")}
+            "label_sources": p.get("label_sources"), "fitted_with": p.get("lammps_version"),
+            "training_range": p.get("training_range")}
 
 
 def _make_gpaw(settings: dict):

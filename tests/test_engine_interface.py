@@ -328,3 +328,41 @@ def test_simulate_bad_input_names_the_value():
         simulate_interface(atoms, info, "emt", 1.0, 300.0, time_ps=0, progress=False)
     with pytest.raises(CandidateError, match=f"{len(atoms) - 1} atoms"):
         simulate_interface(atoms[:-1], info, "emt", 1.0, 300.0, time_ps=0.01, progress=False)
+
+
+def test_trajectory_is_atomic_and_every_rerun_writes_its_own(tmp_path, monkeypatch):
+    """The trajectory appears only complete (never while the run writes it), and a cached run asked to
+    write into another reports folder writes its own copy instead of skipping it."""
+    import screening.engine.simulate as sim
+    from ase.io import read
+
+    atoms, info = build_interface("Pd", 1, 1.0, n_slab_atoms_target=32, seed=0)
+    store = ResultStore(tmp_path / "cache" / "results.sqlite")
+    kwargs = dict(time_ps=0.005, timestep_fs=0.5, sample_every=5, ramp_ps=0.0, relax_steps=20, progress=False,
+                  store=store)
+    first_path = tmp_path / "reports_a" / "run.extxyz"
+    seen = []
+    original = sim._FrameAnalyser.__call__
+
+    def watching(self, frame):
+        seen.append(first_path.exists())
+        return original(self, frame)
+
+    monkeypatch.setattr(sim._FrameAnalyser, "__call__", watching)
+    first = simulate_interface(atoms, info, "emt", 1.0, 300.0, trajectory=first_path, **kwargs)
+    assert seen and not any(seen)  # nothing at the final path while frames were being produced
+    assert first_path.is_file() and not first.cached
+    second_path = tmp_path / "reports_b" / "run.extxyz"
+    seen.clear()
+    second = simulate_interface(atoms, info, "emt", 1.0, 300.0, trajectory=second_path, **kwargs)
+    assert second.cached and not seen  # no MD ran
+    assert second.trajectory == str(second_path) and second_path.is_file()
+    a, b = read(first_path, ":"), read(second_path, ":")
+    assert len(a) == len(b) == len(first.time_ps)
+    assert np.array_equal(a[-1].positions, b[-1].positions)
+    # a cached run whose trajectory was not kept (run without one) is recomputed when one is asked for
+    third_path = tmp_path / "reports_c" / "run.extxyz"
+    other = dict(kwargs, relax_steps=10)
+    simulate_interface(atoms, info, "emt", 1.0, 300.0, **other)
+    third = simulate_interface(atoms, info, "emt", 1.0, 300.0, trajectory=third_path, **other)
+    assert not third.cached and len(read(third_path, ":")) == len(third.time_ps)

@@ -198,3 +198,33 @@ def test_label_errors_removes_per_element_reference_energies():
     assert aligned["energy_offsets_ev_per_atom"]["Pd"] == pytest.approx(1.5, abs=1e-8)
     assert aligned["energy_offsets_ev_per_atom"]["H"] == pytest.approx(-0.7, abs=1e-8)
     assert aligned["forces_rmse_ev_per_a"] == 0.0 and aligned["stress_rmse_gpa"] == 0.0
+
+
+def test_open_session_guards_pod_against_sparse_atoms(fitted, monkeypatch):
+    """open_session with pair_style pod refuses an atom with < 4 neighbours before LAMMPS starts (lammps#5114)."""
+    from ase.neighborlist import neighbor_list
+
+    import screening.md.lammps_backend as backend
+
+    class Started(Exception):
+        pass
+
+    def fake_load_lammps():
+        raise Started("LAMMPS would start here")
+
+    monkeypatch.setattr(backend, "load_lammps", fake_load_lammps)
+    fp = fitted[0]
+    dense = fitted[1][0]
+    with pytest.raises(Started):  # a dense cell passes the guard and reaches LAMMPS
+        open_session(dense, fp.spec, 0.25)
+    sparse = dense.copy()
+    sparse.set_cell(np.array(sparse.cell) + np.diag([0.0, 10.0, 0.0]), scale_atoms=False)
+    sparse.append("H")  # one H atom 5 A away from the crystal's faces in a cell widened along y
+    sparse.positions[-1] = 0.5 * (sparse.cell[0] + sparse.cell[2]) + (dense.cell[1, 1] + 5.0) * np.array([0, 1, 0])
+    assert np.bincount(neighbor_list("i", sparse, 4.5), minlength=len(sparse))[-1] < 4
+    with pytest.raises(CandidateError, match=r"lammps#5114"):
+        open_session(sparse, fp.spec, 0.25)
+    # the fit and open_session share one guard
+    with pytest.raises(CandidateError, match=r"neighbours within 4.5 A.*lammps#5114"):
+        backend.check_pod_neighbours(sparse, fp.settings.rcut)
+    assert backend.pod_cutoff(parse_lammps_spec(fp.spec)) == fp.settings.rcut

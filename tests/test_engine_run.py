@@ -65,6 +65,15 @@ def test_local_cluster_matches_serial(tmp_path):
     # provenance and outputs
     assert json.loads(a["engine_calculator"].iloc[0])["name"] == "emt"
     assert (tmp_path / "a" / "engine_Pd-H_uptake.png").exists()
+    # the depth-resolved liquid-like fraction and the product-phase check reach the row and a figure per run
+    for cid in a.index:
+        profile = json.loads(a.loc[cid, "engine_liquid_fraction_by_depth"])
+        assert profile["depth_bins_a"][0] == 0.0 and len(profile["liquid_fraction"]) == len(profile["depth_bins_a"])
+        assert 0.0 <= a.loc[cid, "engine_liquid_fraction_core"] <= 1.0
+        assert a.loc[cid, "engine_product_target"] in ("fluorite", "cotunnite", "bif3", "beta_uh3")
+        assert a.loc[cid, "engine_product_matches_target"] in (True, False)
+        png = tmp_path / "a" / f"engine_{cid.replace('@', '_at_')}_hot_600_K_depth.png"
+        assert png.exists() and png.with_suffix(".json").exists()
     assert all(os.path.exists(p) for p in a["engine_trajectory"])
     assert set(ENGINE_COLUMNS) <= set(serial.columns)
     assert serial.loc[~done, "engine_status"].isna().all()  # LaH10 was not in the top 2
@@ -128,18 +137,32 @@ def test_bad_engine_input(tmp_path, monkeypatch):
 
 
 def test_pressure_outside_training_range_is_a_warning_in_the_result(tmp_path):
-    """A fitted potential used beyond its training pressures: the run happens, the row says so."""
+    """A fitted potential used beyond its training pressures and H/M: the run happens, the row says so,
+    whether the potential is given as an object or as its ``lammps:pod:<dir>:...`` spec."""
     from screening.engine.potential import fit_pod
     from test_engine_potential import _pdh_configs  # tests/ is on sys.path under pytest (rootdir mode)
 
     fp = fit_pod(_pdh_configs(16, seed=1), ["Pd", "H"], cache=tmp_path / "pod", progress=False)
     lo, hi = fp.training_range["pressure_gpa"]
+    h_lo, h_hi = fp.training_range["h_per_metal"]
+    assert h_hi < 2.0  # PdH2 lies beyond the training H/M
     far = float(round(hi + 100.0))
     df = pd.DataFrame([{"candidate_id": f"PdH2@{far:g}GPa", "metals": "Pd", "h_per_metal": 2.0, "pressure_gpa": far,
                         "synth_rank": 1, "precursor": "PdH", "t_max_k": 1500.0}])
-    out = run_engine(df, top=1, settings=replace(TINY, time_ps=0.005), potential=fp, distributed=False,
-                     out_dir=tmp_path / "out", cache=tmp_path / "c", progress=False)
-    row = out.iloc[0]
-    assert row["engine_status"] in ("ok", "failed")
-    assert "outside the training range" in row["engine_warnings"] and f"{far:g}" in row["engine_warnings"]
-    assert json.loads(row["engine_calculator"])["data_hash"] == fp.data_hash
+    rows = {}
+    for how, potential in (("object", fp), ("spec", fp.spec)):
+        out = run_engine(df, top=1, settings=replace(TINY, time_ps=0.005), potential=potential, distributed=False,
+                         out_dir=tmp_path / how, cache=tmp_path / "c", progress=False)
+        rows[how] = out.iloc[0]
+        assert rows[how]["engine_status"] in ("ok", "failed")
+        warnings = rows[how]["engine_warnings"]
+        assert f"pressure {far:g} GPa is outside the training range" in warnings
+        assert "H/metal 2 is outside the training range" in warnings and "(target)" in warnings
+        assert "H/metal 1 " not in warnings  # the PdH precursor lies inside the training H/M
+        assert json.loads(rows[how]["engine_calculator"])["data_hash"] == fp.data_hash
+    assert rows["spec"]["engine_warnings"] == rows["object"]["engine_warnings"]
+    # inside the range: no warning
+    inside = df.assign(pressure_gpa=0.5 * (lo + hi), h_per_metal=h_hi, candidate_id="PdH@in")
+    from screening.engine.run import candidate_warnings
+
+    assert candidate_warnings(inside.iloc[0].to_dict(), fp.training_range) == []

@@ -211,3 +211,40 @@ def test_gpaw_labels_or_names_make_setup_dft():
     # PBE H2 bond ~0.75 Å: a stretched bond pulls the atoms together and costs energy
     assert stretched.get_forces()[0, 0] > 0.5 > abs(near.get_forces()[0, 0])
     assert stretched.get_potential_energy() > near.get_potential_energy() + 0.3
+
+
+def test_h2_layer_cells_use_the_interface_builders_packer(monkeypatch):
+    """One H2 packer: the slab + H2-layer cells of the pool are packed by the interface builder's
+    pack_h2, so they obey its floors (H–H between molecules >= 0.9 (v_H2/2)^(1/3), fluid H – metal >=
+    the precursor's shortest M–H) and keep every fluid atom inside the layer."""
+    from ase.neighborlist import neighbor_list
+
+    import screening.engine.interface as interface
+    from descriptors.eos import h2_volume_per_molecule
+    from screening.engine.training_set import small_slabs
+
+    calls = []
+    real = interface.pack_h2
+
+    def spy(n, *args, **kwargs):
+        calls.append(n)
+        return real(n, *args, **kwargs)
+
+    monkeypatch.setattr(interface, "pack_h2", spy)
+    spec = TrainingSetSpec(**{**PD_SPEC, "pressures_gpa": (10.0,), "use_interface_builder": False})
+    cells = dict(small_slabs(spec, 10.0))
+    layered = cells["rocksalt-h2layer"]
+    assert calls and 2 * calls[0] == len(layered) - len(cells["rocksalt-vacuum"])
+    slab_n = len(cells["rocksalt-vacuum"])
+    floor = interface.HH_FLOOR_FACTOR * (float(h2_volume_per_molecule(10.0)) / 2.0) ** (1.0 / 3.0)
+    i, j, d = neighbor_list("ijd", layered, 3.0)
+    sym = np.array(layered.get_chemical_symbols())
+    fluid_i, fluid_j = i >= slab_n, j >= slab_n
+    other_molecule = fluid_i & (fluid_j & ((i - slab_n) // 2 != (j - slab_n) // 2) | ~fluid_j & (sym[j] == "H"))
+    assert d[other_molecule].min() >= floor - 1e-6
+    metal_floor = interface.shortest_metal_h(layered[:slab_n])
+    assert d[fluid_i & (sym[j] != "H")].min() >= metal_floor - 1e-6
+    z = layered.positions[slab_n:, 2]
+    top = layered.cell[2, 2] - spec.h2_layer_a
+    assert z.min() >= top and z.max() <= layered.cell[2, 2]  # the fluid stays in its layer
+    assert len(layered) <= spec.max_atoms

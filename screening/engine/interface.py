@@ -146,7 +146,7 @@ def choose_template(h_per_metal: float, template: str | None = None):
 
 
 # --------------------------------------------------------------------------- slab
-def _orthogonal_inplane(atoms):
+def orthogonal_inplane(atoms):
     """Smallest integer in-plane supercell with a ⟂ b (the cell itself if already orthogonal), a along x, c along z."""
     from ase.build import make_supercell
 
@@ -315,6 +315,73 @@ def _min_distances(atoms, n_slab: int) -> tuple[float, float]:
     return (float(d[hh].min()) if hh.any() else math.inf, float(d[hm].min()) if hm.any() else math.inf)
 
 
+def shortest_metal_h(atoms, default: float = 2.0) -> float:
+    """Shortest metal–H distance (Å) of a periodic cell (``default`` if it has no M–H pair within 4 Å)."""
+    from ase.neighborlist import neighbor_list
+
+    i, j, d = neighbor_list("ijd", atoms, 4.0)
+    is_h = np.array([s == "H" for s in atoms.get_chemical_symbols()])
+    mh = is_h[i] != is_h[j]
+    return float(d[mh].min()) if mh.any() else float(default)
+
+
+def add_h2_fluid(slab, thickness_a: float, pressure_gpa: float, *, min_h_metal_a: float | None = None, seed: int = 0,
+                 max_molecules: int | None = None):
+    """The slab with a dense-H2 region of ``thickness_a`` on top: the one H2 packer of the engine.
+
+    Used by :func:`build_interface` and by the training-set generator's slab + H2-layer cells
+    (:func:`screening.engine.training_set.small_slabs`). Steps 4 and 5 of the module docstring:
+    ``N = round(A h' / v_H2(P))`` molecules (Loubeyre EOS, ``h'`` the thickness the centres can
+    reach), packed by :func:`pack_h2` with the H–H floor ``0.9 (v_H2/2)^(1/3)``, the metal floor
+    ``min_h_metal_a`` and every fluid atom half the H–H floor inside the region.
+
+    Args:
+        slab: ASE Atoms in an orthorhombic cell with its normal along z and every atom in ``0 <= z < c``.
+        thickness_a: thickness of the H2 region (Å); the cell grows by it along z.
+        pressure_gpa: sets the H2 density (> 0).
+        min_h_metal_a: closest allowed fluid-H–metal distance (default: the slab's own shortest M–H).
+        seed: random placement.
+        max_molecules: cap on N (a lower density; for cells that must stay small).
+
+    Returns:
+        ``(atoms, info)``: slab atoms first, then the molecules pairwise (tags 0 slab / 1 fluid), and
+        ``{"n_molecules", "v_h2_a3", "min_hh_a", "accessible_a"}``.
+
+    Raises:
+        CandidateError: a non-orthorhombic cell, a region too thin for one molecule, or no packing.
+    """
+    from ase import Atoms
+
+    from descriptors.eos import h2_volume_per_molecule
+
+    cell = np.array(slab.cell)
+    if not np.allclose(cell, np.diag(np.diag(cell)), atol=1e-6):
+        raise CandidateError("add_h2_fluid needs an orthorhombic slab cell with c along z (see orthogonal_inplane)")
+    lx, ly, thickness = (float(x) for x in np.diag(cell))
+    h = float(thickness_a)
+    v_h2 = float(h2_volume_per_molecule(float(pressure_gpa)))
+    min_hh = HH_FLOOR_FACTOR * (v_h2 / 2.0) ** (1.0 / 3.0)
+    edge = 0.5 * min_hh
+    accessible = h - 2.0 * (edge + 0.25 * H2_BOND_A)  # centres keep edge + (bond/2)<|cos|> from the ends
+    n_h2 = int(round(lx * ly * accessible / v_h2)) if accessible > 0 else 0
+    if max_molecules is not None:
+        n_h2 = min(n_h2, int(max_molecules))
+    if n_h2 < 1:
+        raise CandidateError(f"h2_thickness_a={h:g} Å holds no H2 molecule at {pressure_gpa:g} GPa "
+                             f"(volume per molecule {v_h2:.2f} Å^3, area {lx * ly:.1f} Å^2)")
+    if min_h_metal_a is None:
+        min_h_metal_a = shortest_metal_h(slab)
+    box = np.array([lx, ly, thickness + h])
+    is_h = np.array(slab.get_chemical_symbols()) == "H"
+    fluid = pack_h2(n_h2, box, (thickness, thickness + h), slab.positions, is_h, min_hh, min_h_metal_a, seed=seed,
+                    edge_a=edge)
+    atoms = Atoms(symbols=slab.get_chemical_symbols() + ["H"] * (2 * n_h2),
+                  positions=np.vstack([slab.positions, fluid]), cell=np.diag(box), pbc=True)
+    atoms.wrap()
+    atoms.set_tags([TAG_SLAB] * len(slab) + [TAG_FLUID] * (2 * n_h2))
+    return atoms, {"n_molecules": n_h2, "v_h2_a3": v_h2, "min_hh_a": min_hh, "accessible_a": accessible}
+
+
 # --------------------------------------------------------------------------- builder
 def build_interface(metal: str, h_per_metal: float, pressure_gpa: float, *, template: str | None = None,
                     repeat: tuple[int, int, int] | None = None, n_slab_atoms_target: int = 150,
@@ -338,10 +405,8 @@ def build_interface(metal: str, h_per_metal: float, pressure_gpa: float, *, temp
     Raises:
         CandidateError: bad input (the value is named), no template, or an impossible packing.
     """
-    from ase import Atoms
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from descriptors.eos import h2_volume_per_molecule
     from screening.structures import build_structure
     from screening.structures.builder import shortest_distances, target_volume_per_metal
 
@@ -351,32 +416,22 @@ def build_interface(metal: str, h_per_metal: float, pressure_gpa: float, *, temp
     min_mh = shortest_distances(structure).get("M-H", 2.0)
     unit = AseAtomsAdaptor.get_atoms(structure)
     unit.calc = None
-    unit = _orthogonal_inplane(unit)
+    unit = orthogonal_inplane(unit)
     cut_in_widest_gap(unit)
     lengths = tuple(float(x) for x in unit.cell.lengths())
     rep = tuple(int(r) for r in repeat) if repeat is not None else choose_repeat(lengths, len(unit), int(n_slab_atoms_target))
     slab = unit.repeat(rep)
     order = np.argsort([s == "H" for s in slab.get_chemical_symbols()], kind="stable")  # metal first
     slab = slab[order]
-    lx, ly, thickness = (float(x) for x in np.diag(np.array(slab.cell)))
-    area = lx * ly
-    v_h2 = float(h2_volume_per_molecule(float(pressure_gpa)))
+    thickness = float(slab.cell[2, 2])
     h = float(h2_thickness_a) if h2_thickness_a is not None else thickness
-    min_hh = HH_FLOOR_FACTOR * (v_h2 / 2.0) ** (1.0 / 3.0)
-    edge = 0.5 * min_hh
-    accessible = h - 2.0 * (edge + 0.25 * H2_BOND_A)  # centres keep edge + (bond/2)<|cos|> from the ends
-    n_h2 = int(round(area * accessible / v_h2)) if accessible > 0 else 0
-    if n_h2 < 1:
-        raise CandidateError(f"h2_thickness_a={h:g} Å holds no H2 molecule at {pressure_gpa:g} GPa "
-                             f"(volume per molecule {v_h2:.2f} Å^3, area {area:.1f} Å^2)")
-    box = np.array([lx, ly, thickness + h])
-    fluid = pack_h2(n_h2, box, (thickness, thickness + h), slab.positions, np.array(slab.get_chemical_symbols()) == "H",
-                    min_hh, min_mh, seed=seed, edge_a=edge)
-    atoms = Atoms(symbols=slab.get_chemical_symbols() + ["H"] * (2 * n_h2),
-                  positions=np.vstack([slab.positions, fluid]), cell=np.diag(box), pbc=True)
-    atoms.wrap()
+    atoms, fluid_info = add_h2_fluid(slab, h, float(pressure_gpa), min_h_metal_a=min_mh, seed=seed)
+    fluid = atoms.positions[len(slab):]
+    lx, ly = float(atoms.cell[0, 0]), float(atoms.cell[1, 1])
+    area = lx * ly
+    box = np.diag(np.array(atoms.cell))
+    v_h2, n_h2, accessible = fluid_info["v_h2_a3"], fluid_info["n_molecules"], fluid_info["accessible_a"]
     n_slab = len(slab)
-    atoms.set_tags([TAG_SLAB] * n_slab + [TAG_FLUID] * (2 * n_h2))
     d_hh, d_hm = _min_distances(atoms, n_slab)
     n_metal = int(sum(s != "H" for s in slab.get_chemical_symbols()))
     centres = 0.5 * (fluid[0::2] + fluid[1::2])
@@ -398,5 +453,5 @@ def build_interface(metal: str, h_per_metal: float, pressure_gpa: float, *, temp
     return atoms, info
 
 
-__all__ = ["H2_BOND_A", "InterfaceInfo", "TAG_FLUID", "TAG_SLAB", "build_interface", "choose_repeat",
-           "choose_template", "cut_in_widest_gap", "pack_h2"]
+__all__ = ["H2_BOND_A", "InterfaceInfo", "TAG_FLUID", "TAG_SLAB", "add_h2_fluid", "build_interface", "choose_repeat",
+           "choose_template", "cut_in_widest_gap", "orthogonal_inplane", "pack_h2", "shortest_metal_h"]

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from screening.engine.config_ids import config_id, content_hash
 from screening.errors import CandidateError
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,6 @@ def label_configurations(configs: Sequence, calculator: Any = "chgnet", *, store
     from tqdm.auto import tqdm
 
     from screening.calculators import get_calculator
-    from screening.engine.training_set import config_id
 
     settings = dict(calculator_settings or {})
     calc, info = get_calculator(calculator, **dict(settings))
@@ -287,8 +287,6 @@ def label_configurations(configs: Sequence, calculator: Any = "chgnet", *, store
 
 def label_inputs(atoms, provenance: dict) -> dict:
     """Cache inputs of one label: the configuration's content hash, its symbols and the calculator provenance."""
-    from screening.engine.training_set import content_hash
-
     return {"config": content_hash(atoms), "symbols": atoms.get_chemical_symbols(), "calculator": provenance}
 
 

@@ -29,7 +29,8 @@ Known limitation of LAMMPS 22 Jul 2025 (lammps/lammps#5114): ``pair_style pod`` 
 the heap when an atom has almost no neighbours (isolated atoms, dimers in a big box). The
 dense solids this project simulates are far from that regime; :func:`fit_pod` and
 :func:`evaluate` refuse configurations with fewer than ``MIN_NEIGHBOURS`` neighbours inside
-the cutoff rather than let the process crash.
+the cutoff rather than let the process crash, and so does every LAMMPS MD session with a POD
+potential (:func:`screening.md.lammps_backend.check_pod_neighbours`, shared).
 """
 
 from __future__ import annotations
@@ -49,10 +50,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from screening.errors import CandidateError
+from screening.md.lammps_backend import check_pod_neighbours
 from screening.provenance import atomic_write, cache_dir
 
 EV_A3_TO_GPA = 160.21766208
-MIN_NEIGHBOURS = 4  # per atom inside rcut; below this pair_style pod may crash (lammps#5114)
 FIT_CALLS = 0  # number of fitpod runs in this process (a cache hit leaves it unchanged)
 
 
@@ -166,14 +167,24 @@ class FittedPotential:
 
     def check_range(self, pressure_gpa: float | None = None, h_per_metal: float | None = None) -> list[str]:
         """Plain-language warnings when a pressure or H/metal ratio lies outside the training data."""
-        r, out = self.training_range, []
-        if pressure_gpa is not None and r.get("pressure_gpa") and not (
-                r["pressure_gpa"][0] - 10 <= pressure_gpa <= r["pressure_gpa"][1] + 10):
-            out.append(f"pressure {pressure_gpa} GPa is outside the training range {r['pressure_gpa']} GPa")
-        if h_per_metal is not None and r.get("h_per_metal") and not (
-                r["h_per_metal"][0] <= h_per_metal <= r["h_per_metal"][1]):
-            out.append(f"H/metal {h_per_metal} is outside the training range {r['h_per_metal']}")
-        return out
+        return range_warnings(self.training_range, pressure_gpa, h_per_metal)
+
+
+def range_warnings(training_range: dict | None, pressure_gpa: float | None = None,
+                   h_per_metal: float | None = None) -> list[str]:
+    """Warnings for a pressure (more than 10 GPa beyond) or an H/metal ratio outside ``training_range``.
+
+    ``training_range`` is :func:`training_range`'s dict, as kept in ``provenance.json`` (a fitted
+    potential given as an object or as a ``lammps:pod:<dir>:...`` spec gets the same warnings).
+    """
+    r, out = training_range or {}, []
+    if pressure_gpa is not None and r.get("pressure_gpa") and not (
+            r["pressure_gpa"][0] - 10 <= pressure_gpa <= r["pressure_gpa"][1] + 10):
+        out.append(f"pressure {pressure_gpa:g} GPa is outside the training range {r['pressure_gpa']} GPa")
+    if h_per_metal is not None and r.get("h_per_metal") and not (
+            r["h_per_metal"][0] - 1e-9 <= h_per_metal <= r["h_per_metal"][1] + 1e-9):
+        out.append(f"H/metal {h_per_metal:g} is outside the training range {r['h_per_metal']}")
+    return out
 
 
 # --------------------------------------------------------------------------- helpers
@@ -200,8 +211,6 @@ def _labels(atoms) -> tuple[float, np.ndarray, np.ndarray | None]:
 
 
 def _check_configs(configs: Sequence, elements: Sequence[str], rcut: float, what: str) -> None:
-    from ase.neighborlist import neighbor_list
-
     if not configs:
         raise CandidateError(f"{what}: no configurations given")
     for k, atoms in enumerate(configs):
@@ -211,11 +220,7 @@ def _check_configs(configs: Sequence, elements: Sequence[str], rcut: float, what
                                  f"not in the potential's elements {list(elements)}")
         if not all(atoms.pbc) or atoms.cell.rank != 3:
             raise CandidateError(f"{what} configuration {k} is not a periodic 3D cell (pbc={atoms.pbc.tolist()})")
-        counts = np.bincount(neighbor_list("i", atoms, rcut), minlength=len(atoms))
-        if counts.min() < MIN_NEIGHBOURS:
-            raise CandidateError(f"{what} configuration {k} ({atoms.get_chemical_formula()}) has an atom with "
-                                 f"{counts.min()} neighbours within {rcut} A; pair_style pod needs >= {MIN_NEIGHBOURS} "
-                                 "(sparse systems crash LAMMPS 22Jul2025, lammps#5114)")
+        check_pod_neighbours(atoms, rcut, f"{what} configuration {k}")
         _labels(atoms)
 
 
@@ -590,5 +595,5 @@ def check_composition(potential: FittedPotential, atoms_or_formula: Any) -> None
 
 
 __all__ = ["FIT_CALLS", "FittedPotential", "PodSettings", "check_composition", "data_hash", "evaluate", "fit_pod",
-           "label_errors", "predict",
+           "label_errors", "predict", "range_warnings",
            "load_potential", "shortest_pair_distances", "training_range", "zbl_core"]

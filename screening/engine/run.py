@@ -39,6 +39,8 @@ ENGINE_COLUMNS = (
     "engine_liquid_fraction_surface", "engine_product_phase", "engine_control_temperature_k",
     "engine_control_uptake_rate_per_ps", "engine_warnings", "engine_calculator", "engine_potential_errors",
     "engine_settings", "engine_trajectory", "engine_wall_s",
+    "engine_liquid_fraction_core", "engine_liquid_fraction_by_depth", "engine_product_target",
+    "engine_product_matches_target",
 )
 
 
@@ -255,10 +257,11 @@ def summarise(row: dict, runs: dict[str, dict], potential_info: dict, settings: 
 
     hot = InterfaceResult.from_dict(runs["hot"])
     control = InterfaceResult.from_dict(runs["control"]) if "control" in runs else None
-    pressure = float(row["pressure_gpa"])
-    warnings = list(potential_info.get("warnings_for", {}).get(f"{pressure:g}", []))
+    warnings = candidate_warnings(row, potential_info.get("training_range"))
     surf = hot.series("liquid_fraction_surface")
     surf = surf[np.isfinite(surf)]
+    depth = depth_summary(hot)
+    target, matches = product_target(row, hot)
     return {
         "candidate_id": row["candidate_id"],
         "_metal": str(row["metals"]),
@@ -280,8 +283,40 @@ def summarise(row: dict, runs: dict[str, dict], potential_info: dict, settings: 
         "engine_settings": json.dumps(settings.as_dict()),
         "engine_trajectory": hot.trajectory or "",
         "engine_wall_s": hot.wall_s + (control.wall_s if control else 0.0),
+        "engine_liquid_fraction_core": depth["core"],
+        "engine_liquid_fraction_by_depth": json.dumps(depth["profile"]),
+        "engine_product_target": target,
+        "engine_product_matches_target": matches,
         "_results": runs,
     }
+
+
+def depth_summary(result) -> dict:
+    """Liquid-like fraction per depth bin over the second half of the production stage of one run.
+
+    ``{"core": fraction of the deepest bin, "profile": {"depth_bins_a", "liquid_fraction", "frames"}}``
+    (NaN core and an empty profile when the run recorded no depth profile).
+    """
+    from screening.engine.depth import mean_profile
+
+    m = result.depth_map() if result.liquid_fraction_by_depth else np.zeros((0, 0))
+    prod = np.array([lab == "production" for lab in result.stage], dtype=bool)[:len(m)]
+    if not len(m) or not prod.any():
+        return {"core": float("nan"), "profile": {}}
+    mean = mean_profile(m[prod], last_fraction=0.5)
+    return {"core": float(mean[-1]),
+            "profile": {"depth_bins_a": list(result.depth_bins_a), "liquid_fraction": [float(x) for x in mean],
+                        "frames": "second half of production"}}
+
+
+def product_target(row: dict, result) -> tuple[str, bool]:
+    """(template of the candidate's own H/M, whether the run's final metal sublattice matches it)."""
+    try:
+        target = precursor_template(str(row["metals"]), float(row["h_per_metal"]))
+    except CandidateError:  # no template for this H/M: nothing to compare with
+        return "", False
+    final = (result.product_matches or {}).get("final", {})
+    return target, bool(result.status == "ok" and target in final.get("matches", {}))
 
 
 # --------------------------------------------------------------------------- funnel
@@ -329,16 +364,43 @@ def get_client(scheduler: str | None = None, n_workers: int | None = None):
     return Client(cluster)
 
 
-def _potential_info(fitted, calculator_spec: str, pressures: Sequence[float]) -> dict:
+def _potential_info(fitted, calculator_spec: Any) -> dict:
+    """Calculator provenance, fit metrics and training range of the engine's potential.
+
+    The training range of a ``lammps:pod:<dir>:...`` spec comes from that directory's
+    ``provenance.json`` (through the calculator registry), so a spec and the object it names get
+    the same warnings (:func:`candidate_warnings`).
+    """
     from screening.calculators import get_calculator
 
     if fitted is None:
         info = get_calculator(calculator_spec)[1].as_dict()
-        return {"calculator": info, "metrics": {}, "warnings_for": {}}
+        return {"calculator": info, "metrics": {}, "training_range": info.get("settings", {}).get("training_range")}
     info = {"name": fitted.spec, "kind": f"POD potential fitted to {', '.join(sorted(set(fitted.label_sources)))} labels",
             "data_hash": fitted.data_hash, "settings": asdict(fitted.settings), "training_range": fitted.training_range}
-    return {"calculator": info, "metrics": fitted.metrics,
-            "warnings_for": {f"{p:g}": fitted.check_range(pressure_gpa=p) for p in pressures}}
+    return {"calculator": info, "metrics": fitted.metrics, "training_range": fitted.training_range}
+
+
+def fitted_pod_dir(spec: Any) -> Path | None:
+    """The directory of a ``lammps:pod:<dir>:...`` spec when it is a fitted potential (has ``provenance.json``)."""
+    if not (isinstance(spec, str) and spec.strip().startswith("lammps:pod:")):
+        return None
+    from screening.calculators import parse_lammps_spec
+
+    d = parse_lammps_spec(spec.strip()).potential_file.parent
+    return d if (d / "provenance.json").is_file() else None
+
+
+def candidate_warnings(row: dict, training_range: dict | None) -> list[str]:
+    """Out-of-range warnings of one candidate: its pressure, and the H/M of its precursor and of its target."""
+    from screening.engine.potential import range_warnings
+
+    pressure = float(row["pressure_gpa"])
+    out = range_warnings(training_range, pressure_gpa=pressure)
+    hs = [precursor_of(row)[0], float(row["h_per_metal"])]
+    for h in dict.fromkeys(hs):
+        out += [f"{w} ({'precursor' if h == hs[0] else 'target'})" for w in range_warnings(training_range, h_per_metal=h)]
+    return out
 
 
 def run_engine(ranking: pd.DataFrame, top: int = 3, *, settings: EngineSettings | None = None,
@@ -352,8 +414,10 @@ def run_engine(ranking: pd.DataFrame, top: int = 3, *, settings: EngineSettings 
         top: how many candidates (single-metal ones, best ``synth_rank`` first).
         settings: :class:`EngineSettings`.
         potential: ``None`` (train one POD potential per chemical system, cached), a
-            :class:`~screening.engine.potential.FittedPotential` or its directory, or any
-            calculator spec of the registry (``"lammps:..."``, ``"chgnet"``, ``"emt"``), used as is.
+            :class:`~screening.engine.potential.FittedPotential`, its directory or its
+            ``lammps:pod:<dir>:...`` spec (all three get the fit's metrics and its out-of-range
+            warnings), or any other calculator spec of the registry (``"lammps:..."``, ``"chgnet"``,
+            ``"emt"``), used as is.
         scheduler: address of an existing dask scheduler (default ``$SCREENING_DASK_SCHEDULER``).
         n_workers: size of the LocalCluster when no scheduler is given.
         distributed: False runs serially in this process (same results; for debugging).
@@ -377,10 +441,11 @@ def run_engine(ranking: pd.DataFrame, top: int = 3, *, settings: EngineSettings 
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = str(cache) if cache is not None else str(_cache())
     metals = sorted(chosen["metals"].astype(str).unique())
-    pressures = sorted(chosen["pressure_gpa"].astype(float).unique())
     fitted: dict[str, Any] = {}
     if isinstance(potential, (str, Path)) and Path(str(potential)).is_dir():
         potential = load_potential(potential)
+    elif fitted_pod_dir(potential) is not None:  # a fitted potential's spec: the same checks as the object
+        potential = load_potential(fitted_pod_dir(potential))
     if isinstance(potential, FittedPotential):
         for metal in metals:
             check_composition(potential, f"{metal}H")
@@ -397,7 +462,7 @@ def run_engine(ranking: pd.DataFrame, top: int = 3, *, settings: EngineSettings 
                                                                  progress=progress)
 
     if distributed:
-        results = _run_distributed(rows, metals, potential, fitted, settings, pressures, out_dir, cache, scheduler,
+        results = _run_distributed(rows, metals, potential, fitted, settings, out_dir, cache, scheduler,
                                    n_workers, progress, cand_h)
     else:
         results = []
@@ -407,7 +472,7 @@ def run_engine(ranking: pd.DataFrame, top: int = 3, *, settings: EngineSettings 
             spec = fp.spec if fp is not None else potential
             runs = {kind: interface_job(row, kind, t, spec, settings, out_dir=str(out_dir), cache=cache,
                                         progress=progress) for kind, t in _runs_of(row, settings)}
-            results.append(summarise(row, runs, _potential_info(fp, spec, pressures), settings))
+            results.append(summarise(row, runs, _potential_info(fp, spec), settings))
     table = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in results])
     merged = merge_columns(ranking, table, ENGINE_COLUMNS)
     merged.attrs["engine_results"] = {r["candidate_id"]: r["_results"] for r in results}
@@ -415,7 +480,7 @@ def run_engine(ranking: pd.DataFrame, top: int = 3, *, settings: EngineSettings 
     return merged
 
 
-def _run_distributed(rows, metals, potential, fitted, settings, pressures, out_dir, cache, scheduler, n_workers,
+def _run_distributed(rows, metals, potential, fitted, settings, out_dir, cache, scheduler, n_workers,
                      progress, cand_h):
     from dask.distributed import as_completed
     from tqdm.auto import tqdm
@@ -444,7 +509,7 @@ def _run_distributed(rows, metals, potential, fitted, settings, pressures, out_d
         for i, row in enumerate(rows):
             fp = pots.get(str(row["metals"]))
             spec = fp.spec if fp is not None else potential
-            out.append(summarise(row, runs[i], _potential_info(fp, spec, pressures), settings))
+            out.append(summarise(row, runs[i], _potential_info(fp, spec), settings))
         return out
     finally:
         cluster = getattr(client, "cluster", None)
@@ -465,7 +530,17 @@ def _plot_systems(results: list[dict], out_dir: Path) -> None:
     from screening.report import write_plot_provenance
 
     calculators = {r["_metal"]: json.loads(r["engine_calculator"]) for r in results}
+    from screening.engine.depth import plot_interface_result
+
     for metal, runs in by_metal.items():
+        for label, res in runs.items():
+            if not res.liquid_fraction_by_depth:
+                continue
+            name = label.replace("@", "_at_").replace(" ", "_")
+            png = plot_interface_result(res, out_dir / f"engine_{name}_depth.png")
+            write_plot_provenance(png, calculators.get(metal, {}), {**res.settings, "run": label},
+                                  f"Tier 3: liquid-like fraction of the metal by depth below the slab surface over time, "
+                                  f"H/M in the slab, and the cell at the start, middle and end of {label}.")
         png = plot_uptake(runs, out_dir / f"engine_{metal}-H_uptake.png")
         first = next(iter(runs.values()))
         write_plot_provenance(png, calculators.get(metal, {}), {**first.settings, "runs": list(runs)},

@@ -57,6 +57,7 @@ Uptake rate (:func:`linear_rate`)
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -81,7 +82,9 @@ SURFACE_DEPTH_A = 4.0
 LIQUID_SKIP_MATCH = 0.6  # slab liquid fraction above which the product is "disordered" without matching
 FRAME_SPACING_FS = 50.0  # default sampling interval
 NO_MATCH = "no match / disordered"
-PROTOCOL_VERSION = "interface-v3"
+DEPTH_BIN_A = 2.0  # width of the depth bins of the liquid-like profile (about one metal plane at 40 GPa)
+PROTOCOL_VERSION = "interface-v4"
+KIND = "engine.interface_md"  # ResultStore kind of an interface run
 
 
 # --------------------------------------------------------------------------- geometry along the normal
@@ -287,6 +290,63 @@ def surface_liquid_fraction(z_metal: np.ndarray, solid_like: np.ndarray, region:
     return float(1.0 - np.asarray(solid_like, dtype=bool)[surface].mean()), n
 
 
+def depth_bins(half_thickness_a: float, bin_a: float = DEPTH_BIN_A) -> np.ndarray:
+    """Lower edges (Å) of the depth bins: ``0, bin_a, 2 bin_a, ...`` up to half the slab thickness.
+
+    The last bin is open (it holds the core, whatever its depth); there is always at least one bin.
+    """
+    if not (math.isfinite(bin_a) and bin_a > 0):
+        raise CandidateError(f"bin_a must be a positive length in Å, got {bin_a!r}")
+    n = max(1, int(math.floor(max(half_thickness_a, 0.0) / bin_a + 1e-9)))
+    return np.arange(n) * float(bin_a)
+
+
+def depth_profile(depth_a: np.ndarray, solid_like: np.ndarray, bins_a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Liquid-like fraction and number of metal atoms per depth bin (depth from the nearer slab surface).
+
+    ``depth_a`` is :meth:`SlabRegion.depth` of the metal atoms; atoms outside the slab (negative
+    depth: dissolved in the fluid) count in the outermost bin, as in :func:`surface_liquid_fraction`.
+    Empty bins have a NaN fraction.
+    """
+    bins_a = np.asarray(bins_a, dtype=float)
+    idx = np.clip(np.searchsorted(bins_a, np.maximum(np.asarray(depth_a, dtype=float), 0.0), side="right") - 1, 0,
+                  len(bins_a) - 1)
+    counts = np.bincount(idx, minlength=len(bins_a))
+    liquid = np.bincount(idx, weights=~np.asarray(solid_like, dtype=bool), minlength=len(bins_a))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(counts > 0, liquid / np.maximum(counts, 1), np.nan)
+    return frac, counts
+
+
+def analyse_frame(positions: np.ndarray, cell: np.ndarray, is_metal: np.ndarray, offsets: tuple[float, float],
+                  k: int, cutoff_ref_a: float, v_metal_ref_a3: float, bins_a: np.ndarray | None = None) -> dict:
+    """The per-frame interface analysis (see the module docstring): slab region, H/M in it, solid-like
+    metal atoms, liquid-like fractions of the surface, of the whole slab and (with ``bins_a``) per depth bin.
+
+    ``cutoff_ref_a`` is the first-shell cutoff of the precursor crystal at its volume per metal
+    ``v_metal_ref_a3``; it is scaled with the slab's current volume per metal.
+    """
+    z, lz = normal_heights(positions, cell)
+    zm = z[is_metal]
+    region = slab_region(zm, lz, offsets=offsets, margin_a=SLAB_MARGIN_A)
+    hm, nh, nm = slab_h_per_metal(z, is_metal, region)
+    area = abs(np.linalg.det(cell)) / lz
+    v_metal = area * region.thickness / max(nm, 1)
+    cutoff = cutoff_ref_a * (v_metal / v_metal_ref_a3) ** (1 / 3)
+    solid = solid_like_atoms(np.asarray(positions)[is_metal], cell, k, cutoff=cutoff)
+    liq_surface, _ = surface_liquid_fraction(zm, solid, region)
+    depth = region.depth(zm)
+    in_slab = depth >= 0.0
+    out = {"region": region, "h_per_metal_slab": hm, "n_h_slab": nh, "n_metal_slab": nm,
+           "liquid_fraction_surface": liq_surface,
+           "liquid_fraction_slab": float(1.0 - solid[in_slab].mean()) if in_slab.any() else math.nan,
+           "box_z_a": lz, "slab_start_a": region.start, "slab_thickness_a": region.thickness,
+           "solid_like": solid, "depth_a": depth}
+    if bins_a is not None:
+        out["liquid_fraction_by_depth"], out["metal_count_by_depth"] = depth_profile(depth, solid, bins_a)
+    return out
+
+
 # --------------------------------------------------------------------------- product phase
 def slab_metal_structure(positions_metal: np.ndarray, cell: np.ndarray, region: SlabRegion, species: str = "Ca"):
     """The metal atoms inside ``region`` as a bulk periodic pymatgen Structure whose c axis is the region.
@@ -417,6 +477,9 @@ class InterfaceResult:
     slab_start_a: list = field(default_factory=list)
     slab_thickness_a: list = field(default_factory=list)
     region_offsets_a: list = field(default_factory=list)
+    depth_bins_a: list = field(default_factory=list)
+    liquid_fraction_by_depth: list = field(default_factory=list)
+    metal_count_by_depth: list = field(default_factory=list)
     trajectory: str | None = None
     wall_s: float = 0.0
     cached: bool = False
@@ -437,7 +500,15 @@ class InterfaceResult:
         for k in SERIES:
             if k != "stage" and k in kw:
                 kw[k] = [math.nan if v is None else v for v in kw[k]]
+        if "liquid_fraction_by_depth" in kw:
+            kw["liquid_fraction_by_depth"] = [[math.nan if v is None else v for v in row]
+                                              for row in kw["liquid_fraction_by_depth"]]
         return cls(**kw)
+
+    def depth_map(self) -> np.ndarray:
+        """Liquid-like fraction of the metal, frames x depth bins (``depth_bins_a``; NaN: empty bin)."""
+        return np.asarray(self.liquid_fraction_by_depth, dtype=float).reshape(len(self.liquid_fraction_by_depth),
+                                                                              len(self.depth_bins_a))
 
     def series(self, key: str) -> np.ndarray:
         """One time series as a float array."""
@@ -463,7 +534,7 @@ class _FrameAnalyser:
     """Frame callback: blow-up checks (the melting tier's Recorder), interface analysis, trajectory."""
 
     def __init__(self, atoms, info: dict, k: int, cutoff: float, v_metal_ref: float, min_distance_a: float,
-                 trajectory_handle=None) -> None:
+                 keep_frames: bool = False) -> None:
         from screening.md.analysis import metal_mask
 
         self.symbols = tuple(atoms.get_chemical_symbols())
@@ -475,11 +546,13 @@ class _FrameAnalyser:
         self.k, self.cutoff, self.v_metal_ref = k, cutoff, v_metal_ref
         self.min_distance_a = min_distance_a
         self.offsets: tuple[float, float] | None = None
-        self.series: dict = {key: [] for key in SERIES}
+        self.bins: np.ndarray | None = None
+        self.series: dict = {key: [] for key in (*SERIES, "liquid_fraction_by_depth", "metal_count_by_depth")}
         self.failure: str | None = None
         self.last = None
         self.first = None
-        self.handle = trajectory_handle
+        self.keep_frames = keep_frames
+        self.frames: list = []
         self.label = ""
         self.recorder = None
 
@@ -498,28 +571,17 @@ class _FrameAnalyser:
                                  max_drift_ev_per_atom=MAX_DRIFT_EV_PER_ATOM if energy_checks else None)
 
     def calibrate(self, positions: np.ndarray, cell: np.ndarray) -> None:
-        """Fix the region offsets so that the region is the built slab on this configuration."""
+        """Fix the region offsets (the region is the built slab on this configuration) and the depth bins."""
         z, lz = normal_heights(positions, cell)
         region = calibrate_region(z[self.is_metal], lz, self.info["slab_z_range_a"], margin_a=SLAB_MARGIN_A)
         self.offsets = (region.offset_lo, region.offset_hi)
+        self.bins = depth_bins(0.5 * region.thickness)
 
     def analyse(self, positions: np.ndarray, cell: np.ndarray) -> dict:
-        z, lz = normal_heights(positions, cell)
-        zm = z[self.is_metal]
         if self.offsets is None:
             self.calibrate(positions, cell)
-        region = slab_region(zm, lz, offsets=self.offsets, margin_a=SLAB_MARGIN_A)
-        hm, nh, nm = slab_h_per_metal(z, self.is_metal, region)
-        area = abs(np.linalg.det(cell)) / lz
-        v_metal = area * region.thickness / max(nm, 1)
-        cutoff = self.cutoff * (v_metal / self.v_metal_ref) ** (1 / 3)
-        solid = solid_like_atoms(positions[self.is_metal], cell, self.k, cutoff=cutoff)
-        liq_surface, _ = surface_liquid_fraction(zm, solid, region)
-        in_slab = region.depth(zm) >= 0.0
-        liq_slab = float(1.0 - solid[in_slab].mean()) if in_slab.any() else math.nan
-        return {"region": region, "h_per_metal_slab": hm, "n_h_slab": nh, "n_metal_slab": nm,
-                "liquid_fraction_surface": liq_surface, "liquid_fraction_slab": liq_slab, "box_z_a": lz,
-                "slab_start_a": region.start, "slab_thickness_a": region.thickness}
+        return analyse_frame(positions, cell, self.is_metal, self.offsets, self.k, self.cutoff, self.v_metal_ref,
+                             self.bins)
 
     def __call__(self, frame) -> bool:
         if frame.positions.shape[0] != len(self.symbols):
@@ -537,16 +599,18 @@ class _FrameAnalyser:
         for key in ("h_per_metal_slab", "n_h_slab", "n_metal_slab", "liquid_fraction_surface", "liquid_fraction_slab",
                     "box_z_a", "slab_start_a", "slab_thickness_a"):
             s[key].append(a[key])
+        s["liquid_fraction_by_depth"].append([float(x) for x in a["liquid_fraction_by_depth"]])
+        s["metal_count_by_depth"].append([int(x) for x in a["metal_count_by_depth"]])
         self.last = (frame.positions.copy(), frame.cell.copy(), a["region"])
         if self.first is None:
             self.first = self.last
-        if self.handle is not None:
-            self._write(frame, a)
+        if self.keep_frames:
+            self.frames.append(self._atoms(frame, a))
         return False
 
-    def _write(self, frame, a: dict) -> None:
+    def _atoms(self, frame, a: dict):
+        """The frame as wrapped ASE Atoms with its analysis in ``info`` (for the trajectory)."""
         from ase import Atoms
-        from ase.io import write
 
         atoms = Atoms(symbols=list(self.symbols), positions=frame.positions, cell=frame.cell, pbc=True, tags=self.tags)
         atoms.wrap()
@@ -554,8 +618,16 @@ class _FrameAnalyser:
                           pressure_gpa=frame.pressure_gpa, h_per_metal_slab=a["h_per_metal_slab"],
                           liquid_fraction_surface=a["liquid_fraction_surface"], slab_start_a=a["slab_start_a"],
                           slab_thickness_a=a["slab_thickness_a"])
-        write(self.handle, atoms, format="extxyz")
-        self.handle.flush()
+        return atoms
+
+
+def write_trajectory(frames, path: str | Path) -> Path:
+    """Write frames to an extxyz file atomically (a temporary file renamed onto ``path``)."""
+    from ase.io import write
+
+    from screening.provenance import atomic_write
+
+    return atomic_write(path, lambda tmp: write(tmp, list(frames), format="extxyz"))
 
 
 class _RunFailed(Exception):
@@ -637,13 +709,16 @@ def simulate_interface(atoms, info, calculator: Any, pressure_gpa: float, temper
         ramp_ps: length of the NPT ramp from min(T, 300 K) to T before production (default
             ``min(1 ps, time_ps / 5)``; 0 skips it).
         seed: velocities and thermostat noise.
-        trajectory: write every frame (wrapped, tags 0 slab / 1 fluid) as extxyz to this path.
+        trajectory: write every frame (wrapped, tags 0 slab / 1 fluid) as extxyz to this path, atomically
+            when the run ends (a killed run leaves no torn file).
         progress: tqdm progress bars.
         relax_steps, relax_fmax: FIRE minimisation of the positions (fixed cell) before the MD, at most
             this many steps or until every force is below ``relax_fmax`` eV/Å (0 skips it). It removes
             the stress of the random H2 packing and of the unrelaxed surface.
         store: a :class:`~screening.store.ResultStore` to cache the result in (None: no caching). A
-            cached result is returned as is; its trajectory is not rewritten.
+            cached result is returned as is; the run's trajectory is kept in ``trajectories/`` beside
+            the store and copied to ``trajectory`` on every call (a cached run without a kept
+            trajectory is recomputed when one is asked for).
         n_threads: OpenMP threads for LAMMPS.
 
     Returns:
@@ -657,9 +732,9 @@ def simulate_interface(atoms, info, calculator: Any, pressure_gpa: float, temper
     calc, cinfo = resolve_calculator(calculator)
     if backend_name(calculator) == "lammps":
         from screening.calculators import parse_lammps_spec
-        from screening.md.lammps_backend import check_elements
+        from screening.md.lammps_backend import check_structure
 
-        check_elements(parse_lammps_spec(calculator.strip()), atoms.get_chemical_symbols())
+        check_structure(parse_lammps_spec(calculator.strip()), atoms)  # elements; POD: no sparse atoms
     steps_per_ps = 1000.0 / timestep_fs
     if sample_every is None:
         sample_every = max(1, int(round(FRAME_SPACING_FS / timestep_fs)))
@@ -675,23 +750,37 @@ def simulate_interface(atoms, info, calculator: Any, pressure_gpa: float, temper
                 "timestep_fs": float(timestep_fs), "sample_every": int(sample_every), "seed": int(seed),
                 "barostat": "z", "ramp_start_k": t_start, "relax_steps": int(relax_steps),
                 "relax_fmax": float(relax_fmax), "backend": backend_name(calculator),
-                "slab_margin_a": SLAB_MARGIN_A, "surface_depth_a": SURFACE_DEPTH_A, "smooth_a": SLAB_SMOOTH_A}
+                "slab_margin_a": SLAB_MARGIN_A, "surface_depth_a": SURFACE_DEPTH_A, "smooth_a": SLAB_SMOOTH_A,
+                "depth_bin_a": DEPTH_BIN_A}
 
-    def compute() -> dict:
+    def compute(traj_path) -> dict:
         return _run(atoms, info_d, calculator, calc, cinfo, float(pressure_gpa), float(temperature_k), settings,
-                    n_ramp, n_prod, t_start, trajectory, progress, n_threads).as_dict()
+                    n_ramp, n_prod, t_start, traj_path, progress, n_threads).as_dict()
 
     if store is None:
-        return InterfaceResult.from_dict(compute())
+        return InterfaceResult.from_dict(compute(trajectory))
     from screening.provenance import sha256_text
+    from screening.store import input_key
 
     geometry = repr((atoms.get_chemical_symbols(), np.round(np.array(atoms.cell), 6).tolist(),
                      np.round(atoms.positions, 5).tolist()))
     inputs = {"structure_sha256": sha256_text(geometry), "interface": info_d, "calculator": cinfo.as_dict(),
               "pressure_gpa": float(pressure_gpa), "temperature_k": float(temperature_k), **settings}
-    result, cached = store.get_or_compute("engine.interface_md", inputs, compute)
+    # the run's own trajectory is kept beside the store, so any later request gets a copy of it
+    kept = Path(store.path).parent / "trajectories" / f"{input_key(KIND, inputs)}.extxyz"
+    result = store.get(KIND, inputs)
+    cached = result is not None and (trajectory is None or kept.is_file())
+    if not cached:  # new run, or a cached run whose trajectory was never kept: (re)compute, deterministic
+        t0 = time.perf_counter()
+        result = compute(kept if trajectory is not None else None)
+        store.put(KIND, inputs, result, str(result.get("status", "ok")), time.perf_counter() - t0)
     out = InterfaceResult.from_dict(result)
     out.cached = bool(cached)
+    if trajectory is not None:
+        from screening.provenance import atomic_write
+
+        atomic_write(trajectory, lambda tmp: shutil.copyfile(kept, tmp))
+        out.trajectory = str(trajectory)
     return out
 
 
@@ -713,11 +802,8 @@ def _run(atoms, info_d, calculator, calc, cinfo, pressure_gpa, temperature_k, se
     k = shell_size(bulk.positions[bm], np.array(bulk.cell))
     cutoff = first_shell_cutoff(bulk.positions[bm], np.array(bulk.cell), k)
     v_metal_ref = abs(np.linalg.det(np.array(bulk.cell))) / int(bm.sum())
-    handle = None
-    if trajectory is not None:
-        Path(trajectory).parent.mkdir(parents=True, exist_ok=True)
-        handle = open(trajectory, "w")
-    analyser = _FrameAnalyser(atoms, info_d, k, cutoff, v_metal_ref, blowup_distance(atoms), handle)
+    analyser = _FrameAnalyser(atoms, info_d, k, cutoff, v_metal_ref, blowup_distance(atoms),
+                              keep_frames=trajectory is not None)
     analyser.calibrate(atoms.positions, cell)  # region offsets from the built (unrelaxed) interface
     start_atoms, relax = _relax(atoms, calc, settings["relax_steps"], settings["relax_fmax"])
     seed = settings["seed"]
@@ -746,9 +832,8 @@ def _run(atoms, info_d, calculator, calc, cinfo, pressure_gpa, temperature_k, se
                     break
     except _RunFailed as exc:
         error = str(exc)
-    finally:
-        if handle is not None:
-            handle.close()
+    if trajectory is not None:  # also after a failure: the frames up to it
+        write_trajectory(analyser.frames, trajectory)
     s = analyser.series
     t = np.asarray(s["time_ps"], dtype=float)
     hm = np.asarray(s["h_per_metal_slab"], dtype=float)
@@ -773,8 +858,11 @@ def _run(atoms, info_d, calculator, calc, cinfo, pressure_gpa, temperature_k, se
         h_per_metal_final=h_final,
         initial_phase=initial["phase"], product_phase=final["phase"] if not error else NO_MATCH,
         product_matches={"initial": initial, "final": final}, calculator=cinfo.as_dict(),
-        settings={**settings, "shell_k": int(k), "first_shell_cutoff_a": cutoff, "relax": relax}, interface=info_d,
+        settings={**settings, "shell_k": int(k), "first_shell_cutoff_a": cutoff, "metal_volume_ref_a3": v_metal_ref,
+                  "relax": relax}, interface=info_d,
         n_atoms=len(atoms), region_offsets_a=list(analyser.offsets or (math.nan, math.nan)),
+        depth_bins_a=[float(x) for x in (analyser.bins if analyser.bins is not None else [])],
+        liquid_fraction_by_depth=s["liquid_fraction_by_depth"], metal_count_by_depth=s["metal_count_by_depth"],
         trajectory=str(trajectory) if trajectory is not None else None,
         wall_s=time.perf_counter() - start_wall, **{key: list(s[key]) for key in SERIES})
 
@@ -822,13 +910,21 @@ def plot_uptake(results: Mapping[str, InterfaceResult], path: str | Path) -> Pat
 
     title = "; ".join(sorted(titles)) + "\n" + textwrap.fill("calculator: " + "; ".join(calculators), 95)
     fig.suptitle(title, fontsize=9)
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Save a matplotlib figure as PNG (creating its folder) and close it."""
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 
 
-__all__ = ["InterfaceResult", "NO_MATCH", "SlabRegion", "calibrate_region", "first_shell_cutoff", "linear_rate",
-           "match_product_phase", "normal_heights", "plot_uptake", "simulate_interface", "slab_h_per_metal",
+__all__ = ["DEPTH_BIN_A", "InterfaceResult", "NO_MATCH", "SlabRegion", "analyse_frame", "calibrate_region", "depth_bins",
+           "depth_profile", "first_shell_cutoff", "linear_rate",
+           "match_product_phase", "normal_heights", "plot_uptake", "save_figure", "simulate_interface", "slab_h_per_metal",
            "slab_metal_structure", "slab_region", "surface_liquid_fraction"]

@@ -31,7 +31,6 @@ from; use it for grouped train/test splits), ``temperature_k`` for MD snapshots.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -42,7 +41,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from screening.engine.interface import H2_BOND_A, cut_in_widest_gap
+from screening.engine.config_ids import config_id, content_hash
+from screening.engine.interface import add_h2_fluid, cut_in_widest_gap, orthogonal_inplane
 from screening.errors import CandidateError
 
 PROTOCOL_VERSION = "training-set-v1"
@@ -170,23 +170,6 @@ def _templates(spec: TrainingSetSpec, h: float, check: bool = True):
 
 
 # --------------------------------------------------------------------------- helpers
-def content_hash(atoms) -> str:
-    """SHA-256 of a configuration's content (numbers, positions and cell to 1e-5 Å, pbc)."""
-    payload = {
-        "numbers": [int(z) for z in atoms.numbers],
-        "positions": np.round(np.asarray(atoms.positions, dtype=float), 5).tolist(),
-        "cell": np.round(np.asarray(atoms.cell, dtype=float), 5).tolist(),
-        "pbc": [bool(x) for x in atoms.pbc],
-    }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":")).replace("-0.0,", "0.0,")
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def config_id(atoms) -> str:
-    """Stable short id of a configuration (``"c"`` + 16 hex digits of :func:`content_hash`)."""
-    return "c" + content_hash(atoms)[:16]
-
-
 def _rng(seed: int, *key: Any) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(repr(key).encode())])
 
@@ -283,51 +266,38 @@ def _extend_c(atoms, gap_a: float):
     return out
 
 
-def pack_h2_layer(slab, gap_a: float, pressure_gpa: float, rng: np.random.Generator, max_tries: int = 4000):
-    """Slab + a layer of ``gap_a`` Å filled with H2 molecules at the Loubeyre-EOS density at P.
+def _thick_enough(unit, max_atoms: int):
+    """``unit`` repeated along c to at least ~5 Å thick, with at most ``max_atoms`` atoms, cut in its widest gap."""
+    reps = 1
+    while unit.cell.lengths()[2] * reps < 5.0 and len(unit) * (reps + 1) <= max_atoms:
+        reps += 1
+    slab = unit.repeat((1, 1, reps))
+    cut_in_widest_gap(slab)
+    return slab
 
-    Molecule centres and axes are random; a molecule is kept if every H is at least
-    ``0.85 (v_H2/2)^(1/3)`` from other fluid H and from slab H, and 1.5 Å from metal atoms.
-    Returns ``(atoms, n_molecules_target, n_molecules_placed)``.
+
+def _h2_layer_cell(spec: TrainingSetSpec, conventional, name: str, pressure_gpa: float):
+    """The precursor slab with a dense-H2 layer of ``spec.h2_layer_a`` on top, packed by the interface
+    builder's packer (:func:`screening.engine.interface.add_h2_fluid`); None if it cannot fit ``max_atoms``.
+
+    The slab is the conventional cell made orthorhombic in-plane (as in the interface builder); the
+    molecule count follows the EOS density, capped so that the cell has at most ``max_atoms`` atoms.
     """
-    from descriptors.eos import h2_volume_per_molecule
-
-    base = _extend_c(slab, gap_a)
-    cell = np.asarray(base.cell)
-    normal = np.cross(cell[0], cell[1])
-    area = float(np.linalg.norm(normal))
-    normal /= area
-    v_h2 = float(h2_volume_per_molecule(max(pressure_gpa, 1e-3)))
-    n_target = max(1, int(round(area * gap_a / v_h2)))
-    hh_floor = 0.85 * (v_h2 / 2.0) ** (1.0 / 3.0)
-    z0 = float(np.max(slab.positions @ normal))  # slab top along the normal
-    bottom = float(np.min(slab.positions @ normal))
-    top_of_gap = bottom + float(np.dot(cell[2], normal))  # periodic image of the slab bottom
-    from ase import Atoms
-    from ase.geometry import get_distances
-
-    placed: list[np.ndarray] = []
-    is_metal = np.array([s != "H" for s in slab.get_chemical_symbols()])
-    tries = 0
-    while len(placed) < n_target and tries < max_tries:
-        tries += 1
-        u, v = rng.random(2)
-        h = rng.uniform(z0 + 0.5, top_of_gap - 0.5)
-        centre = u * cell[0] + v * cell[1] + (h - np.dot(u * cell[0] + v * cell[1], normal)) * normal
-        axis = rng.normal(size=3)
-        axis /= np.linalg.norm(axis)
-        pair = np.array([centre - 0.5 * H2_BOND_A * axis, centre + 0.5 * H2_BOND_A * axis])
-        _, d_slab = get_distances(pair, slab.positions, cell=cell, pbc=True)
-        if (d_slab[:, is_metal] < 1.5).any() or (d_slab[:, ~is_metal] < hh_floor).any():
-            continue
-        if placed:
-            _, d_f = get_distances(pair, np.concatenate(placed), cell=cell, pbc=True)
-            if (d_f < hh_floor).any():
-                continue
-        placed.append(pair)
-    if placed:
-        base += Atoms("H" * (2 * len(placed)), positions=np.concatenate(placed))
-    return base, n_target, len(placed)
+    try:
+        unit = orthogonal_inplane(conventional)
+    except CandidateError:
+        return None
+    if len(unit) > spec.max_atoms // 2:
+        return None
+    slab = _thick_enough(unit, spec.max_atoms // 2)
+    slab = slab[np.argsort([s == "H" for s in slab.get_chemical_symbols()], kind="stable")]  # metal first
+    seed = int(_rng(spec.seed, "h2layer", name, pressure_gpa).integers(2**31))
+    try:
+        atoms, _ = add_h2_fluid(slab, spec.h2_layer_a, pressure_gpa, seed=seed,
+                                max_molecules=(spec.max_atoms - len(slab)) // 2)
+    except CandidateError:  # too thin for one molecule at this pressure, or no packing: skip this cell
+        return None
+    return atoms
 
 
 def small_slabs(spec: TrainingSetSpec, pressure_gpa: float) -> list[tuple[str, Any]]:
@@ -341,24 +311,17 @@ def small_slabs(spec: TrainingSetSpec, pressure_gpa: float) -> list[tuple[str, A
     tmpls = templates_for(names=names) if names else templates_for(pos_h[0])
     out = []
     for t in tmpls:
-        unit = _to_atoms(build_structure(t, spec.metal, pressure_gpa, primitive=False))
+        conventional = _to_atoms(build_structure(t, spec.metal, pressure_gpa, primitive=False))
+        unit = conventional
         if len(unit) > spec.max_atoms // 2:
             unit = _to_atoms(build_structure(t, spec.metal, pressure_gpa, primitive=True))
         # at least ~5 Å thick, and at most half of max_atoms
-        reps = 1
-        while unit.cell.lengths()[2] * reps < 5.0 and len(unit) * (reps + 1) <= spec.max_atoms // 2:
-            reps += 1
-        slab = unit.repeat((1, 1, reps))
-        cut_in_widest_gap(slab)
+        slab = _thick_enough(unit, spec.max_atoms // 2)
         out.append((f"{t.name}-vacuum", _extend_c(slab, spec.slab_vacuum_a)))
         if pressure_gpa > 0:
-            rng = _rng(spec.seed, "h2layer", t.name, pressure_gpa)
-            iface, n_t, n_p = pack_h2_layer(slab, spec.h2_layer_a, pressure_gpa, rng)
-            while len(iface) > spec.max_atoms and n_p > 1:  # thin the layer if the cell is too big
-                iface = iface[: len(iface) - 2]
-                n_p -= 1
-            if n_p >= 1:
-                out.append((f"{t.name}-h2layer", iface))
+            layered = _h2_layer_cell(spec, conventional, t.name, pressure_gpa)
+            if layered is not None:
+                out.append((f"{t.name}-h2layer", layered))
         if spec.use_interface_builder and pressure_gpa > 0:
             out.extend(_interface_builder_cells(spec, t, pressure_gpa))
     return out
@@ -654,4 +617,4 @@ def build_training_data(metal: str, spec: TrainingSetSpec | None = None, teacher
 
 
 __all__ = ["FAMILIES", "TrainingSetSpec", "build_training_data", "config_id", "content_hash", "generate_configurations",
-           "md_cell", "pack_h2_layer", "pool_summary", "random_strain", "rattle", "run_hot_md", "small_slabs"]
+           "md_cell", "pool_summary", "random_strain", "rattle", "run_hot_md", "small_slabs"]

@@ -17,6 +17,7 @@ import numpy as np
 from screening.calculators import CalculatorError, LammpsPotential, load_lammps
 from screening.md.base import Frame, FrameCallback, MDSession, Stage, StageOutcome
 
+MIN_NEIGHBOURS = 4  # per atom inside rcut; below this pair_style pod may crash (lammps#5114)
 BAR_PER_GPA = 1.0e4
 T_DAMP_PS = 0.1
 P_DAMP_PS = 1.0
@@ -30,6 +31,40 @@ def check_elements(potential: LammpsPotential, symbols) -> None:
                               f"{list(potential.elements)}, not {missing} in the structure")
 
 
+def check_pod_neighbours(atoms, rcut: float, what: str = "structure") -> None:
+    """Raise CandidateError if an atom of ``atoms`` has fewer than ``MIN_NEIGHBOURS`` neighbours within ``rcut``.
+
+    ``pair_style pod`` of LAMMPS 22 Jul 2025 corrupts the heap when an atom has almost no
+    neighbours (lammps/lammps#5114): the process crashes instead of raising. Both the POD fit and
+    every LAMMPS MD session with a POD potential check their structures with this first.
+    """
+    from ase.neighborlist import neighbor_list
+
+    from screening.errors import CandidateError
+
+    counts = np.bincount(neighbor_list("i", atoms, rcut), minlength=len(atoms))
+    if len(counts) and counts.min() < MIN_NEIGHBOURS:
+        raise CandidateError(f"{what} ({atoms.get_chemical_formula()}) has an atom with {counts.min()} neighbours "
+                             f"within {rcut} A; pair_style pod needs >= {MIN_NEIGHBOURS} "
+                             "(sparse systems crash LAMMPS 22Jul2025, lammps#5114)")
+
+
+def pod_cutoff(potential: LammpsPotential) -> float:
+    """The outer cutoff ``rcut`` (A) of a POD potential, read from its parameter file."""
+    for line in Path(potential.potential_file).read_text().splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == "rcut":
+            return float(words[1])
+    raise CalculatorError(f"POD parameter file {str(potential.potential_file)!r} has no 'rcut' line")
+
+
+def check_structure(potential: LammpsPotential, atoms) -> None:
+    """What every LAMMPS session checks before starting: elements covered, and no sparse atoms under POD."""
+    check_elements(potential, atoms.get_chemical_symbols())
+    if potential.pair_style == "pod":
+        check_pod_neighbours(atoms, pod_cutoff(potential), "MD start structure")
+
+
 class LammpsSession(MDSession):
     """An MD session inside one LAMMPS instance (serial; ``n_threads`` > 1 uses the OPENMP package)."""
 
@@ -37,7 +72,7 @@ class LammpsSession(MDSession):
 
     def __init__(self, atoms, potential: LammpsPotential, timestep_fs: float, n_threads: int = 1) -> None:
         super().__init__(atoms, timestep_fs)
-        check_elements(potential, self.symbols)
+        check_structure(potential, atoms)
         lammps = load_lammps()
         args = ["-log", "none", "-screen", "none", "-nocite"]
         if n_threads > 1:
