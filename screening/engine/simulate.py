@@ -56,6 +56,7 @@ Uptake rate (:func:`linear_rate`)
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -66,6 +67,7 @@ import numpy as np
 
 from screening.errors import CandidateError
 from screening.md.analysis import solid_like_atoms
+from screening.provenance import atomic_stream
 
 #: Blow-up limits on the NPT conserved energy. Looser than the melting tier's (0.02 per frame): an
 #: interface starts away from the potential's equilibrium density and the z barostat shrinks the box
@@ -713,42 +715,37 @@ def _run(atoms, info_d, calculator, calc, cinfo, pressure_gpa, temperature_k, se
     k = shell_size(bulk.positions[bm], np.array(bulk.cell))
     cutoff = first_shell_cutoff(bulk.positions[bm], np.array(bulk.cell), k)
     v_metal_ref = abs(np.linalg.det(np.array(bulk.cell))) / int(bm.sum())
-    handle = None
-    if trajectory is not None:
-        Path(trajectory).parent.mkdir(parents=True, exist_ok=True)
-        handle = open(trajectory, "w")
-    analyser = _FrameAnalyser(atoms, info_d, k, cutoff, v_metal_ref, blowup_distance(atoms), handle)
-    analyser.calibrate(atoms.positions, cell)  # region offsets from the built (unrelaxed) interface
-    start_atoms, relax = _relax(atoms, calc, settings["relax_steps"], settings["relax_fmax"])
-    seed = settings["seed"]
-    every = settings["sample_every"]
-    stages = []
-    if n_ramp > 0:
-        stages.append((Stage("npt", n_ramp, t_start, temperature_k, pressure_gpa=pressure_gpa, sample_every=every,
-                             barostat="z", init_velocities_k=t_start, seed=seed, label="ramp"), False))
-    stages.append((Stage("npt", n_prod, temperature_k, pressure_gpa=pressure_gpa, sample_every=every, barostat="z",
-                         init_velocities_k=None if n_ramp > 0 else temperature_k, seed=seed + 1, label="production"),
-                   True))
-    error = None
-    production_start = math.nan
-    try:
-        if relax.get("error"):
-            raise _RunFailed(relax["error"])
-        with open_session(start_atoms, calculator, settings["timestep_fs"], calc=calc if settings["backend"] == "ase" else None,
-                          n_threads=n_threads) as session:
-            for stage, drift in stages:
-                analyser.new_stage(stage.label, drift)
-                if stage.label == "production":
-                    production_start = session.time_ps
-                outcome = session.run(stage, analyser, progress=progress)
-                error = outcome.error or analyser.failure
-                if error:
-                    break
-    except _RunFailed as exc:
-        error = str(exc)
-    finally:
-        if handle is not None:
-            handle.close()
+    # The trajectory is streamed to a hidden file and renamed at the end: a kill leaves no torn extxyz.
+    with atomic_stream(trajectory) if trajectory is not None else contextlib.nullcontext() as handle:
+        analyser = _FrameAnalyser(atoms, info_d, k, cutoff, v_metal_ref, blowup_distance(atoms), handle)
+        analyser.calibrate(atoms.positions, cell)  # region offsets from the built (unrelaxed) interface
+        start_atoms, relax = _relax(atoms, calc, settings["relax_steps"], settings["relax_fmax"])
+        seed = settings["seed"]
+        every = settings["sample_every"]
+        stages = []
+        if n_ramp > 0:
+            stages.append((Stage("npt", n_ramp, t_start, temperature_k, pressure_gpa=pressure_gpa, sample_every=every,
+                                 barostat="z", init_velocities_k=t_start, seed=seed, label="ramp"), False))
+        stages.append((Stage("npt", n_prod, temperature_k, pressure_gpa=pressure_gpa, sample_every=every, barostat="z",
+                             init_velocities_k=None if n_ramp > 0 else temperature_k, seed=seed + 1, label="production"),
+                       True))
+        error = None
+        production_start = math.nan
+        try:
+            if relax.get("error"):
+                raise _RunFailed(relax["error"])
+            with open_session(start_atoms, calculator, settings["timestep_fs"], calc=calc if settings["backend"] == "ase" else None,
+                              n_threads=n_threads) as session:
+                for stage, drift in stages:
+                    analyser.new_stage(stage.label, drift)
+                    if stage.label == "production":
+                        production_start = session.time_ps
+                    outcome = session.run(stage, analyser, progress=progress)
+                    error = outcome.error or analyser.failure
+                    if error:
+                        break
+        except _RunFailed as exc:
+            error = str(exc)
     s = analyser.series
     t = np.asarray(s["time_ps"], dtype=float)
     hm = np.asarray(s["h_per_metal_slab"], dtype=float)
@@ -822,9 +819,9 @@ def plot_uptake(results: Mapping[str, InterfaceResult], path: str | Path) -> Pat
 
     title = "; ".join(sorted(titles)) + "\n" + textwrap.fill("calculator: " + "; ".join(calculators), 95)
     fig.suptitle(title, fontsize=9)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    from screening.provenance import save_figure
+
+    path = save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 

@@ -207,7 +207,13 @@ def to_atoms(structure: Any):
             raise CandidateError(f"structure file {str(path)!r} does not exist")
         from ase.io import read
 
-        return read(path)
+        try:
+            atoms = read(path)
+        except Exception as exc:  # noqa: BLE001 - ASE's readers raise anything from StopIteration to KeyError
+            raise CandidateError(f"{path}: not a readable structure file ({type(exc).__name__}: {exc})") from None
+        if not hasattr(atoms, "get_positions"):
+            raise CandidateError(f"{path}: not a single structure")
+        return atoms
     raise CandidateError(f"structure must be a pymatgen Structure, ASE Atoms or a file path, got {type(structure).__name__}")
 
 
