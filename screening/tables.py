@@ -97,9 +97,11 @@ def check_range(table: pd.DataFrame, col: str, path: str | os.PathLike, *, what:
     bad = (~np.isnan(values) & (~finite | low | (values > hi))) | (np.isnan(values) & (not allow_missing))
     if bad.any():
         i = table.index[np.flatnonzero(bad)[0]]
+        raw = table.at[i, col]
+        raw = raw.item() if isinstance(raw, np.generic) else raw
         bound = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{']' if math.isfinite(hi) else ')'}"
         raise InputFileError(f"{path}: {what} line {_csv_line(i)} ({table.at[i, table.columns[0]]}): "
-                             f"{col}={table.at[i, col]!r} is outside {bound}")
+                             f"{col}={raw!r} is outside {bound}")
 
 
 def check_ranking(table: pd.DataFrame, path: str | os.PathLike) -> None:
