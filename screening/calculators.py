@@ -28,7 +28,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from screening.errors import CandidateError
 
@@ -300,6 +300,31 @@ def get_calculator(spec: Any = "chgnet", **settings) -> tuple[Any, CalculatorInf
     if name.startswith("mace:"):
         return _make_mace(name, settings)
     raise CalculatorError(f"unknown calculator {spec!r}. Valid names: {', '.join(KNOWN)}")
+
+
+def covered_elements(info: CalculatorInfo) -> frozenset[str] | None:
+    """Elements a calculator has parameters for, where that is a fixed list (EMT, LAMMPS files); else None."""
+    if info.name == "emt":
+        from ase.calculators.emt import parameters
+
+        return frozenset(parameters)
+    elements = info.settings.get("elements") if isinstance(info.settings, dict) else None
+    return frozenset(elements) if isinstance(elements, (list, tuple)) and elements else None
+
+
+def check_elements(info: CalculatorInfo, elements: Iterable[str]) -> None:
+    """Raise :class:`CalculatorError` before any work if the calculator has no parameters for an element.
+
+    Example: ``check_elements(emt_info, ["Ca", "H"])`` -> ``No EMT potential for Ca (EMT covers Ag Al ...)``.
+    """
+    covered = covered_elements(info)
+    if covered is None:
+        return
+    missing = sorted(set(elements) - covered)
+    if missing:
+        name = info.name.upper() if info.name == "emt" else info.name
+        raise CalculatorError(f"No {name} potential for {', '.join(missing)} ({name} covers "
+                              f"{' '.join(sorted(covered))}); choose another calculator, e.g. chgnet")
 
 
 def _jsonable(params: dict) -> dict:

@@ -156,18 +156,15 @@ def _cmd_prior_cv(args: argparse.Namespace) -> int:
 
 
 def _cmd_proxies(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from screening.api import write_ranking
     from screening.plots import plot_enthalpy_system, plot_hydrogenation
     from screening.proxies.enthalpy import enthalpy_proxy, merge_into_ranking
 
     if args.top < 1:
         raise SystemExit(f"error: --top must be >= 1, got {args.top}")
-    if not Path(args.ranking).exists():
-        print(f"error: ranking {args.ranking!r} not found; run 'make screen' first", file=sys.stderr)
-        return 2
-    ranking = pd.read_csv(args.ranking)
+    from screening.tables import read_ranking
+
+    ranking = read_ranking(args.ranking)
     from screening.structures import load_templates
     from screening.structures.templates import primitive_size
 
@@ -222,15 +219,12 @@ def parse_weights(text: str | None):
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from screening.api import write_ranking
     from screening.score import DEFAULT_LAB_TEMPERATURE_K, score_candidates
 
-    if not Path(args.ranking).exists():
-        print(f"error: ranking {args.ranking!r} not found; run 'make screen' first", file=sys.stderr)
-        return 2
-    ranking = pd.read_csv(args.ranking)
+    from screening.tables import read_ranking
+
+    ranking = read_ranking(args.ranking)  # validated before anything is rewritten
     lab = DEFAULT_LAB_TEMPERATURE_K if args.lab_temperature is None else args.lab_temperature
     scored = score_candidates(ranking, parse_weights(args.weights), lab_temperature_k=lab)
     write_ranking(scored, args.ranking)
@@ -257,15 +251,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_engine(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from screening.api import write_ranking
     from screening.engine.run import ENGINE_COLUMNS, EngineSettings, run_engine
 
-    if not Path(args.ranking).exists():
-        print(f"error: ranking {args.ranking!r} not found; run 'make screen' first", file=sys.stderr)
-        return 2
-    ranking = pd.read_csv(args.ranking)
+    from screening.tables import read_ranking
+
+    ranking = read_ranking(args.ranking)
     settings = EngineSettings(temperature_k=args.temperature, control_temperature_k=args.control_temperature,
                               time_ps=args.time_ps, label_calculator=args.label_calculator)
     merged = run_engine(ranking, args.top, settings=settings, potential=args.potential, scheduler=args.scheduler,

@@ -34,15 +34,29 @@ def default_path() -> Path:
 
 
 def load_experimental(path: str | Path | None = None) -> pd.DataFrame:
-    """Read an experimental-hydride table and check it has the needed columns and a source per row."""
+    """Read an experimental-hydride table and check it before use.
+
+    Checks (each failure is a :class:`screening.tables.InputFileError` naming the file and line):
+    the required columns exist, every row has a formula, metal, H/M and reference; every
+    metal is a supported element (no silent dropping); H/M > 0; every pressure column
+    (``synthesis_pressure_gpa``, ``p_min_gpa``, ...) is >= 0 GPa where given.
+    """
+    from screening.tables import InputFileError, check_range, read_table
+
     path = Path(path) if path is not None else default_path()
-    table = pd.read_csv(path)
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
-    if missing:
-        raise CandidateError(f"{path} lacks column(s) {missing}; required: {list(REQUIRED_COLUMNS)}")
-    unsourced = table["reference"].isna() | (table["reference"].astype(str).str.strip() == "")
-    if unsourced.any():
-        raise CandidateError(f"{path}: rows {list(table.index[unsourced])} have no reference")
+    table = read_table(path, required=[c for c in REQUIRED_COLUMNS if c != "synthesis_pressure_gpa"],
+                       what="experimental table")
+    if "synthesis_pressure_gpa" not in table.columns:
+        raise CandidateError(f"{path} lacks column(s) ['synthesis_pressure_gpa']; required: {list(REQUIRED_COLUMNS)}")
+    unknown = ~table["metal"].astype(str).isin(list(FAMILY_OF))
+    if unknown.any():
+        i = table.index[unknown][0]
+        raise InputFileError(f"{path}: experimental table line {i + 2} ({table.at[i, 'formula']}): metal "
+                             f"{table.at[i, 'metal']!r} is not a supported element (see screening.elements)")
+    check_range(table, "h_per_metal", path, what="experimental table", lo=0.0, lo_open=True, allow_missing=False)
+    for col in ("synthesis_pressure_gpa", "p_min_gpa", "p_max_gpa", "tc_pressure_gpa", "volume_pressure_gpa"):
+        check_range(table, col, path, what="experimental table", lo=0.0)
+    check_range(table, "synthesis_temperature_k", path, what="experimental table", lo=0.0, lo_open=True)
     return table
 
 

@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from screening.api import best_by_metal_and_pressure  # noqa: E402
-from screening.provenance import atomic_write  # noqa: E402
+from screening.provenance import save_figure  # noqa: E402
 
 
 def plot_prior_by_metal(table: pd.DataFrame, path: str | Path) -> Path:
@@ -50,7 +50,7 @@ def plot_prior_by_metal(table: pd.DataFrame, path: str | Path) -> Path:
         fontsize=8,
     )
     fig.tight_layout()
-    out = atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".") or "png"))
+    out = save_figure(fig, path)
     plt.close(fig)
     return out
 
@@ -92,7 +92,7 @@ def _finish_pressure_plot(fig, ax, ylabel: str, title: str, system, path) -> Pat
     ax.set_title(f"{title}\n{system.calculator.label}; static lattice, no ZPE", fontsize=8)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    out = atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    out = save_figure(fig, path)
     plt.close(fig)
     return out
 

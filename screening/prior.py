@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -35,7 +35,8 @@ from tqdm.auto import tqdm
 from descriptors.pipeline import descriptor_columns, featurize_candidates
 from screening.candidates import DEFAULT_H_PER_METAL, DEFAULT_PRESSURES_GPA, candidate_grid
 from screening.experimental import default_path, load_experimental, located_positives
-from screening.provenance import atomic_write, cache_dir, package_versions, sha256_file, sha256_text
+from screening.model_file import ModelFileError, load_arrays, save_arrays, trees_from_arrays, trees_to_arrays
+from screening.provenance import cache_dir, package_versions, sha256_file, sha256_text
 
 
 class BaggingPUClassifier(ClassifierMixin, BaseEstimator):
@@ -213,6 +214,83 @@ def fit_prior(config: PriorConfig, experimental: pd.DataFrame, progress: bool = 
     return pipe, frozenset(zip(pos["metals"], pos["h_per_metal"].round(6), pos["pressure_gpa"].round(6)))
 
 
+class CacheWarning(UserWarning):
+    """A cached file was unusable (damaged, foreign or stale) and is being rebuilt."""
+
+
+#: Version of the prior file layout written by :func:`save_prior`.
+PRIOR_FILE_FORMAT = 1
+
+
+def save_prior(model: PriorModel, path: str | Path) -> Path:
+    """Write a fitted prior as arrays + JSON (``.npz``, no pickle), atomically."""
+    imputer, scaler, pu = model.pipeline[0], model.pipeline[1], model.pipeline[-1]
+    arrays = {
+        "impute_statistics": imputer.statistics_,
+        "scale_mean": scaler.mean_,
+        "scale_var": scaler.var_,
+        "scale_scale": scaler.scale_,
+        "oob_score": pu.oob_score_,
+        **trees_to_arrays(pu.estimators_),
+    }
+    meta = {
+        "format": PRIOR_FILE_FORMAT,
+        "cache_key": model.cache_key,
+        "data_sha256": model.data_sha256,
+        "n_positives": model.n_positives,
+        "versions": model.versions,
+        "n_features": len(model.config.features),
+        "n_samples_seen": int(scaler.n_samples_seen_),
+        "positive_keys": sorted([list(k) for k in model.positive_keys]),
+    }
+    return save_arrays(path, arrays, meta)
+
+
+def load_prior(path: str | Path, config: PriorConfig, cache_key: str) -> PriorModel:
+    """Read a prior written by :func:`save_prior` for this ``config`` and ``cache_key``.
+
+    Nothing is unpickled: the file holds arrays and JSON only, checked before use.
+
+    Raises:
+        ModelFileError: the file is damaged, foreign, of another key or inconsistent (message names it).
+    """
+    arrays, meta = load_arrays(path)
+    n = len(config.features)
+    if meta.get("format") != PRIOR_FILE_FORMAT or meta.get("cache_key") != cache_key:
+        raise ModelFileError(f"{path}: written for another model (format {meta.get('format')!r}, "
+                             f"key {str(meta.get('cache_key'))[:16]!r}, expected {cache_key[:16]!r})")
+    try:
+        if meta["n_features"] != n:
+            raise ValueError(f"{meta['n_features']} features, expected {n}")
+        for key in ("impute_statistics", "scale_mean", "scale_var", "scale_scale"):
+            if arrays[key].shape != (n,) or arrays[key].dtype != np.float64:
+                raise ValueError(f"{key} has shape {arrays[key].shape}, expected ({n},)")
+        if not (np.isfinite(arrays["scale_scale"]).all() and (arrays["scale_scale"] > 0).all()):
+            raise ValueError("scale factors must be finite and positive")
+        pipe = make_pipeline(config)
+        imputer, scaler, pu = pipe[0], pipe[1], pipe[-1]
+        # Refit the imputer on its own medians (a one-row median is that row): public API, same statistics_.
+        imputer.fit(arrays["impute_statistics"][None, :])
+        scaler.fit(arrays["scale_mean"][None, :])
+        scaler.mean_, scaler.var_, scaler.scale_ = arrays["scale_mean"], arrays["scale_var"], arrays["scale_scale"]
+        scaler.n_samples_seen_ = int(meta["n_samples_seen"])
+        pu.estimators_ = trees_from_arrays(arrays, n, pu.estimator)
+        pu.classes_ = np.array([0, 1])
+        pu.n_features_in_ = n
+        pu.oob_score_ = arrays["oob_score"]
+        positives = frozenset((str(m), float(h), float(p)) for m, h, p in meta["positive_keys"])
+        model = PriorModel(pipe, config, str(meta["data_sha256"]), cache_key, int(meta["n_positives"]),
+                           dict(meta["versions"]), positives)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: inconsistent model file ({exc})") from None
+    return model
+
+
+def prior_cache_path(cache_key: str, cache: str | Path | None = None) -> Path:
+    """Where the prior with this cache key is stored."""
+    return cache_dir(cache) / f"prior-{cache_key[:16]}.npz"
+
+
 def load_or_train_prior(
     config: PriorConfig | None = None,
     data_path: str | Path | None = None,
@@ -222,23 +300,23 @@ def load_or_train_prior(
     """Return the cached prior for (config, data, package versions), training it if absent.
 
     The cache key hashes the experimental table's bytes, every config field and the
-    package versions, so editing the data retrains and nothing else does.
+    package versions, so editing the data retrains and nothing else does. The cache is
+    a ``.npz`` of arrays (see :mod:`screening.model_file`), never a pickle; a damaged or
+    foreign file is reported with its path (:class:`CacheWarning`) and rebuilt.
     """
     config = config or PriorConfig()
     data_path = Path(data_path) if data_path is not None else default_path()
     data_sha = sha256_file(data_path)
     key = _cache_key(config, data_sha)
-    path = cache_dir(cache) / f"prior-{key[:16]}.joblib"
+    path = prior_cache_path(key, cache)
     if path.exists():
         try:
-            model = joblib.load(path)
-            if isinstance(model, PriorModel) and model.cache_key == key:
-                return model
-        except Exception:  # a torn or foreign file: retrain and overwrite
-            pass
+            return load_prior(path, config, key)
+        except ModelFileError as exc:
+            warnings.warn(f"{exc}; retraining the prior and overwriting {path}", CacheWarning, stacklevel=2)
     pipe, positives = fit_prior(config, load_experimental(data_path), progress)
     model = PriorModel(pipe, config, data_sha, key, len(positives), package_versions(), positives)
-    atomic_write(path, lambda tmp: joblib.dump(model, tmp))
+    save_prior(model, path)
     return model
 
 

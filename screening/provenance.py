@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
+from typing import IO, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -54,3 +56,31 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Save a matplotlib figure atomically (format from the suffix, PNG if none); returns the path."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt))
+
+
+@contextlib.contextmanager
+def atomic_stream(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Open a hidden temporary file beside ``path`` for streaming writes; rename it onto ``path`` on success.
+
+    A killed or failing writer leaves ``path`` as it was (no 0-byte or torn file), like :func:`atomic_write`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

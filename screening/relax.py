@@ -27,17 +27,33 @@ class RelaxSettings:
         return asdict(self)
 
 
+def _distance_problem(structure, when: str) -> str | None:
+    """The builder's distance floors (:func:`screening.structures.check_distances`) as a message, or None."""
+    from screening.structures import StructureError, check_distances
+
+    try:
+        check_distances(structure)
+    except StructureError as exc:
+        return f"{when}: {exc}"
+    return None
+
+
 def relax_at_pressure(structure, pressure_gpa: float, calc, settings: RelaxSettings) -> dict:
     """Relax cell and positions at ``pressure_gpa`` (ASE ``FrechetCellFilter`` with ``scalar_pressure``).
 
     Returns a JSON-able dict: energy, volume, enthalpy H = E + PV (eV, Å^3, per cell), number of atoms,
     steps, ``converged``, final max force and pressure, ``status`` (``ok``, ``not_converged``,
-    ``failed``) and the relaxed structure (pymatgen dict). Non-convergence is reported, not hidden.
+    ``failed``, or ``rejected``: the starting structure has atoms closer than the builder's floors,
+    nothing was computed) and the relaxed structure (pymatgen dict). Non-convergence is reported,
+    not hidden; a relaxation that ends with overlapping atoms is ``failed``.
     """
     from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS, FIRE
     from pymatgen.io.ase import AseAtomsAdaptor
 
+    problem = _distance_problem(structure, "starting structure")
+    if problem:
+        return {"status": "rejected", "error": problem, "converged": False, "pressure_gpa": pressure_gpa}
     atoms = AseAtomsAdaptor.get_atoms(structure)
     atoms.calc = calc
     filt = FrechetCellFilter(atoms, scalar_pressure=pressure_gpa * EV_PER_GPA_A3)
@@ -57,6 +73,10 @@ def relax_at_pressure(structure, pressure_gpa: float, calc, settings: RelaxSetti
     if not (math.isfinite(energy) and math.isfinite(volume)):
         return {"status": "failed", "error": "non-finite energy or volume", "converged": False, "pressure_gpa": pressure_gpa}
     relaxed = AseAtomsAdaptor.get_structure(atoms)
+    problem = _distance_problem(relaxed, "after relaxation")
+    if problem:
+        return {"status": "failed", "error": problem, "converged": False, "pressure_gpa": pressure_gpa,
+                "energy_ev": energy, "volume_a3": volume, "n_atoms": len(atoms)}
     return {
         "status": "ok" if converged else "not_converged",
         "converged": converged,

@@ -458,7 +458,9 @@ def _validation_section(reports_dir: Path, figures: list[Figure], start: int) ->
     csv = reports_dir / "validation.csv"
     if csv.is_file():
         try:
-            table = pd.read_csv(csv, low_memory=False)
+            from screening.tables import read_table
+
+            table = read_table(csv, what="validation table")
             cut = f" Showing the first {MAX_VALIDATION_ROWS}." if len(table) > MAX_VALIDATION_ROWS else ""
             parts.append(f"<p><code>{_esc(csv.name)}</code>: {len(table)} rows, {len(table.columns)} columns "
                          f"(sha256 {sha256_file(csv)[:12]}).{cut}</p>"
@@ -536,14 +538,9 @@ document.addEventListener('DOMContentLoaded',init);window.addEventListener('load
 
 
 def _read_ranking(ranking_csv: Path) -> pd.DataFrame:
-    if not ranking_csv.is_file():
-        raise CandidateError(f"ranking file {str(ranking_csv)!r} does not exist; run 'make screen' first")
-    ranking = pd.read_csv(ranking_csv, low_memory=False)
-    for col in ("candidate_id", "rank"):
-        if col not in ranking.columns:
-            raise CandidateError(f"{str(ranking_csv)!r} has no {col!r} column; is it a screening ranking? "
-                                 f"columns: {list(ranking.columns)[:8]}")
-    return ranking
+    from screening.tables import read_table
+
+    return read_table(ranking_csv, required=("candidate_id", "rank"), what="ranking", hint="run 'make screen' first")
 
 
 def build_report(

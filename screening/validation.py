@@ -277,9 +277,9 @@ def plot_validation(result: pd.DataFrame, summary: dict, path: str | Path) -> Pa
     fig.text(0.01, 0.005, "p_min: tier-1 excess-H model refitted without each metal; no DFT or ML potential involved",
              fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
+    from screening.provenance import save_figure
+
+    path = save_figure(fig, path, dpi=130)
     plt.close(fig)
     return path
 

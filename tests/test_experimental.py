@@ -40,5 +40,5 @@ def test_table_without_sources_is_rejected(tmp_path):
     table = pd.read_csv(default_path()).head(3)
     table.loc[1, "reference"] = None
     table.to_csv(bad, index=False)
-    with pytest.raises(CandidateError, match=r"rows \[1\] have no reference"):
+    with pytest.raises(CandidateError, match=r"bad.csv: experimental table has no reference on line\(s\) \[3\]"):
         load_experimental(bad)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from screening.errors import CandidateError
+from screening.paths import file_in
 
 SCHEDULER_ENV = "SCREENING_DASK_SCHEDULER"
 ENGINE_COLUMNS = (
@@ -243,8 +244,7 @@ def interface_job(row: dict, kind: str, temperature_k: float, calculator: Any, s
     x_pre, template = precursor_of(row)
     atoms, info = build_interface(metal, x_pre, pressure, template=template,
                                   n_slab_atoms_target=settings.n_slab_atoms_target, seed=settings.seed)
-    label = f"{row['candidate_id']}".replace("@", "_at_")
-    traj = Path(out_dir) / f"engine_{label}_{kind}_{temperature_k:g}K.extxyz"
+    traj = file_in(out_dir, row["candidate_id"], prefix="engine_", suffix=f"_{kind}_{temperature_k:g}K.extxyz")
     result = simulate_interface(atoms, info, calculator, pressure, temperature_k, time_ps=settings.time_ps,
                                 timestep_fs=settings.timestep_fs, seed=settings.seed, trajectory=traj,
                                 progress=progress, store=store)
@@ -351,13 +351,72 @@ def top_candidates(ranking: pd.DataFrame, top: int) -> pd.DataFrame:
     return pool.head(top)
 
 
-def get_client(scheduler: str | None = None, n_workers: int | None = None):
-    """A dask ``Client``: to ``scheduler`` (or ``$SCREENING_DASK_SCHEDULER``) if given, else a new LocalCluster."""
+#: URL schemes of dask.distributed's communication back ends.
+SCHEDULER_SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
+
+
+def scheduler_address(scheduler: str | None = None) -> str | None:
+    """The dask scheduler to use (``scheduler``, else ``$SCREENING_DASK_SCHEDULER``), validated; None: a LocalCluster.
+
+    Raises:
+        CandidateError: not of the form ``scheme://host:port`` with a scheme of :data:`SCHEDULER_SCHEMES`
+            and a port in 1-65535 (``inproc://`` addresses need no port).
+    """
+    from urllib.parse import urlsplit
+
+    source = "--scheduler" if scheduler else f"${SCHEDULER_ENV}"
+    address = (scheduler or os.environ.get(SCHEDULER_ENV) or "").strip()
+    if not address:
+        return None
+    expected = f"expected scheme://host:port with scheme one of {', '.join(SCHEDULER_SCHEMES)} (e.g. tcp://10.0.0.5:8786)"
+    try:
+        parts = urlsplit(address)
+        port = parts.port
+    except ValueError as exc:
+        raise CandidateError(f"dask scheduler address {address!r} (from {source}) is malformed ({exc}); {expected}") from None
+    if parts.scheme not in SCHEDULER_SCHEMES or not parts.hostname or parts.path not in ("", "/") \
+            or parts.query or parts.fragment or parts.username or parts.password:
+        raise CandidateError(f"dask scheduler address {address!r} (from {source}) is not valid; {expected}")
+    if parts.scheme != "inproc" and port is None:
+        raise CandidateError(f"dask scheduler address {address!r} (from {source}) has no port; {expected}")
+    return address
+
+
+def check_scheduler_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Open (and close) a TCP connection to the scheduler within ``timeout_s``, before any model is loaded.
+
+    Raises:
+        CandidateError: nothing answers at that address (the message names it).
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    if parts.scheme not in ("tcp", "tls", "ws", "wss"):
+        return  # in-process and UCX addresses are not plain TCP endpoints
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise CandidateError(f"dask scheduler {address} is not reachable within {timeout_s:g} s ({exc}); start it "
+                             f"(dask scheduler) or give another --scheduler / ${SCHEDULER_ENV}, or use --serial") from None
+
+
+def get_client(scheduler: str | None = None, n_workers: int | None = None, timeout_s: float = 10.0):
+    """A dask ``Client``: to ``scheduler`` (or ``$SCREENING_DASK_SCHEDULER``) if given, else a new LocalCluster.
+
+    The address is validated (:func:`scheduler_address`) and connected to with a ``timeout_s`` limit.
+    Results come back from that cluster unpickled: use only a scheduler you control; see the README
+    for dask's TLS security options on shared clusters.
+    """
     from dask.distributed import Client, LocalCluster
 
-    address = scheduler or os.environ.get(SCHEDULER_ENV)
+    address = scheduler_address(scheduler)
     if address:
-        return Client(address)
+        check_scheduler_reachable(address, timeout_s)
+        try:
+            return Client(address, timeout=f"{timeout_s}s")
+        except (OSError, TimeoutError) as exc:
+            raise CandidateError(f"dask scheduler {address}: could not connect ({exc})") from None
     _single_thread()  # inherited by the worker processes
     n = n_workers or max(1, min(os.cpu_count() or 1, 8))
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
@@ -418,7 +477,8 @@ def run_engine(ranking: pd.DataFrame, top: int = 3, *, settings: EngineSettings 
             ``lammps:pod:<dir>:...`` spec (all three get the fit's metrics and its out-of-range
             warnings), or any other calculator spec of the registry (``"lammps:..."``, ``"chgnet"``,
             ``"emt"``), used as is.
-        scheduler: address of an existing dask scheduler (default ``$SCREENING_DASK_SCHEDULER``).
+        scheduler: address of an existing dask scheduler (default ``$SCREENING_DASK_SCHEDULER``), checked
+            (:func:`scheduler_address`, :func:`check_scheduler_reachable`) before anything else.
         n_workers: size of the LocalCluster when no scheduler is given.
         distributed: False runs serially in this process (same results; for debugging).
         out_dir: where trajectories and ``engine_<M>-H_uptake.png`` go.
@@ -429,13 +489,18 @@ def run_engine(ranking: pd.DataFrame, top: int = 3, *, settings: EngineSettings 
         ``attrs["engine_results"]`` holds the full :class:`InterfaceResult` dicts.
 
     Raises:
-        CandidateError: bad ``top``/settings, or a potential not trained for a candidate's elements.
+        CandidateError: bad ``top``/settings, a bad or unreachable scheduler, or a potential not trained for a
+            candidate's elements.
         CalculatorError: a reference calculator that is not installed (names ``make setup-dft``).
     """
     from screening.api import merge_columns
     from screening.engine.potential import FittedPotential, check_composition, load_potential
 
     settings = settings or EngineSettings()
+    if distributed:  # a bad or unreachable scheduler fails here, in seconds, before any model is loaded
+        address = scheduler_address(scheduler)
+        if address:
+            check_scheduler_reachable(address)
     chosen = top_candidates(ranking, top)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -537,11 +602,11 @@ def _plot_systems(results: list[dict], out_dir: Path) -> None:
             if not res.liquid_fraction_by_depth:
                 continue
             name = label.replace("@", "_at_").replace(" ", "_")
-            png = plot_interface_result(res, out_dir / f"engine_{name}_depth.png")
+            png = plot_interface_result(res, file_in(out_dir, name, prefix="engine_", suffix="_depth.png"))
             write_plot_provenance(png, calculators.get(metal, {}), {**res.settings, "run": label},
                                   f"Tier 3: liquid-like fraction of the metal by depth below the slab surface over time, "
                                   f"H/M in the slab, and the cell at the start, middle and end of {label}.")
-        png = plot_uptake(runs, out_dir / f"engine_{metal}-H_uptake.png")
+        png = plot_uptake(runs, file_in(out_dir, metal, prefix="engine_", suffix="-H_uptake.png"))
         first = next(iter(runs.values()))
         write_plot_provenance(png, calculators.get(metal, {}), {**first.settings, "runs": list(runs)},
                               f"Tier 3: H/M in the precursor slab and liquid-like metal fraction over time for the "

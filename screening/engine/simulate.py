@@ -67,6 +67,7 @@ import numpy as np
 
 from screening.errors import CandidateError
 from screening.md.analysis import solid_like_atoms
+from screening.provenance import save_figure
 
 #: Blow-up limits on the NPT conserved energy. Looser than the melting tier's (0.02 per frame): an
 #: interface starts away from the potential's equilibrium density and the z barostat shrinks the box
@@ -911,15 +912,6 @@ def plot_uptake(results: Mapping[str, InterfaceResult], path: str | Path) -> Pat
     title = "; ".join(sorted(titles)) + "\n" + textwrap.fill("calculator: " + "; ".join(calculators), 95)
     fig.suptitle(title, fontsize=9)
     return save_figure(fig, path)
-
-
-def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
-    """Save a matplotlib figure as PNG (creating its folder) and close it."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 

@@ -20,6 +20,27 @@ from screening.errors import CandidateError
 
 ENSEMBLES = ("npt", "nph", "nvt", "nve")
 MIN_SEPARATION_A = 0.5  # closer than this in an input structure (or during MD) is unphysical
+#: A kinetic temperature above this is a blow-up: no interatomic potential (ML, EAM, EMT) describes matter
+#: at tens of thousands of kelvin (electronic excitation), and a runaway integration shows up here first.
+MAX_MD_TEMPERATURE_K = 20_000.0
+#: |potential energy| per atom above this (eV) is a broken number, not chemistry (~1-10 eV/atom).
+MAX_ABS_EV_PER_ATOM = 1e3
+
+
+def frame_problem(frame: "Frame", n_atoms: int) -> str | None:
+    """Why a sampled frame means the run blew up, or None: non-finite values, absurd temperature or energy."""
+    if not all(math.isfinite(v) for v in (frame.temperature_k, frame.potential_ev, frame.volume_a3)) \
+            or not np.isfinite(frame.positions).all():
+        return "non-finite energy/temperature/volume/positions"
+    if frame.temperature_k > MAX_MD_TEMPERATURE_K:
+        return (f"blow-up: temperature {frame.temperature_k:.3g} K exceeds {MAX_MD_TEMPERATURE_K:.0f} K, "
+                "beyond what any interatomic potential describes")
+    if abs(frame.potential_ev) / max(n_atoms, 1) > MAX_ABS_EV_PER_ATOM:
+        return (f"blow-up: potential energy {frame.potential_ev / max(n_atoms, 1):.3g} eV/atom is beyond "
+                f"+-{MAX_ABS_EV_PER_ATOM:g} eV/atom")
+    if frame.volume_a3 <= 0:
+        return f"blow-up: cell volume {frame.volume_a3:.3g} Å^3"
+    return None
 
 
 @dataclass(frozen=True)
@@ -141,7 +162,8 @@ class MDSession(ABC):
 
         Calls ``on_frame`` (which may stop the stage), then ``advance(done, k)`` for the next
         ``k <= stage.sample_every`` steps, samples a new frame, and ends the stage with an error
-        on an engine exception or a non-finite energy, temperature, volume or position.
+        on an engine exception or a frame that :func:`frame_problem` flags (non-finite values, a
+        temperature above :data:`MAX_MD_TEMPERATURE_K`, an absurd energy per atom).
         """
         from tqdm.auto import tqdm
 
@@ -149,6 +171,10 @@ class MDSession(ABC):
         done, stopped, error = 0, False, None
         with tqdm(total=stage.steps, desc=name, disable=not progress, leave=False) as bar:
             while True:
+                problem = frame_problem(frame, len(self.symbols))
+                if problem:
+                    error = f"{problem} at step {done} of stage {name!r}"
+                    break
                 if on_frame is not None and on_frame(frame):
                     stopped = True
                     break
@@ -163,10 +189,6 @@ class MDSession(ABC):
                     frame = self._frame(done, stage.target_temperature(done), stage.ensemble)
                 except Exception as exc:
                     error = f"{engine} error ({type(exc).__name__}) in stage {name!r} after {done} steps: {exc}"
-                    break
-                if not all(math.isfinite(v) for v in (frame.temperature_k, frame.potential_ev, frame.volume_a3)) \
-                        or not np.isfinite(frame.positions).all():
-                    error = f"non-finite energy/temperature/volume/positions at step {done} of stage {name!r}"
                     break
         return StageOutcome(done, stopped, error)
 
@@ -207,7 +229,13 @@ def to_atoms(structure: Any):
             raise CandidateError(f"structure file {str(path)!r} does not exist")
         from ase.io import read
 
-        return read(path)
+        try:
+            atoms = read(path)
+        except Exception as exc:  # noqa: BLE001 - ASE's readers raise anything from StopIteration to KeyError
+            raise CandidateError(f"{path}: not a readable structure file ({type(exc).__name__}: {exc})") from None
+        if not hasattr(atoms, "get_positions"):
+            raise CandidateError(f"{path}: not a single structure")
+        return atoms
     raise CandidateError(f"structure must be a pymatgen Structure, ASE Atoms or a file path, got {type(structure).__name__}")
 
 

@@ -67,8 +67,8 @@ def plot_melting(estimate, path: str | Path) -> Path:
     tm = "n/a" if estimate.tm_metal_k is None else f"{estimate.tm_metal_k:.0f} ± {estimate.tm_metal_err_k:.0f} K"
     fig.suptitle(f"{estimate.formula} at {estimate.pressure_gpa:g} GPa, {estimate.calculator.get('name')}: "
                  f"T_m(metal) = {tm} [{estimate.method}, {estimate.status}]", fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    from screening.provenance import save_figure
+
+    path = save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path

@@ -28,7 +28,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from descriptors.eos import vinet_pressure, vinet_volume
-from screening.calculators import CalculatorInfo, get_calculator
+from screening.calculators import CalculatorInfo, check_elements, get_calculator
 from screening.candidates import DEFAULT_PRESSURES_GPA, validate_pressures
 from screening.errors import CandidateError
 from screening.relax import EV_PER_GPA_A3, RelaxSettings, cached_relaxation
@@ -255,6 +255,7 @@ def compute_system(
     store = store or ResultStore()
     settings = settings or RelaxSettings()
     calc, info = get_calculator(calculator)
+    check_elements(info, [metal, "H"])  # "No EMT potential for Ca" before any relaxation, not a NaN later
     chosen = templates_for(names=list(templates)) if templates is not None else list(load_templates().values())
     jobs = _phase_jobs(metal, chosen, max_atoms)
     rows = []
@@ -289,8 +290,12 @@ def compute_system(
             np.where(usable, g["enthalpy_ev_per_fu"], np.nan), np.where(usable, g["volume_a3_per_fu"], np.nan),
             g["converged"].to_numpy(bool),
         ).fit()
-    if not np.isfinite(result.phases["H2"].enthalpies).any():
-        raise CandidateError(f"every H2 reference relaxation failed with {info.label}; see relaxations table")
+    for kind, what in (("h2", "H2 reference"), ("metal", f"{metal} metal reference")):
+        curves = [c for c in result.phases.values() if c.kind == kind]
+        if not any(np.isfinite(c.enthalpies).any() for c in curves):
+            errors = table.loc[(table["kind"] == kind) & (table["error"] != ""), "error"].unique()
+            raise CandidateError(f"every {what} relaxation failed with {info.label}"
+                                 + (f": {'; '.join(map(str, errors[:3]))}" if len(errors) else ""))
     return result
 
 

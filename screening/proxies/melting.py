@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -60,6 +59,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from screening.errors import CandidateError
+from screening.paths import file_in
 from screening.md import backend_name, open_session, resolve_calculator, to_atoms, validate_structure
 from screening.md.analysis import D_MIN_A2_PER_PS, block_sem, jump_location, persistent_crossing, tail_mean
 from screening.md.base import Stage
@@ -128,10 +128,6 @@ def _check_pressure(p: float) -> float:
     if not math.isfinite(p) or p < -10.0 or p > 1000.0:
         raise CandidateError(f"pressure_gpa={p} is outside the supported range [-10, 1000] GPa")
     return p
-
-
-def _label(formula: str, pressure_gpa: float) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{formula}_{pressure_gpa:g}GPa")
 
 
 # --------------------------------------------------------------------------- results
@@ -746,19 +742,22 @@ STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".POSCAR", ".xyz", ".extxyz", 
 def find_structure(row: dict, directory: str | Path | None):
     """A structure for a ranking row, and where it came from.
 
-    Order: ``<candidate_id>`` / ``<formula>`` / ``POSCAR_<formula>`` (CIF, POSCAR, ...) in ``directory``;
+    Order: ``<candidate_id>`` / ``<formula>`` / ``POSCAR_<formula>`` (CIF, POSCAR, ...) in ``directory``,
+    names made safe by :func:`screening.paths.safe_stem` (``LaH10@150GPa`` -> ``LaH10_at_150GPa.cif``);
     else the enthalpy tier's template library (``screening.structures``: first template with this
     H/M, metal substituted, volume from its pressure-aware guess; *unrelaxed*, the NPT
     equilibration at the start of every run relaxes the cell). Returns ``(structure, source)``
     or ``(None, reason)``.
     """
     if directory is not None:
-        d = Path(directory)
-        names = [str(row.get("candidate_id", "")), str(row.get("formula", "")), f"POSCAR_{row.get('formula', '')}"]
-        for name in names:
+        names = [(str(row.get("candidate_id", "")), ""), (str(row.get("formula", "")), ""),
+                 (str(row.get("formula", "")), "POSCAR_")]
+        for name, prefix in names:
+            if not name or name == "nan":
+                continue
             for suffix in STRUCTURE_SUFFIXES:
-                p = d / (name.replace("@", "_") + suffix)
-                if name and p.is_file():
+                p = file_in(directory, name, prefix=prefix, suffix=suffix)  # never outside ``directory``
+                if p.is_file():
                     return p, f"file {p}"
     metals = str(row.get("metals", row.get("metal", "")))
     try:
@@ -775,7 +774,6 @@ def find_structure(row: dict, directory: str | Path | None):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m screening.proxies.melting --top N --ranking reports/ranking.csv [--structures DIR]``."""
-    import pandas as pd
 
     ap = argparse.ArgumentParser(prog="python -m screening.proxies.melting", description=__doc__.split("\n")[0])
     ap.add_argument("--top", type=int, default=3, help="number of top-ranked rows to process")
@@ -793,7 +791,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.top < 1:
         raise CandidateError(f"--top must be >= 1, got {args.top}")
-    ranking = pd.read_csv(args.ranking)
+    from screening.tables import check_range, read_table
+
+    ranking = read_table(args.ranking, required=("candidate_id", "formula", "pressure_gpa"), what="ranking",
+                         hint="run 'make screen' first")
+    check_range(ranking, "pressure_gpa", args.ranking, what="ranking", lo=0.0, allow_missing=False)
     rows = ranking.sort_values("rank").head(args.top) if "rank" in ranking.columns else ranking.head(args.top)
     estimates, ids = [], []
     for row in rows.to_dict("records"):
@@ -802,10 +804,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if structure is None:
             print(f"{row['candidate_id']}: {source}; skipped (give --structures DIR or --structure FILE)")
             continue
-        est = melting_temperature(structure, float(row["pressure_gpa"]), args.calculator, method=args.method,
-                                  precision_k=args.precision_k, budget_s=args.budget_s, ramp_atoms=args.ramp_atoms,
-                                  plot=Path(args.reports_dir) / f"melting_{_label(row['formula'], row['pressure_gpa'])}.png",
-                                  progress=not args.no_progress)
+        try:
+            plot = file_in(args.reports_dir, f"{row['formula']}_{float(row['pressure_gpa']):g}GPa",
+                           prefix="melting_", suffix=".png")
+            est = melting_temperature(structure, float(row["pressure_gpa"]), args.calculator, method=args.method,
+                                      precision_k=args.precision_k, budget_s=args.budget_s,
+                                      ramp_atoms=args.ramp_atoms, plot=plot, progress=not args.no_progress)
+        except CandidateError as exc:  # a bad structure file: report it, go on with the others
+            est = MeltingEstimate(str(row["formula"]), float(row["pressure_gpa"]), args.method, None, None, None,
+                                  None, None, None, "failed", f"bad input: {exc}",
+                                  {"name": str(args.calculator), "version": None})
         est.diagnostics["structure_source"] = source
         estimates.append(est)
         ids.append(row["candidate_id"])
@@ -814,9 +822,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from screening.api import write_ranking
 
     write_ranking(merge_melting_columns(ranking, melting_table(estimates, ids)), args.out)
-    print(f"wrote {args.out} ({len(estimates)} estimates)")
+    bad = sum(e.message.startswith("bad input") for e in estimates)
+    print(f"wrote {args.out} ({len(estimates) - bad} estimates" + (f"; {bad} bad input)" if bad else ")"))
     return 0
 
 
+def cli(argv: Sequence[str] | None = None) -> int:
+    """:func:`main` with bad input reported as ``error: ...`` and exit code 2 instead of a traceback."""
+    try:
+        return main(argv)
+    except CandidateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())
