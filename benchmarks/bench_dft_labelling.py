@@ -15,7 +15,6 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 
 
 def _run_mode(n: int, workers: int, blas_threads: int) -> float:
