@@ -31,9 +31,43 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: Name of the environment variable that overrides the cache location.
+CACHE_ENV = "SCREENING_CACHE_DIR"
+#: Fallback cache when the package is installed outside a checkout of this repository.
+USER_CACHE = Path.home() / ".cache" / "superhydride-screening"
+
+
+def checkout_root() -> Path | None:
+    """The repository checkout this package is imported from (a ``pyproject.toml`` naming this
+    project next to the ``screening`` folder), or ``None`` for an installed wheel."""
+    root = Path(__file__).resolve().parents[1]
+    project = root / "pyproject.toml"
+    try:
+        if project.is_file() and 'name = "superhydride-screening"' in project.read_text():
+            return root
+    except OSError:
+        pass
+    return None
+
+
+def default_cache_dir() -> Path:
+    """Where models and the result database go unless told otherwise (one rule for make, CLI and API):
+
+    1. ``$SCREENING_CACHE_DIR`` when set and not empty;
+    2. ``<checkout>/.cache`` when the package is imported from a checkout of the repository (the
+       editable install of ``make install``), whatever the working directory, which is what ``make`` uses;
+    3. ``~/.cache/superhydride-screening`` otherwise (an installed wheel).
+    """
+    env = os.environ.get(CACHE_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    root = checkout_root()
+    return root / ".cache" if root is not None else USER_CACHE
+
+
 def cache_dir(override: str | os.PathLike | None = None) -> Path:
-    """Directory for cached models: ``override``, ``$SCREENING_CACHE_DIR`` or ``~/.cache/superhydride-screening``."""
-    path = Path(override or os.environ.get("SCREENING_CACHE_DIR") or Path.home() / ".cache" / "superhydride-screening")
+    """The cache directory, created if needed: ``override`` when given, else :func:`default_cache_dir`."""
+    path = Path(override).expanduser() if override else default_cache_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -31,6 +31,7 @@ from descriptors.eos import vinet_pressure, vinet_volume
 from screening.calculators import CalculatorInfo, get_calculator
 from screening.candidates import DEFAULT_PRESSURES_GPA, validate_pressures
 from screening.errors import CandidateError
+from screening.formulas import hydride_formula
 from screening.relax import EV_PER_GPA_A3, RelaxSettings, cached_relaxation
 from screening.store import ResultStore
 from screening.structures import build_structure, h2_structure, metal_structures, templates_for
@@ -222,6 +223,13 @@ def _phase_jobs(metal: str, templates, max_atoms: int):
     return jobs
 
 
+def _display_name(job_name: str, kind: str, metal: str, x: float, template: str) -> str:
+    """Phase name shown in tables and plots: the chemists' formula and the template (``Pd4H23/A15``).
+
+    The job name (``PdH5.75/A15``) stays the cache key of the relaxation, so stored results remain valid."""
+    return f"{hydride_formula(metal, x)}/{template}" if kind == "hydride" else job_name
+
+
 def compute_system(
     metal: str,
     pressures_gpa: Sequence[float] = DEFAULT_PRESSURES_GPA,
@@ -245,9 +253,10 @@ def compute_system(
     jobs = _phase_jobs(metal, chosen, max_atoms)
     rows = []
     bar = tqdm(total=len(jobs) * len(pressures), desc=f"relax {metal}-H ({info.name})", disable=not progress)
-    for name, kind, x, tname, factory in jobs:
+    for key, kind, x, tname, factory in jobs:
+        name = _display_name(key, kind, metal, x, tname)
         for p in pressures:
-            label = {"phase": name, "template": tname, "metal": metal, "builder": BUILDER_VERSION}
+            label = {"phase": key, "template": tname, "metal": metal, "builder": BUILDER_VERSION}
             try:
                 res, cached = cached_relaxation(store, label, lambda: factory(p), p, calc, info, settings)
             except StructureError as exc:
@@ -315,7 +324,7 @@ def proxies_for_candidate(system: SystemResult, h_per_metal: float, pressure_gpa
         "enthalpy_phase": rx["product_phase"],
         "dH_f_ev_per_atom": float(hull.at[h_per_metal, "dH_f_ev_per_atom"]),
         "e_above_hull_ev_per_atom": float(hull.at[h_per_metal, "e_above_hull_ev_per_atom"]),
-        "precursor": system.metal if n == 0 else f"{system.metal}H{n:g}",
+        "precursor": hydride_formula(system.metal, n),
         "dH_r_ev_per_metal": rx["dH_r_ev_per_metal"],
         "dH_r_kj_per_mol_h2": rx["dH_r_kj_per_mol_h2"],
         "dV_r_a3_per_metal": rx["dV_r_a3_per_metal"],
