@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -70,6 +71,40 @@ def cache_dir(override: str | os.PathLike | None = None) -> Path:
     path = Path(override).expanduser() if override else default_cache_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def package_version() -> str:
+    """Version of this package (installed metadata, else ``screening.__version__``)."""
+    try:
+        return version("superhydride-screening")
+    except PackageNotFoundError:
+        import screening
+
+        return getattr(screening, "__version__", "unknown")
+
+
+def git_state(repo: str | os.PathLike | None = None) -> str:
+    """``<commit>`` plus ``(uncommitted changes ...)`` when tracked files differ; ``not available`` without git
+    or outside a checkout (``repo`` defaults to :func:`checkout_root`).
+
+    Read-only: ``--no-optional-locks`` keeps ``git status`` from rewriting the index.
+    """
+    repo = repo if repo is not None else checkout_root()
+    if repo is None:
+        return "not available"
+    try:
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "--no-optional-locks", "-C", str(repo), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "not available"
+    return f"{commit} (uncommitted changes in tracked files)" if dirty else commit
+
+
+def version_text() -> str:
+    """What ``python -m screening --version`` prints: package version and git commit."""
+    return f"superhydride-screening {package_version()} (git commit: {git_state()})"
 
 
 def atomic_write(path: str | os.PathLike, write) -> Path:

@@ -1,4 +1,4 @@
-"""Offline HTML report of a screen: ``python -m screening.report`` (``make report``).
+"""Offline HTML report of a screen: ``python -m screening report`` (``make report``).
 
 One self-contained page (no external CSS, JS or fonts; figures embedded as base64 data URIs) with
 
@@ -19,7 +19,6 @@ the ranking's provenance columns say for that figure's tier and says "provenance
 
 from __future__ import annotations
 
-import argparse
 import base64
 import datetime as _dt
 import fnmatch
@@ -29,7 +28,6 @@ import math
 import numbers
 import re
 import shlex
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +36,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from screening.errors import CandidateError
-from screening.provenance import atomic_write, sha256_file
+from screening.provenance import atomic_write, git_state, package_version, sha256_file
 
 DEFAULT_TOP = 200
 MAX_VALIDATION_ROWS = 1000
@@ -172,33 +170,6 @@ def read_plot_provenance(png_path: str | Path) -> dict | None:
 
 
 # --------------------------------------------------------------------------- header facts
-def package_version() -> str:
-    """Version of this package (installed metadata, else ``screening.__version__``)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("superhydride-screening")
-    except PackageNotFoundError:
-        import screening
-
-        return getattr(screening, "__version__", "unknown")
-
-
-def git_state(repo: Path = REPO_ROOT) -> str:
-    """``<commit>`` plus ``(uncommitted changes)`` when tracked files differ; ``not available`` without git.
-
-    Read-only: ``--no-optional-locks`` keeps ``git status`` from rewriting the index.
-    """
-    try:
-        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "--no-optional-locks", "-C", str(repo), "status", "--porcelain",
-                                "--untracked-files=no"], capture_output=True, text=True, timeout=20).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "not available"
-    return f"{commit} (uncommitted changes in tracked files)" if dirty else commit
-
-
 # --------------------------------------------------------------------------- formatting
 def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
@@ -566,7 +537,7 @@ def build_report(
         extra_columns: further ranking columns to show in the table.
         order_by: a rank column (1 = best) to order the rows by; default ``synth_rank`` (combined score) when the
             ranking has it, else ``rank`` (tier-1 prior).
-        command: the command to print in the header (default: the equivalent ``python -m screening.report`` call).
+        command: the command to print in the header (default: the equivalent ``python -m screening report`` call).
 
     Raises:
         CandidateError: missing ranking file, no ``candidate_id``/``rank`` column, ``top`` < 1, unknown extra column,
@@ -586,8 +557,8 @@ def build_report(
                              f"{[c for c in ranking.columns if 'rank' in c]}")
     ranking = ranking.sort_values(order_by, kind="stable", na_position="last").reset_index(drop=True)
     if command is None:
-        command = "python -m screening.report " + shlex.join(
-            ["--ranking", str(ranking_csv), "--reports-dir", str(reports_dir), "--out", str(out_html), "--top", str(top)])
+        command = "python -m screening report " + shlex.join(
+            ["--ranking", str(ranking_csv), "--reports", str(reports_dir), "--out", str(out_html), "--top", str(top)])
 
     cols, empty = choose_columns(ranking, extra_columns, order_by)
     shown = ranking.head(top)[cols]
@@ -655,32 +626,11 @@ def build_report(
 
 
 # --------------------------------------------------------------------------- CLI
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m screening.report",
-                                description="Write the self-contained offline HTML report of a screen.")
-    p.add_argument("--ranking", default="reports/ranking.csv", help="ranking CSV (default reports/ranking.csv)")
-    p.add_argument("--out", default="reports/report.html", help="HTML file to write (default reports/report.html)")
-    p.add_argument("--reports-dir", default=None, help="folder with figures/validation files (default: folder of --out)")
-    p.add_argument("--top", type=int, default=DEFAULT_TOP, help=f"rows of the ranking table (default {DEFAULT_TOP})")
-    p.add_argument("--columns", default="", help="extra ranking columns to show, comma separated")
-    p.add_argument("--order-by", default=None,
-                   help="rank column to order rows by (default synth_rank when present, else rank)")
-    return p
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m screening.report``; returns 2 on bad input."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    extra = [c.strip() for c in args.columns.split(",") if c.strip()]
-    try:
-        out = build_report(args.ranking, args.reports_dir, args.out, args.top, extra_columns=extra, order_by=args.order_by,
-                           command="python -m screening.report " + shlex.join(argv))
-    except CandidateError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
-    return 0
+    """Alias of ``python -m screening report`` (same flags); returns 2 on bad input."""
+    from screening.cli import main as cli_main
+
+    return cli_main(["report", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

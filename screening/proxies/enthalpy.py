@@ -261,17 +261,29 @@ def compute_system(
                 res, cached = cached_relaxation(store, label, lambda: factory(p), p, calc, info, settings)
             except StructureError as exc:
                 res, cached = {"status": "rejected", "error": str(exc), "converged": False}, False
-            n_fu = _formula_units(res, kind)
-            rows.append({"phase": name, "kind": kind, "h_per_metal": x, "template": tname, "pressure_gpa": p,
-                         "status": res.get("status"), "converged": bool(res.get("converged")), "cached": cached,
-                         "steps": res.get("steps"), "seconds": res.get("seconds"),
-                         "enthalpy_ev_per_fu": res["enthalpy_ev"] / n_fu if "enthalpy_ev" in res else math.nan,
-                         "volume_a3_per_fu": res["volume_a3"] / n_fu if "volume_a3" in res else math.nan,
-                         "achieved_pressure_gpa": res.get("achieved_pressure_gpa", math.nan),
-                         "error": res.get("error", "")})
+            rows.append(relaxation_row(name, kind, x, tname, p, res, cached))
             bar.update()
     bar.close()
-    table = pd.DataFrame(rows)
+    return system_from_relaxations(metal, info, settings, pressures, pd.DataFrame(rows))
+
+
+def relaxation_row(name: str, kind: str, x: float, template: str, pressure_gpa: float, res: dict,
+                   cached: bool) -> dict:
+    """One row of a system's relaxations table from a stored relaxation result (per formula unit)."""
+    n_fu = _formula_units(res, kind)
+    return {"phase": name, "kind": kind, "h_per_metal": x, "template": template, "pressure_gpa": pressure_gpa,
+            "status": res.get("status"), "converged": bool(res.get("converged")), "cached": cached,
+            "steps": res.get("steps"), "seconds": res.get("seconds"),
+            "enthalpy_ev_per_fu": res["enthalpy_ev"] / n_fu if "enthalpy_ev" in res else math.nan,
+            "volume_a3_per_fu": res["volume_a3"] / n_fu if "volume_a3" in res else math.nan,
+            "achieved_pressure_gpa": res.get("achieved_pressure_gpa", math.nan),
+            "error": res.get("error", ""), "structure": res.get("structure")}
+
+
+def system_from_relaxations(metal: str, info: CalculatorInfo, settings: RelaxSettings, pressures: Sequence[float],
+                            table: pd.DataFrame) -> SystemResult:
+    """Phase curves (with their EOS fits) from a table of relaxations, one row per phase and pressure
+    (the columns :func:`compute_system` writes)."""
     result = SystemResult(metal, info, settings, tuple(pressures), relaxations=table)
     for name, g in table.groupby("phase", sort=False):
         usable = g["status"].isin(["ok", "not_converged"]).to_numpy()
