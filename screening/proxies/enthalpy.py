@@ -11,8 +11,8 @@ MH_x template of the library (the best template per x is kept). From these:
 * ΔV_r = dΔH_r/dP from the relaxed volumes (Å^3 per metal atom);
 * the onset pressure P* where ΔH_r of that reaction changes sign (EOS-interpolated).
 
-Between grid points H(P) comes from a Vinet fit of each phase's V(P), integrated from the
-nearest grid point (dH/dP = V). Zero-point energy is not included; a universal potential is
+Between grid points H(P) comes from a Vinet fit (pymatgen ``EOS("vinet")``) of each phase's E(V),
+whose V(P) is integrated from the nearest grid points (dH/dP = V). Zero-point energy is not included; a universal potential is
 labelled as such in every row.
 """
 
@@ -42,7 +42,8 @@ EV_TO_KJ_PER_MOL = 96.48533212
 BUILDER_VERSION = 1
 DEFAULT_MAX_ATOMS = 20
 ZPE_NOTE = "static-lattice enthalpies, no zero-point energy"
-#: Largest RMS pressure misfit (GPa) for which a phase's Vinet fit is used between grid points.
+#: Largest RMS misfit (GPa) between the relaxation pressures and −dE/dV of a phase's Vinet fit for the fit
+#: to be used between grid points.
 MAX_EOS_RMS_GPA = 2.0
 
 
@@ -63,24 +64,27 @@ class PhaseCurve:
     fit_rms_gpa: float = math.nan
 
     def fit(self) -> "PhaseCurve":
-        """Fit Vinet (V0, K0, K0') to the relaxed (V, P) points; needs three or more."""
-        from scipy.optimize import curve_fit
+        """Fit a Vinet E(V) (``pymatgen.analysis.eos.Vinet``) to the relaxed points, E = H − PV; needs four
+        or more (four parameters). The fit is kept only if the pressures it implies, P = −dE/dV at the relaxed
+        volumes, match the relaxation pressures to :data:`MAX_EOS_RMS_GPA` RMS; otherwise (too few points, no
+        convergence, or a phase that changed along the grid, e.g. H2 collapsing) :meth:`enthalpy_at` uses the
+        Hermite interpolation through the relaxed (P, H) points with slopes V."""
+        from pymatgen.analysis.eos import EOS
 
-        ok = np.isfinite(self.volumes)
-        if ok.sum() < 3:
+        ok = np.isfinite(self.volumes) & np.isfinite(self.enthalpies)
+        if ok.sum() < 4:
             return self
-        v, p = self.volumes[ok], self.pressures[ok]
-        guess = (float(v.max()) * 1.05, 30.0, 4.0)
+        v, p, h = self.volumes[ok], self.pressures[ok], self.enthalpies[ok]
         try:
-            params, _ = curve_fit(lambda vv, v0, k0, k0p: vinet_pressure(vv, v0, k0, k0p), v, p, p0=guess,
-                                  bounds=([v.max() * 0.8, 0.1, 1.0], [v.max() * 3.0, 2000.0, 15.0]), maxfev=20000)
-        except (RuntimeError, ValueError):
+            eos = EOS("vinet").fit(v, h - p * v * EV_PER_GPA_A3)
+            params = (float(eos.v0), float(eos.b0_GPa), float(eos.b1))
+        except Exception:  # pymatgen raises EOSError, scipy RuntimeError/ValueError on hopeless data
+            return self
+        if not (all(math.isfinite(x) for x in params) and params[0] > 0 and params[1] > 0):
             return self
         self.fit_rms_gpa = float(np.sqrt(np.mean((vinet_pressure(v, *params) - p) ** 2)))
-        # A poor fit means the phase changed along the grid (e.g. H2 collapsing): then the Hermite
-        # interpolation through the relaxed points is used instead of a single EOS.
         if self.fit_rms_gpa <= MAX_EOS_RMS_GPA:
-            self.vinet = tuple(float(x) for x in params)
+            self.vinet = params
         return self
 
     def volume_at(self, p: float) -> float:
