@@ -95,7 +95,7 @@ def export_system_structures(system, out_dir: str | Path, formats: Sequence[str]
                 continue
             row = rows.iloc[0]
             structure = Structure.from_dict(row["structure"])
-            formula = chemical_formula(structure.composition)
+            formula = "H2" if name == "H2" else chemical_formula(structure.composition)  # molecular solid
             stem = _safe(f"{formula}_{row['template']}_{p:g}GPa")
             info = {
                 "formula": formula, "phase": name, "template": row["template"], "pressure_gpa": float(p),

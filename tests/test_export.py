@@ -68,7 +68,9 @@ def test_cli_exports_from_the_store_and_rejects_bad_format(pd_h, tmp_path, monke
     monkeypatch.setenv("SCREENING_CACHE_DIR", str(cache))
     out = tmp_path / "structures"
     assert main(["export-structures", "--metals", "Pd", "--format", "cif,poscar", "--out", str(out)]) == 0
-    assert sorted(out.glob("PdH*_*GPa.cif")) and sorted(out.glob("*.vasp"))
+    cifs = sorted(p.name for p in out.glob("*GPa.cif"))
+    assert any(n.startswith("H2_") for n in cifs) and any(n.startswith("Pd_") for n in cifs), cifs
+    assert len(list(out.glob("*.vasp"))) == len(cifs) == len(list(out.glob("*.json")))
     assert main(["export-structures", "--metals", "Pd", "--format", "xyz", "--out", str(out)]) == 2
     assert "error:" in capsys.readouterr().err
     assert main(["export-structures", "--metals", "Ca", "--out", str(out)]) == 2

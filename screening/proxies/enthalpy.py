@@ -9,7 +9,7 @@ MH_x template of the library (the best template per x is kept). From these:
 * ΔH_r(P) for MH_n + (x−n)/2 H2 → MH_x, n = the highest stoichiometry below x on the hull at P
   (n = 0 is the metal), per metal atom and per H2 absorbed (eV and kJ/mol H2);
 * ΔV_r = dΔH_r/dP from the relaxed volumes (Å^3 per metal atom);
-* the onset pressure P* where ΔH_r of that reaction changes sign (EOS-interpolated).
+* the onset pressure P* where ΔH_r of that reaction turns negative with increasing pressure (EOS-interpolated).
 
 Between grid points H(P) comes from a Vinet fit (pymatgen ``EOS("vinet")``) of each phase's E(V),
 whose V(P) is integrated from the nearest grid points (dH/dP = V). Zero-point energy is not included; a universal potential is
@@ -194,18 +194,26 @@ class SystemResult:
                 "dV_r_a3_per_metal": dv}
 
     def onset(self, x: float, precursor_x: float, n_points: int = 121) -> tuple[float, str]:
-        """Pressure where ΔH_r of the fixed reaction (precursor_x → x) changes sign."""
+        """Onset pressure of the fixed reaction (precursor_x → x): the lowest pressure at which ΔH_r crosses
+        from positive (unfavourable) to negative (favourable) with increasing pressure.
+
+        Returns ``(P*, "within range")``; ``(nan, "below range")`` when ΔH_r < 0 already at the lowest
+        pressure of the grid; ``(nan, "above range")`` when it never turns negative; ``(nan, "unavailable")``
+        without numbers. A crossing from negative to positive (the reaction turning unfavourable under
+        pressure) is not an onset.
+        """
         grid = np.linspace(min(self.pressures), max(self.pressures), n_points)
         dh = np.array([self.reaction(x, p, precursor_x).get("dH_r_ev_per_metal", math.nan) for p in grid])
         ok = np.isfinite(dh)
         if not ok.any():
             return math.nan, "unavailable"
         grid, dh = grid[ok], dh[ok]
-        if (dh < 0).all():
+        if dh[0] < 0:
             return math.nan, "below range"
-        if (dh > 0).all():
+        down = np.flatnonzero((dh[:-1] >= 0) & (dh[1:] < 0))
+        if down.size == 0:
             return math.nan, "above range"
-        i = int(np.flatnonzero(np.diff(np.sign(dh)) != 0)[0])
+        i = int(down[0])
         p0 = grid[i] - dh[i] * (grid[i + 1] - grid[i]) / (dh[i + 1] - dh[i])
         return float(p0), "within range"
 
