@@ -46,10 +46,10 @@ def _positive_top(value: int) -> int:
 
 
 def _announce_cache(cache: str | None = None) -> None:
-    """Print where models and results are cached (stderr, so stdout stays a table)."""
+    """Print where models and results are cached (stdout, with the rest of the run's log; stderr stays for errors)."""
     from screening.provenance import cache_dir
 
-    print(f"cache: {cache_dir(cache)}", file=sys.stderr)
+    print(f"cache: {cache_dir(cache)}")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -40,7 +40,6 @@ from screening.provenance import atomic_write, git_state, package_version, sha25
 
 DEFAULT_TOP = 200
 MAX_VALIDATION_ROWS = 1000
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 #: Ranking columns always shown (when present), in this order.
 BASE_COLUMNS = ("rank", "candidate_id", "formula", "metal", "metal_family", "h_per_metal", "pressure_gpa",

@@ -84,7 +84,7 @@ def test_cache_location_is_printed(tmp_path, monkeypatch, capsys):
     (tmp_path / "r.csv").write_text("candidate_id,rank\nLaH10@150GPa,1\n")
     main(["melting", "--ranking", str(tmp_path / "r.csv"), "--top", "1", "--out", str(tmp_path / "o.csv"),
           "--reports", str(tmp_path), "--quiet"])
-    assert f"cache: {tmp_path / 'cache'}" in capsys.readouterr().err
+    assert f"cache: {tmp_path / 'cache'}" in capsys.readouterr().out
 
 
 def _make_targets() -> set[str]:
