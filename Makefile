@@ -4,7 +4,8 @@
 #   OUT=reports/ranking.csv  PLOT=reports/prior_by_metal.png
 #   TOP=5 CALC=chgnet          (tier 2: how many top candidates, which calculator)
 #   REFINE=gpaw                (tier 2a: DFT single points of the phases on the hull, beside the relaxation's numbers)
-#   SCREENING_CACHE_DIR (default .cache/ in the repository; models and the result database)
+#   SCREENING_CACHE_DIR (default .cache/ in the repository, as for the CLI and API run from this checkout;
+#                        models and the result database)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -25,24 +26,31 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 .PHONY: bench-dft dft-convergence dft-data help install screen test bench validate validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
-	@echo "make screen     install (first time) and run the default tier-1 screen -> $(OUT), $(PLOT)"
-	@echo "make test       install (first time) and run the test suite"
-	@echo "make bench      featurize+rank timing and the ratio against stock matminer"
-	@echo "make proxies    tier 2a pressure-enthalpy proxies for the top TOP=$(TOP) candidates (CALC=$(CALC)), merged into $(OUT)"
-	@echo "make melting    tier 2b melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR)"
-	@echo "make validate   leave-one-metal-out: prior recall + score/window vs experiment (DATA=other.csv) -> reports/validation.*"
-	@echo "make validate-enthalpy  enthalpy-tier physics checks against reference values (slow: CHGNet)"
+	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
+	@echo "make screen     tier 1: rank the candidate grid -> $(OUT), $(PLOT) (METALS, H_PER_METAL, PRESSURES, FORMULAS)"
+	@echo "make proxies    tier 2a: pressure-enthalpy proxies for the top TOP=$(TOP) candidates (CALC=$(CALC), REFINE=gpaw), merged into $(OUT);"
+	@echo "                plots and the relaxed hull structures (CIF, extxyz) in reports/"
+	@echo "make melting    tier 2b: melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR), merged into $(OUT)"
 	@echo "make engine     tier 3 for the top TOP=1 candidates: trained POD potential + interface MD on dask (SCHEDULER=addr, POTENTIAL=dir, LABELS=gpaw)"
 	@echo "make engine-demo  tier 3 on the seed system: Ca-H potential, errors vs GPAW, CaH2/H2 at 40 GPa, 1473 K and 300 K"
 	@echo "make score      recompute window + synthesizability score of $(OUT) (after proxies/melting; WEIGHTS='margin=1,prior=0.25')"
-	@echo "make setup-dft  optional: install GPAW (apt libraries + pip build) for DFT references"
-	@echo "make dft-convergence  GPAW cutoff / k-point convergence test (CaH4 40 GPa, LaH10 150 GPa) -> data/dft/convergence.csv"
-	@echo "make bench-dft  DFT labels per hour: two single-threaded GPAW workers vs one worker with two BLAS threads"
-	@echo "make dft-data   hydride DFT dataset (GPAW labels on dask, resumable; METALS=, MAX_LABELS=, SCHEDULER=) -> data/dft/*.extxyz"
-	@echo "make compare-dft CHGNet vs GPAW (PBE) pressures and formation energies for Ca-, La-, Y-H (after setup-dft)"
-	@echo "make columns    print the documented descriptor columns"
 	@echo "make report     self-contained offline HTML report of $(OUT) and the figures in reports/ -> reports/report.html"
+	@echo "make validate   prior-cv and validate-score below (DATA=other.csv)"
+	@echo "make prior-cv   leave-one-metal-out recall of the tier-1 prior over 3 seeds -> reports/prior_lomo.csv"
+	@echo "make validate-score  score and synthesis window vs experiment, leave-one-metal-out -> reports/validation.*"
+	@echo "make validate-enthalpy  enthalpy-tier physics checks against reference values (slow: CHGNet)"
+	@echo "make compare-dft CHGNet vs GPAW (PBE) pressures and formation energies for Ca-, La-, Y-H (after setup-dft)"
+	@echo "make dft-convergence  GPAW cutoff / k-point convergence (CaH4 40 GPa, LaH10 150 GPa) -> data/dft/convergence.csv"
+	@echo "make dft-data   hydride DFT dataset, GPAW labels on dask, resumable (METALS, MAX_LABELS, SCHEDULER) -> data/dft/"
+	@echo "make bench-dft  DFT labels per hour: two single-threaded GPAW workers vs one worker with two BLAS threads"
+	@echo "make test       run the test suite"
+	@echo "make bench      speed of every tier: tier-1 featurize+rank vs stock matminer, tier-2a relaxations (CALC) and"
+	@echo "                store speedup, tier-2b Cu melting check + LAMMPS vs CHGNet MD speed, tier-3 POD vs CHGNet atom-steps/s"
+	@echo "make columns    print the documented descriptor columns"
+	@echo "make setup-dft  optional: install GPAW (apt libraries + pip build) for DFT references"
 	@echo "make setup-browser optional: install Debian's chromium (headless rendering check of the report in the tests)"
+	@echo "make clean      remove .venv, .cache (models, result store) and reports/"
+	@echo "make help       this list"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,13 +76,13 @@ proxies: $(STAMP)
 	$(PY) -m screening proxies --top $(TOP) --calculator "$(CALC)" --ranking "$(OUT)" $(if $(REFINE),--refine "$(REFINE)")
 
 melting: $(STAMP)
-	$(PY) -m screening.proxies.melting --top $(TOP) --ranking "$(OUT)" --calculator "$(CALC)" --out "$(OUT)" \
+	$(PY) -m screening melting --top $(TOP) --ranking "$(OUT)" --calculator "$(CALC)" --out "$(OUT)" \
 		$(if $(STRUCTURES),--structures "$(STRUCTURES)")
 
 validate: prior-cv validate-score
 
 validate-score: $(STAMP)
-	$(PY) -m screening validate --out-dir reports $(if $(DATA),--data "$(DATA)")
+	$(PY) -m screening validate --reports reports $(if $(DATA),--data "$(DATA)")
 
 engine: $(STAMP)
 	$(PY) -m screening engine --top $(if $(filter command line,$(origin TOP)),$(TOP),1) --ranking "$(OUT)" \
@@ -114,7 +122,7 @@ columns: $(STAMP)
 	@$(PY) -m screening columns
 
 report: $(STAMP)
-	$(PY) -m screening.report --ranking "$(OUT)" --out reports/report.html
+	$(PY) -m screening report --ranking "$(OUT)" --out reports/report.html
 
 setup-browser:
 	apt-get update && apt-get install -y chromium

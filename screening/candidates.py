@@ -8,8 +8,8 @@ A candidate is a hydride ``(M1_a M2_b ...) H_x`` at pressure ``P``:
 * ``pressure_gpa``    P in GPa.
 
 Binaries are the one-metal case, so ternaries (``"La,Y"``, ``"0.5,0.5"``) need no
-other schema. Derived columns: ``candidate_id``, ``formula`` (pymatgen reduced
-formula), ``chemsys``, ``metal`` (majority metal) and ``metal_family``.
+other schema. Derived columns: ``candidate_id``, ``formula`` (reduced, metal first and H
+last as chemists write it, :func:`screening.formulas.chemical_formula`), ``chemsys``, ``metal`` (majority metal) and ``metal_family``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-import re
 import warnings
 from typing import Iterable, Sequence
 
@@ -126,25 +125,15 @@ def parse_metal_system(spec: str) -> MetalSystem:
 
 
 # --------------------------------------------------------------------------- formulas
-def _integer_amounts(amounts: Sequence[float], max_multiplier: int = 200) -> list[int] | None:
-    for n in range(1, max_multiplier + 1):
-        scaled = [a * n for a in amounts]
-        if all(abs(s - round(s)) < 1e-6 for s in scaled):
-            return [int(round(s)) for s in scaled]
-    return None
-
-
 @functools.lru_cache(maxsize=65536)
 def _formula(metals: tuple[str, ...], fractions: tuple[float, ...], h: float) -> tuple[str, str]:
-    """(pymatgen reduced formula, chemsys) of a candidate composition."""
+    """(chemists' formula, chemsys) of a candidate composition (:func:`screening.formulas.chemical_formula`)."""
     from pymatgen.core import Composition
 
-    amounts = _integer_amounts([*fractions, h])
-    mapping = dict(zip([*metals, "H"], amounts if amounts else [*fractions, h]))
-    comp = Composition(mapping)
-    # Electronegativity-ordered and without pymatgen's polyanion grouping ("Ca(ThH8)3").
-    formula = comp.reduced_composition.formula.replace(" ", "")
-    return re.sub(r"(?<=[A-Za-z])1(?![0-9.])", "", formula), comp.chemical_system
+    from screening.formulas import chemical_formula
+
+    mapping = dict(zip([*metals, "H"], [*fractions, h]))
+    return chemical_formula(mapping), Composition(mapping).chemical_system
 
 
 def parse_formula(formula: str) -> tuple[MetalSystem, float]:

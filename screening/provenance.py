@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import subprocess
 import tempfile
 from typing import IO, Iterator
 from importlib.metadata import PackageNotFoundError, version
@@ -33,11 +34,79 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: Name of the environment variable that overrides the cache location.
+CACHE_ENV = "SCREENING_CACHE_DIR"
+#: Fallback cache when the package is installed outside a checkout of this repository.
+USER_CACHE = Path.home() / ".cache" / "superhydride-screening"
+
+
+def checkout_root() -> Path | None:
+    """The repository checkout this package is imported from (a ``pyproject.toml`` naming this
+    project next to the ``screening`` folder), or ``None`` for an installed wheel."""
+    root = Path(__file__).resolve().parents[1]
+    project = root / "pyproject.toml"
+    try:
+        if project.is_file() and 'name = "superhydride-screening"' in project.read_text():
+            return root
+    except OSError:
+        pass
+    return None
+
+
+def default_cache_dir() -> Path:
+    """Where models and the result database go unless told otherwise (one rule for make, CLI and API):
+
+    1. ``$SCREENING_CACHE_DIR`` when set and not empty;
+    2. ``<checkout>/.cache`` when the package is imported from a checkout of the repository (the
+       editable install of ``make install``), whatever the working directory, which is what ``make`` uses;
+    3. ``~/.cache/superhydride-screening`` otherwise (an installed wheel).
+    """
+    env = os.environ.get(CACHE_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    root = checkout_root()
+    return root / ".cache" if root is not None else USER_CACHE
+
+
 def cache_dir(override: str | os.PathLike | None = None) -> Path:
-    """Directory for cached models: ``override``, ``$SCREENING_CACHE_DIR`` or ``~/.cache/superhydride-screening``."""
-    path = Path(override or os.environ.get("SCREENING_CACHE_DIR") or Path.home() / ".cache" / "superhydride-screening")
+    """The cache directory, created if needed: ``override`` when given, else :func:`default_cache_dir`."""
+    path = Path(override).expanduser() if override else default_cache_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def package_version() -> str:
+    """Version of this package (installed metadata, else ``screening.__version__``)."""
+    try:
+        return version("superhydride-screening")
+    except PackageNotFoundError:
+        import screening
+
+        return getattr(screening, "__version__", "unknown")
+
+
+def git_state(repo: str | os.PathLike | None = None) -> str:
+    """``<commit>`` plus ``(uncommitted changes ...)`` when tracked files differ; ``not available`` without git
+    or outside a checkout (``repo`` defaults to :func:`checkout_root`).
+
+    Read-only: ``--no-optional-locks`` keeps ``git status`` from rewriting the index.
+    """
+    repo = repo if repo is not None else checkout_root()
+    if repo is None:
+        return "not available"
+    try:
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "--no-optional-locks", "-C", str(repo), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "not available"
+    return f"{commit} (uncommitted changes in tracked files)" if dirty else commit
+
+
+def version_text() -> str:
+    """What ``python -m screening --version`` prints: package version and git commit."""
+    return f"superhydride-screening {package_version()} (git commit: {git_state()})"
 
 
 def atomic_write(path: str | os.PathLike, write) -> Path:

@@ -1,4 +1,4 @@
-"""Offline HTML report of a screen: ``python -m screening.report`` (``make report``).
+"""Offline HTML report of a screen: ``python -m screening report`` (``make report``).
 
 One self-contained page (no external CSS, JS or fonts; figures embedded as base64 data URIs) with
 
@@ -19,7 +19,6 @@ the ranking's provenance columns say for that figure's tier and says "provenance
 
 from __future__ import annotations
 
-import argparse
 import base64
 import datetime as _dt
 import fnmatch
@@ -29,7 +28,6 @@ import math
 import numbers
 import re
 import shlex
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +36,10 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from screening.errors import CandidateError
-from screening.provenance import atomic_write, sha256_file
+from screening.provenance import atomic_write, git_state, package_version, sha256_file
 
 DEFAULT_TOP = 200
 MAX_VALIDATION_ROWS = 1000
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 #: Ranking columns always shown (when present), in this order.
 BASE_COLUMNS = ("rank", "candidate_id", "formula", "metal", "metal_family", "h_per_metal", "pressure_gpa",
@@ -52,7 +49,27 @@ BASE_COLUMNS = ("rank", "candidate_id", "formula", "metal", "metal_family", "h_p
 TIER2_COLUMNS = ("enthalpy_phase", "e_above_hull_ev_per_atom", "dH_f_ev_per_atom", "precursor", "dH_r_kj_per_mol_h2",
                  "dH_r_ev_per_metal", "dV_r_a3_per_metal", "onset_pressure_gpa", "onset_status", "enthalpy_converged",
                  "enthalpy_status", "tm_metal_k", "tm_metal_err_k", "h_diffusion_onset_k", "superionic",
-                 "melting_method", "melting_status")
+                 "melting_method", "melting_status", "engine_status", "engine_uptake_rate_per_ps",
+                 "engine_uptake_rate_err_per_ps", "engine_h_per_metal_final", "engine_product_phase",
+                 "engine_control_uptake_rate_per_ps")
+#: Column added by the report: which tiers have physics results for the row (see :func:`physics_tiers`).
+PHYSICS_COLUMN = "physics"
+#: Columns shown before "all columns" is ticked (when present): the rank, the candidate, the physics mark, the
+#: score and the synthesis window side by side, then the prior and the headline tier-2/3 numbers. The other
+#: chosen columns are in the page and appear with the "all columns" box; every column of a row is in its panel.
+COMPACT_COLUMNS = ("synth_rank", "rank", "candidate_id", PHYSICS_COLUMN, "synth_score", "synth_score_sigma", "p_min_gpa",
+                   "pressure_margin_gpa", "t_min_k", "t_max_k", "recommended_precursor", "prior_score",
+                   "e_above_hull_ev_per_atom", "dH_r_kj_per_mol_h2", "onset_pressure_gpa", "tm_metal_k",
+                   "engine_uptake_rate_per_ps")
+#: Short header text for the compact view (the full name is the header's tooltip and data-col).
+SHORT_HEADERS = {"synth_rank": "rank", "rank": "prior rank", "candidate_id": "candidate", "synth_score": "score",
+                 "synth_score_sigma": "±σ", "p_min_gpa": "p_min GPa", "pressure_margin_gpa": "P−p_min",
+                 "t_min_k": "T_min K", "t_max_k": "T_max K", "recommended_precursor": "precursor",
+                 "prior_score": "prior", "e_above_hull_ev_per_atom": "E_hull eV/at",
+                 "dH_r_kj_per_mol_h2": "ΔH_r kJ/mol", "onset_pressure_gpa": "onset GPa", "tm_metal_k": "T_m K",
+                 "engine_uptake_rate_per_ps": "uptake /ps"}
+#: Tier marks: (label, column that holds that tier's headline number).
+PHYSICS_TIERS = (("2a", "dH_r_kj_per_mol_h2"), ("2b", "tm_metal_k"), ("3", "engine_uptake_rate_per_ps"))
 #: Combined score and synthesis window (screening.score SCORE_COLUMNS, screening.window WINDOW_COLUMNS), when present.
 SCORE_WINDOW_COLUMNS = ("synth_score", "synth_score_sigma", "synth_rank_in_metal", "synth_terms_present", "p_min_gpa",
                         "pressure_margin_gpa", "t_min_k", "t_max_k", "recommended_precursor")
@@ -90,6 +107,14 @@ COLUMN_HELP = {
     "tm_metal_k": "melting temperature of the metal sublattice, K (tier 2b)",
     "tm_metal_err_k": "uncertainty of T_m, K (tier 2b)",
     "h_diffusion_onset_k": "onset of H diffusion (superionic), K (tier 2b)",
+    "t_min_k": "lower end of the synthesis temperature window, K",
+    "t_max_k": "upper end of the synthesis temperature window, K",
+    "recommended_precursor": "starting material of the synthesis window",
+    "pressure_margin_gpa": "candidate pressure minus p_min, GPa",
+    "synth_score_sigma": "uncertainty of the combined score",
+    PHYSICS_COLUMN: "tiers with physics results for this row: 2a enthalpy proxy, 2b melting, 3 engine MD "
+                    "(empty: tier-1 estimates only)",
+    "engine_uptake_rate_per_ps": "H uptake rate of the precursor slab in the interface MD, (H/M)/ps (tier 3)",
 }
 
 
@@ -172,33 +197,6 @@ def read_plot_provenance(png_path: str | Path) -> dict | None:
 
 
 # --------------------------------------------------------------------------- header facts
-def package_version() -> str:
-    """Version of this package (installed metadata, else ``screening.__version__``)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("superhydride-screening")
-    except PackageNotFoundError:
-        import screening
-
-        return getattr(screening, "__version__", "unknown")
-
-
-def git_state(repo: Path = REPO_ROOT) -> str:
-    """``<commit>`` plus ``(uncommitted changes)`` when tracked files differ; ``not available`` without git.
-
-    Read-only: ``--no-optional-locks`` keeps ``git status`` from rewriting the index.
-    """
-    try:
-        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "--no-optional-locks", "-C", str(repo), "status", "--porcelain",
-                                "--untracked-files=no"], capture_output=True, text=True, timeout=20).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "not available"
-    return f"{commit} (uncommitted changes in tracked files)" if dirty else commit
-
-
 # --------------------------------------------------------------------------- formatting
 def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
@@ -221,38 +219,71 @@ def _format_number(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _cell(value: Any) -> str:
-    """One ``<td>``: numbers carry their raw value in ``data-v`` for sorting; missing values are empty."""
+def _cell(value: Any, hidden: bool = False) -> str:
+    """One ``<td>``: numbers carry their raw value in ``data-v`` for sorting; missing values are empty;
+    ``hidden`` adds class ``x`` (shown only with "all columns")."""
+    x = " x" if hidden else ""
+    plain = '<td class="x">' if hidden else "<td>"
     if _is_missing(value):
-        return '<td data-v="" class="na"></td>'
+        return f'<td data-v="" class="na{x}"></td>'
     if isinstance(value, (bool,)) or str(value) in ("True", "False"):
-        return f"<td>{'yes' if str(value) == 'True' else 'no'}</td>"
+        return f"{plain}{'yes' if str(value) == 'True' else 'no'}</td>"
     if isinstance(value, numbers.Real):
         v = float(value)
         if math.isfinite(v):
-            return f'<td data-v="{v!r}" class="num">{_format_number(v)}</td>'
-        return f'<td data-v="" class="na">{_esc(value)}</td>'
-    return f"<td>{_esc(value)}</td>"
+            return f'<td data-v="{v!r}" class="num{x}">{_format_number(v)}</td>'
+        return f'<td data-v="" class="na{x}">{_esc(value)}</td>'
+    return f"{plain}{_esc(value)}</td>"
 
 
 #: Columns whose first click sorts descending (bigger is better); all others sort ascending first.
 DESCENDING_FIRST = ("prior_score", "score", "synth_score", "tm_", "window", "t_max")
 
 
+def physics_tiers(frame: pd.DataFrame) -> pd.Series:
+    """Per row, the tiers with a physics result (``"2a 2b"``; empty for tier-1-only rows)."""
+    marks = pd.Series("", index=frame.index, dtype=object)
+    for label, col in PHYSICS_TIERS:
+        if col in frame.columns:
+            has = pd.to_numeric(frame[col], errors="coerce").notna()
+            marks[has] = (marks[has] + " " + label).str.strip()
+    return marks
+
+
 def _table(frame: pd.DataFrame, table_id: str, sortable: bool = True, help_: dict | None = None,
-           sorted_by: str | None = None) -> str:
+           sorted_by: str | None = None, compact: Sequence[str] | None = None, row_ids: Sequence[str] | None = None
+           ) -> str:
+    """A data table. With ``compact``, columns not in it get class ``x`` (hidden until "all columns" is ticked)
+    and headers show :data:`SHORT_HEADERS`; with ``row_ids`` every row carries ``data-id`` (click: its panel)."""
     help_ = help_ or {}
+    keep = None if compact is None else set(compact)
     heads = []
     for c in frame.columns:
-        attrs = f' title="{_esc(help_[c])}"' if c in help_ else ""
+        tip = f"{c}: {help_[c]}" if c in help_ else str(c)
+        attrs = f' title="{_esc(tip)}"'
         attrs += f' data-first="{"desc" if str(c).startswith(DESCENDING_FIRST) else "asc"}"'
         if c == sorted_by:
             attrs += ' aria-sort="ascending"'
-        heads.append(f'<th data-col="{_esc(c)}"{attrs}>{_esc(c)}</th>')
-    body = "\n".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in frame.itertuples(index=False))
+        if keep is not None and c not in keep:
+            attrs += ' class="x"'
+        label = SHORT_HEADERS.get(c, c) if keep is not None else c
+        heads.append(f'<th data-col="{_esc(c)}"{attrs}>{_esc(label)}</th>')
+    hidden = [keep is not None and c not in keep for c in frame.columns]
+    rows = []
+    for k, row in enumerate(frame.itertuples(index=False)):
+        cells = "".join(_cell(v, h) if c != PHYSICS_COLUMN else _cell(v, h).replace("<td", '<td data-c="physics"', 1)
+                        for c, v, h in zip(frame.columns, row, hidden))
+        if row_ids is None:
+            rows.append(f"<tr>{cells}</tr>")
+        else:
+            phys = PHYSICS_COLUMN in frame.columns and str(row[list(frame.columns).index(PHYSICS_COLUMN)] or "")
+            cls = ' class="phys"' if phys and phys != "nan" else ""
+            rows.append(f'<tr data-id="{_esc(row_ids[k])}"{cls}>{cells}</tr>')
     cls = "data sortable" if sortable else "data"
+    if keep is not None:
+        cls += " compact"
     return (f'<div class="scroll"><table id="{table_id}" class="{cls}" data-rows="{len(frame)}">'
-            f'<thead><tr>{"".join(heads)}</tr></thead>\n<tbody>\n{body}\n</tbody></table></div>')
+            f'<thead><tr>{"".join(heads)}</tr></thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody></table></div>")
 
 
 def _kv_table(pairs: Iterable[tuple[str, Any]], table_id: str | None = None) -> str:
@@ -499,11 +530,26 @@ td.na{color:#999}figure{margin:1em 0;max-width:1100px}figure img{max-width:100%;
 figcaption{font-size:13px;color:#222}.src{color:#555}.warn{color:#a40000}.note{color:#333;background:#f7f7e8;
  padding:4px 8px;border-left:3px solid #cc9}pre{white-space:pre-wrap;font-size:12px;background:#f6f6f6;padding:4px}
 nav a{margin-right:1em}
+table.compact .x{display:none}
+table.data tr[data-id]{cursor:pointer}table.data tbody tr[data-id]:hover{background:#eaf2ff}
+table.data tr.phys td:first-child{box-shadow:inset 4px 0 0 #1a8a4a}
+table.data td[data-c=physics]{color:#1a6a3a;font-weight:700}
+table.data tr.sel{outline:2px solid #3a6fb0}
+.controls{margin:.4em 0}.controls input[type=search]{font-size:13px;padding:2px 4px}#filter-count{color:#555;margin-left:1em}
+#panel{position:fixed;top:0;right:0;width:min(600px,46vw);height:100vh;overflow:auto;background:#fff;z-index:10;
+ border-left:2px solid #789;box-shadow:-4px 0 14px rgba(0,0,0,.25);padding:6px 14px;box-sizing:border-box}
+#panel h3{margin:.3em 0 .4em}#panel h4{margin:.8em 0 .2em;font-size:13px}#panel-close{float:right;font-size:20px;
+ border:0;background:none;cursor:pointer}#panel img{max-width:100%;border:1px solid #ddd}#panel table.kv{font-size:12px}
+#panel table.kv th{font-weight:400;font-family:ui-monospace,monospace}#panel{overflow-x:hidden}
+#panel table.kv td{word-break:break-word}
 """
 
 #: Sorting: click a header (again to reverse); numbers by value, text naturally, empty cells always last.
-#: ``#sort=<column>:<asc|desc>`` in the URL applies a sort on load. After load each table gets
-#: ``data-sort-ready`` and ``data-rendered-rect`` (x,y,w,h in CSS px) and each image ``data-decoded``.
+#: Filter box: rows containing every typed word (any column, shown or not). "all columns" shows the hidden ones.
+#: Click a row: the side panel with all its columns (from the ``row-data`` JSON) and its system's figures.
+#: URL fragment, ``&``-separated: ``sort=<column>:<asc|desc>``, ``filter=<words>``, ``cols=all``, ``row=<candidate_id>``.
+#: After load each table and each ranking-table header gets ``data-rendered-rect`` (x,y,w,h in CSS px), sortable
+#: tables ``data-sort-ready``, each image ``data-decoded``.
 JS = """
 (function(){
 function key(td){var v=td.getAttribute('data-v');if(v!==null){return v===''?null:parseFloat(v);}
@@ -529,12 +575,109 @@ function init(){var tables=document.querySelectorAll('table.sortable');
    if(th.getAttribute('data-col')===m[1]){sortBy(table,i,m[2]);}});});}}
 function rect(el){var r=el.getBoundingClientRect();el.setAttribute('data-rendered-rect',
   [Math.round(r.left+window.scrollX),Math.round(r.top+window.scrollY),Math.round(r.width),Math.round(r.height)].join(','));}
-function mark(){Array.prototype.forEach.call(document.querySelectorAll('table.data'),rect);
+function mark(){Array.prototype.forEach.call(document.querySelectorAll('table.data, #ranking-table th'),rect);
  Array.prototype.forEach.call(document.images,function(im){rect(im);
   im.setAttribute('data-decoded',(im.complete&&im.naturalWidth>0)?'1':'0');});}
-document.addEventListener('DOMContentLoaded',init);window.addEventListener('load',mark);
+function hashArg(name){var m=new RegExp('(?:^|[#&])'+name+'=([^&]*)').exec(location.hash||'');
+ return m?decodeURIComponent(m[1]):null;}
+function initFilter(){var box=document.getElementById('filter');if(!box)return;
+ var tables=['ranking-table','tier2-table'].map(function(i){return document.getElementById(i);}).filter(Boolean);
+ function apply(){var terms=box.value.toLowerCase().split(/\\s+/).filter(Boolean);var shown=0,total=0;
+  tables.forEach(function(t){Array.prototype.forEach.call(t.tBodies[0].rows,function(r){total++;
+   var text=r.textContent.toLowerCase();var ok=terms.every(function(q){return text.indexOf(q)>=0;});
+   r.style.display=ok?'':'none';if(ok)shown++;});});
+  document.getElementById('filter-count').textContent=terms.length?(shown+' of '+total+' rows match'):(total+' rows');}
+ box.addEventListener('input',apply);var f=hashArg('filter');if(f!==null){box.value=f;}apply();
+ var all=document.getElementById('allcols');
+ function cols(){tables.forEach(function(t){t.classList.toggle('compact',!all.checked);});}
+ all.addEventListener('change',cols);if(hashArg('cols')==='all'){all.checked=true;}cols();}
+function el(tag,text,attrs){var e=document.createElement(tag);if(text!==null&&text!==undefined)e.textContent=text;
+ for(var k in (attrs||{}))e.setAttribute(k,attrs[k]);return e;}
+function initPanel(){var node=document.getElementById('row-data');if(!node)return;var data=JSON.parse(node.textContent);
+ var panel=document.getElementById('panel');
+ function show(id){var r=data.rows[id];if(!r)return;
+  document.getElementById('panel-title').textContent=id+(r.physics?'  [tier '+r.physics+' physics]':'  [tier-1 estimates only]');
+  var figs=document.getElementById('panel-figs');figs.innerHTML='';
+  r.figures.forEach(function(fid){var f=document.getElementById(fid);if(!f)return;var img=f.querySelector('img');
+   var a=el('a',null,{href:'#'+fid});a.appendChild(img.cloneNode(false));figs.appendChild(a);
+   figs.appendChild(el('div',f.querySelector('figcaption b').textContent+' (click for its caption and provenance)'));});
+  if(!r.figures.length)figs.appendChild(el('p','No figure of this system in the reports folder.'));
+  var body=document.getElementById('panel-body');body.innerHTML='';var k=0;
+  data.groups.forEach(function(g){body.appendChild(el('h4',g[0]+' ('+g[1]+')'));var t=el('table',null,{'class':'kv'});
+   for(var j=0;j<g[1];j++,k++){var c=data.columns[k],v=r.values[k];var tr=el('tr');
+    tr.appendChild(el('th',c,data.help[c]?{title:data.help[c]}:{}));tr.appendChild(el('td',v===null?'':String(v)));
+    t.appendChild(tr);}body.appendChild(t);});
+  panel.hidden=false;panel.setAttribute('data-shown',id);
+  Array.prototype.forEach.call(document.querySelectorAll('tr.sel'),function(t){t.classList.remove('sel');});
+  Array.prototype.forEach.call(document.querySelectorAll('tr[data-id]'),function(t){
+   if(t.getAttribute('data-id')===id)t.classList.add('sel');});}
+ Array.prototype.forEach.call(document.querySelectorAll('tr[data-id]'),function(tr){
+  tr.addEventListener('click',function(){show(tr.getAttribute('data-id'));});});
+ document.getElementById('panel-close').addEventListener('click',function(){panel.hidden=true;});
+ document.addEventListener('keydown',function(e){if(e.key==='Escape')panel.hidden=true;});
+ var id=hashArg('row');if(id!==null)show(id);}
+document.addEventListener('DOMContentLoaded',function(){init();initFilter();initPanel();});
+window.addEventListener('load',mark);
 })();
 """
+
+
+PANEL = ('<aside id="panel" hidden aria-label="candidate details"><button id="panel-close" type="button" '
+         'title="close (Esc)">&times;</button><h3 id="panel-title"></h3><div id="panel-body"></div>'
+         '<h4>figures of this system</h4><div id="panel-figs"></div></aside>')
+
+
+def figure_ids(figures: Sequence["Figure"]) -> list[tuple[str, "Figure"]]:
+    """``(element id, figure)`` in the order the page renders them (tier groups, other, validation)."""
+    order = [f for t in TIERS if t.key != "validation" for f in figures if f.tier is t]
+    order += [f for f in figures if f.tier is None]
+    order += [f for f in figures if f.tier is not None and f.tier.key == "validation"]
+    return [(f"fig-{k}", f) for k, f in enumerate(order)]
+
+
+def _figures_for_row(row: pd.Series, figs: Sequence[tuple[str, "Figure"]]) -> list[str]:
+    """Ids of the figures about this row's system (tier 2a/3 by metal, tier 2b by formula and pressure)."""
+    from screening.proxies.melting import _label
+
+    metals, ids = str(row.get("metals", "")), []
+    melting = _label(str(row.get("formula", "")), float(row.get("pressure_gpa", math.nan)))
+    for fid, fig in figs:
+        stem = fig.path.stem
+        m = re.match(r"(?:enthalpy|hydrogenation|engine)_(.+?)-H(?:_|$)", stem)
+        if (m and m.group(1) == metals) or stem == f"melting_{melting}":
+            ids.append(fid)
+    return ids
+
+
+def _json_value(v: Any) -> Any:
+    if _is_missing(v):
+        return None
+    if isinstance(v, numbers.Real) and not isinstance(v, bool):
+        v = float(v)
+        return v if math.isfinite(v) else str(v)
+    return str(v) if not isinstance(v, (bool, str)) else v
+
+
+def _row_data_script(rows: pd.DataFrame, table_cols: Sequence[str], prov_cols: Sequence[str],
+                     all_cols: Sequence[str], figs: Sequence[tuple[str, "Figure"]]) -> str:
+    """Every column of the rows in the tables, as JSON for the per-candidate panel, grouped into the table's
+    columns, provenance columns and the rest (descriptors); ``</`` is escaped so the data cannot end the script."""
+    groups = [("results (table columns)", [c for c in table_cols if c != PHYSICS_COLUMN]),
+              ("provenance", [c for c in prov_cols if c not in table_cols]),
+              ("other columns (candidate, descriptors)", [c for c in all_cols if c not in table_cols
+                                                          and c not in prov_cols])]
+    columns = [c for _, cs in groups for c in cs]
+    payload = {
+        "groups": [[title, len(cs)] for title, cs in groups],
+        "columns": columns,
+        "help": {c: COLUMN_HELP[c] for c in columns if c in COLUMN_HELP},
+        "rows": {str(r["candidate_id"]): {"values": [_json_value(r[c]) for c in columns],
+                                          "physics": str(r.get(PHYSICS_COLUMN, "") or ""),
+                                          "figures": _figures_for_row(r, figs)}
+                 for _, r in rows.iterrows()},
+    }
+    text = json.dumps(payload, allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
+    return f'<script type="application/json" id="row-data">{text}</script>'
 
 
 def _read_ranking(ranking_csv: Path) -> pd.DataFrame:
@@ -563,7 +706,7 @@ def build_report(
         extra_columns: further ranking columns to show in the table.
         order_by: a rank column (1 = best) to order the rows by; default ``synth_rank`` (combined score) when the
             ranking has it, else ``rank`` (tier-1 prior).
-        command: the command to print in the header (default: the equivalent ``python -m screening.report`` call).
+        command: the command to print in the header (default: the equivalent ``python -m screening report`` call).
 
     Raises:
         CandidateError: missing ranking file, no ``candidate_id``/``rank`` column, ``top`` < 1, unknown extra column,
@@ -583,10 +726,14 @@ def build_report(
                              f"{[c for c in ranking.columns if 'rank' in c]}")
     ranking = ranking.sort_values(order_by, kind="stable", na_position="last").reset_index(drop=True)
     if command is None:
-        command = "python -m screening.report " + shlex.join(
-            ["--ranking", str(ranking_csv), "--reports-dir", str(reports_dir), "--out", str(out_html), "--top", str(top)])
+        command = "python -m screening report " + shlex.join(
+            ["--ranking", str(ranking_csv), "--reports", str(reports_dir), "--out", str(out_html), "--top", str(top)])
 
+    original_columns = list(ranking.columns)
     cols, empty = choose_columns(ranking, extra_columns, order_by)
+    ranking[PHYSICS_COLUMN] = physics_tiers(ranking)
+    cols.insert(cols.index("candidate_id") + 1, PHYSICS_COLUMN)
+    compact = [c for c in COMPACT_COLUMNS if c in cols]
     shown = ranking.head(top)[cols]
     # Sparse result columns (tier 2/3 run on a shortlist): rows with any of them but outside the top get their own table.
     tier_cols = [c for c in cols if c not in BASE_COLUMNS and ranking[c].notna().mean() < 0.5]
@@ -606,21 +753,34 @@ def build_report(
         ("reports folder", f"{reports_dir} ({len(figures)} figures)"),
     ], "header")
 
-    n_tier = {t: int(ranking[c].notna().sum()) for t, c in (("tier 2a", "enthalpy_status"), ("tier 2b", "melting_status"))
-              if c in ranking.columns}
+    n_tier = {f"tier {label}": int(pd.to_numeric(ranking[c], errors="coerce").notna().sum())
+              for label, c in PHYSICS_TIERS if c in ranking.columns}
     coverage = "; ".join(f"{k} results for {v} candidate{'s' if v != 1 else ''}" for k, v in n_tier.items())
     coverage = (coverage[:1].upper() + coverage[1:]) if coverage else "No tier-2 columns"
     note = (f'<p class="note" id="table-note">Showing the <b>top {len(shown)}</b> of <b>{len(ranking)}</b> candidates '
             f"(by <code>{_esc(order_by)}</code>, {_esc(ORDER_TEXT.get(order_by, 'ascending'))}) and <b>{len(cols)}</b> of <b>{len(ranking.columns)}</b> columns; "
-            f"the full table is <code>{_esc(ranking_csv)}</code>. Click a column header to sort (click again to reverse; "
-            f"empty cells sort last). {coverage}."
+            f"the full table is <code>{_esc(ranking_csv)}</code>. The compact view puts the score beside the synthesis "
+            f"window; tick <i>all columns</i> for the rest. Click a column header to sort (click again to reverse; "
+            f"empty cells sort last), a row for all of its columns, provenance and figures. Rows marked in the "
+            f"<code>{PHYSICS_COLUMN}</code> column (green edge) have tier-2/3 physics; the others are tier-1 estimates. "
+            f"{coverage}."
             + (f" Tier-2/3 columns present but empty everywhere (not shown): {_esc(', '.join(empty))}." if empty else "")
             + "</p>")
 
-    sections = [f"<h2 id=\"ranking\">Ranking</h2>{note}{_table(shown, 'ranking-table', help_=COLUMN_HELP, sorted_by=order_by)}"]
+    outside = outside.head(top)
+    controls = ('<div class="controls"><input id="filter" type="search" placeholder="filter rows: e.g. La 150 CaH6" '
+                'aria-label="filter rows" size="36"> <label><input type="checkbox" id="allcols"> all columns</label> '
+                '<span id="filter-count"></span></div>')
+    sections = [f"<h2 id=\"ranking\">Ranking</h2>{note}{controls}"
+                + _table(shown, "ranking-table", help_=COLUMN_HELP, sorted_by=order_by, compact=compact,
+                         row_ids=shown["candidate_id"].astype(str).tolist())]
     if len(outside):
         sections.append(f"<h3>Candidates with tier-2/3 results outside the top {top} ({len(outside)})</h3>"
-                        + _table(outside.head(top), "tier2-table", help_=COLUMN_HELP, sorted_by=order_by))
+                        + _table(outside, "tier2-table", help_=COLUMN_HELP, sorted_by=order_by, compact=compact,
+                                 row_ids=outside["candidate_id"].astype(str).tolist()))
+    details = ranking.loc[list(shown.index) + list(outside.index)]
+    sections.append(_row_data_script(details, cols, provenance_columns(ranking), original_columns,
+                                     figure_ids(figures)))
     sections.append(f'<h2 id="provenance-h">Provenance recorded in the ranking</h2>{_provenance_section(ranking)}')
 
     index = 0
@@ -640,44 +800,26 @@ def build_report(
     if not figures:
         sections.append("<p>No figures in the reports folder.</p>")
     validation_html, index = _validation_section(reports_dir, validation_figs, index)
-    sections.append(f'<h2 id="validation">Validation</h2>{validation_html}')
+    sections.append('<h2 id="validation">Validation</h2><p>Made by <code>make validate</code> (leave-one-metal-out '
+                    "recall of the prior, <code>reports/prior_lomo.csv</code>, and the score and synthesis window against "
+                    "experiment, <code>reports/validation.*</code>; <code>make validate DATA=other.csv</code> for another "
+                    f"table); run <code>make report</code> again afterwards.</p>{validation_html}")
 
     nav = ('<nav><a href="#ranking">Ranking</a><a href="#provenance-h">Provenance</a><a href="#figures">Figures</a>'
            '<a href="#validation">Validation</a></nav>')
     page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>Superhydride screening report</title><style>{CSS}</style>"
             f"<script>{JS}</script></head>\n<body>\n<h1>Superhydride screening report</h1>\n{header}\n{nav}\n"
-            + "\n".join(sections) + "\n</body></html>\n")
+            + "\n".join(sections) + f"\n{PANEL}\n</body></html>\n")
     return atomic_write(out_html, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
 
 
 # --------------------------------------------------------------------------- CLI
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m screening.report",
-                                description="Write the self-contained offline HTML report of a screen.")
-    p.add_argument("--ranking", default="reports/ranking.csv", help="ranking CSV (default reports/ranking.csv)")
-    p.add_argument("--out", default="reports/report.html", help="HTML file to write (default reports/report.html)")
-    p.add_argument("--reports-dir", default=None, help="folder with figures/validation files (default: folder of --out)")
-    p.add_argument("--top", type=int, default=DEFAULT_TOP, help=f"rows of the ranking table (default {DEFAULT_TOP})")
-    p.add_argument("--columns", default="", help="extra ranking columns to show, comma separated")
-    p.add_argument("--order-by", default=None,
-                   help="rank column to order rows by (default synth_rank when present, else rank)")
-    return p
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m screening.report``; returns 2 on bad input."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    extra = [c.strip() for c in args.columns.split(",") if c.strip()]
-    try:
-        out = build_report(args.ranking, args.reports_dir, args.out, args.top, extra_columns=extra, order_by=args.order_by,
-                           command="python -m screening.report " + shlex.join(argv))
-    except CandidateError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
-    return 0
+    """Alias of ``python -m screening report`` (same flags); returns 2 on bad input."""
+    from screening.cli import main as cli_main
+
+    return cli_main(["report", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -139,12 +139,10 @@ def lindemann_melting_k(metal: str, pressure_gpa) -> np.ndarray:
 
 
 def hydride_formula(metal: str, h_per_metal: float) -> str:
-    """``"CaH2"``, ``"NaH"``, ``"La4H23"``-style formula of MH_x (reduced, metal first)."""
-    from fractions import Fraction
+    """``"CaH2"``, ``"NaH"``, ``"La4H23"``, ``"H2S"``: :func:`screening.formulas.hydride_formula`."""
+    from screening.formulas import hydride_formula as formula
 
-    f = Fraction(h_per_metal).limit_denominator(12)
-    m, h = f.denominator, f.numerator
-    return f"{metal}{m if m > 1 else ''}H{h if h > 1 else ''}"
+    return formula(metal, h_per_metal)
 
 
 def _col(frame: pd.DataFrame, name: str) -> pd.Series:

@@ -86,7 +86,7 @@ def test_page_is_self_contained_with_table_and_figures(report, report_inputs):
     assert "<link" not in page and not re.search(r"<script[^>]+src=", page)
     # Table: top 20 of 52 rows, the chosen columns, the note saying so.
     table = _table_html(page, "ranking-table")
-    assert table.count("<tr>") == TOP + 1  # header + rows
+    assert len(re.findall(r"<tr[ >]", table)) == TOP + 1  # header + rows
     assert "Showing the <b>top 20</b> of <b>52</b>" in page
     for col in ("candidate_id", "formula", "h_per_metal", "pressure_gpa", "prior_score", "window_gpa_width"):
         assert f'data-col="{col}"' in table
@@ -96,7 +96,7 @@ def test_page_is_self_contained_with_table_and_figures(report, report_inputs):
     low = report_inputs["table"].query("metal == 'La' and h_per_metal == 2")
     assert (low["rank"] > TOP).all()
     outside = _table_html(page, "tier2-table")
-    assert outside.count("<tr>") == len(low) + 1 and all(f"<td>{c}</td>" in outside for c in low["candidate_id"])
+    assert len(re.findall(r"<tr[ >]", outside)) == len(low) + 1 and all(f"<td>{c}</td>" in outside for c in low["candidate_id"])
     best = report_inputs["table"].iloc[0]["candidate_id"]
     assert f"<td>{best}</td>" in table
     # Both figures embedded as decodable PNG data URIs.
@@ -105,7 +105,7 @@ def test_page_is_self_contained_with_table_and_figures(report, report_inputs):
     assert all(base64.b64decode(u)[:8] == b"\x89PNG\r\n\x1a\n" for u in uris)
     # Header facts.
     assert f"superhydride-screening {screening.__version__}" in page
-    assert "python -m screening.report" in page and "git commit" in page
+    assert "python -m screening report" in page and "git commit" in page
 
 
 def test_captions_name_the_provenance(report, report_inputs):
@@ -146,7 +146,7 @@ def test_rows_follow_the_combined_rank_when_present(tmp_path, report_inputs):
     ranking = screening.write_ranking(table, tmp_path / "ranking.csv")
     page = build_report(ranking, tmp_path, tmp_path / "r.html", top=3).read_text()
     assert "(by <code>synth_rank</code>, the combined synthesizability score)" in page
-    rows = re.findall(r"<tr>(.*?)</tr>", _table_html(page, "ranking-table").split("<tbody>")[1], re.S)
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", _table_html(page, "ranking-table").split("<tbody>")[1], re.S)
     worst = table.sort_values("rank").iloc[-1]["candidate_id"]
     assert f"<td>{worst}</td>" in rows[0]
     assert 'data-col="score_weights"' not in page and "hull=1,prior=0.25" in page
@@ -165,6 +165,59 @@ def test_bad_input_names_the_value(tmp_path, report_inputs, capsys):
         build_report(report_inputs["ranking"], tmp_path, tmp_path / "r.html", order_by="no_rank")
     assert main(["--ranking", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "r.html")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def _physics_ranking(tmp_path, report_inputs):
+    """The fixture's ranking with tier-2a numbers on one top row and one row outside the top, a relaxation
+    figure of its metal, and a provenance value that tries to end the page's script."""
+    table = report_inputs["table"].copy()
+    top_id, low_id = table.iloc[0]["candidate_id"], table.iloc[-1]["candidate_id"]
+    rows = table["candidate_id"].isin([top_id, low_id])
+    table.loc[rows, "dH_r_kj_per_mol_h2"] = -12.5
+    table.loc[rows, "enthalpy_status"] = "ok"
+    table.loc[rows, "enthalpy_calculator"] = "chgnet 0.3.0 (universal ML potential, not DFT) </script><b>x"
+    ranking = screening.write_ranking(table, tmp_path / "ranking.csv")
+    metal = table.iloc[0]["metals"]
+    shutil.copy(report_inputs["dir"] / "validation.png", tmp_path / f"hydrogenation_{metal}-H.png")
+    return table, ranking, top_id, low_id, metal
+
+
+def _row_data(page: str) -> dict:
+    m = re.search(r'<script type="application/json" id="row-data">(.*?)</script>', page, re.S)
+    assert m, "no row data"
+    return json.loads(m.group(1))
+
+
+def test_compact_columns_physics_mark_and_candidate_panel_data(tmp_path, report_inputs):
+    table, ranking, top_id, low_id, metal = _physics_ranking(tmp_path, report_inputs)
+    page = build_report(ranking, tmp_path, tmp_path / "r.html", top=TOP).read_text()
+    head = _table_html(page, "ranking-table").split("<tbody>")[0]
+    # the score and the synthesis window are in the compact set; the rest of the chosen columns are hidden (class x)
+    for col in ("synth_score", "p_min_gpa", "t_min_k", "t_max_k", "recommended_precursor", "physics"):
+        assert re.search(rf'<th data-col="{col}"(?![^>]*class="x")[^>]*>', head), col
+    for col in ("formula", "h_per_metal", "metal_family", "synth_terms_present"):
+        assert re.search(rf'<th data-col="{col}"[^>]*class="x"', head), col
+    assert 'id="filter"' in page and 'id="allcols"' in page
+    # physics mark on the tier-2a rows only, in both tables
+    assert f'<tr data-id="{top_id}" class="phys">' in page and f'<tr data-id="{low_id}" class="phys">' in page
+    assert page.count('class="phys"') == 2 and page.count('<td data-c="physics">2a</td>') == 2
+    # every column of every row in the tables, provenance included, for the panel
+    data = _row_data(page)
+    assert "</script><b>" not in page.split('id="row-data">')[1].split("</script>")[0]
+    assert set(data["rows"]) == set(re.findall(r'<tr data-id="([^"]+)"', page)) >= set(table["candidate_id"].head(TOP))
+    assert set(data["columns"]) == set(table.columns)
+    row = dict(zip(data["columns"], data["rows"][top_id]["values"]))
+    assert row["dH_r_kj_per_mol_h2"] == -12.5 and row["enthalpy_calculator"].endswith("</script><b>x")
+    assert row["MagpieData mean Number"] == pytest.approx(float(table.iloc[0]["MagpieData mean Number"]))
+    groups = dict(data["groups"])
+    assert groups["provenance"] >= 3 and data["rows"][top_id]["physics"] == "2a"
+    # figures of the row's system: the hydrogenation plot of its metal, not the others
+    fig_id = re.search(rf'<figure id="(fig-\d+)"><img[^>]*alt="hydrogenation_{metal}-H.png"', page).group(1)
+    assert data["rows"][top_id]["figures"] == [fig_id]
+    other = table[table["metals"] != metal].iloc[0]["candidate_id"]
+    if other in data["rows"]:
+        assert data["rows"][other]["figures"] == []
+    assert "make validate" in page.split('id="validation"')[1][:600]
 
 
 def _chromium() -> str:
@@ -199,7 +252,7 @@ def test_renders_in_headless_chromium(report, report_inputs, tmp_path):
     dom = _run_chromium(exe, tmp_path / "profile2", ["--dump-dom"], url + "#sort=prior_score:asc").stdout
     table = _table_html(dom, "ranking-table")
     assert 'data-sort-ready="1"' in table
-    rows = re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1], re.S)
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table.split("<tbody>")[1], re.S)
     assert len(rows) == TOP
     col = re.findall(r'<th data-col="([^"]+)"', table).index("prior_score")
     scores = [float(re.findall(r"<td[^>]*>(.*?)</td>", r)[col]) for r in rows]
@@ -214,9 +267,34 @@ def test_renders_in_headless_chromium(report, report_inputs, tmp_path):
     dark = (region < 100).mean()
     assert dark > 0.01, f"only {dark:.2%} dark pixels where the table is"
     # The first embedded figure is drawn where the page says it is: coloured plot pixels, not an empty box.
+    # Score and window headers are on screen at 1400 px without scrolling sideways.
+    for col in ("synth_score", "p_min_gpa", "t_min_k", "t_max_k"):
+        x, y, w, h = (int(v) for v in re.search(rf'<th data-col="{col}"[^>]*data-rendered-rect="([-0-9,]+)"',
+                                                 table).group(1).split(","))
+        assert w > 0 and 0 <= x and x + w <= WINDOW[0], f"{col} header at x={x}..{x + w}, beyond {WINDOW[0]} px"
     m = re.search(r'<img[^>]*data-rendered-rect="([-0-9,]+)"', dom)
     x, y, w, h = (int(v) for v in m.group(1).split(","))
     assert w > 100 and h > 100 and y + h <= WINDOW[1], f"first figure not within the screenshot: {(x, y, w, h)}"
     pic = img[y:y + h, x:x + w]
     coloured = (pic.max(axis=2) - pic.min(axis=2) > 60).mean()
     assert coloured > 0.05, f"only {coloured:.2%} coloured pixels where the first figure is"
+
+
+def test_filter_and_panel_run_in_headless_chromium(tmp_path, report_inputs):
+    """``#filter=`` hides the non-matching rows and ``#row=`` opens the panel of that candidate with its figure."""
+    exe = _chromium()
+    table, ranking, top_id, _, metal = _physics_ranking(tmp_path, report_inputs)
+    out = build_report(ranking, tmp_path, tmp_path / "r.html", top=TOP)
+    url = out.resolve().as_uri() + f"#filter={metal}%20100&row={top_id}"
+    dom = _run_chromium(exe, tmp_path / "profile", ["--dump-dom"], url).stdout
+    rows = re.findall(r'<tr data-id="([^"]+)"[^>]*?(style="display: none;")?>', _table_html(dom, "ranking-table"))
+    visible = [cid for cid, hidden in rows if not hidden]
+    expected = [c for c in table["candidate_id"].head(TOP) if c.startswith(metal) and "@100GPa" in c]
+    assert visible and set(expected) <= set(visible) and len(visible) < TOP
+    every = re.findall(r'<tr data-id="([^"]+)"[^>]*?(style="display: none;")?>', dom)  # both tables
+    shown, total = (int(v) for v in re.search(r'id="filter-count">(\d+) of (\d+) rows match<', dom).groups())
+    assert (shown, total) == (sum(1 for _, hidden in every if not hidden), len(every))
+    panel = re.search(r'<aside id="panel"[^>]*>.*?</aside>', dom, re.S).group(0)
+    assert "hidden" not in panel.split(">")[0] and f'data-shown="{top_id}"' in panel
+    assert "dH_r_kj_per_mol_h2" in panel and "-12.5" in panel and "tier 2a physics" in panel
+    assert panel.count("<img") == 1

@@ -9,10 +9,10 @@ MH_x template of the library (the best template per x is kept). From these:
 * ΔH_r(P) for MH_n + (x−n)/2 H2 → MH_x, n = the highest stoichiometry below x on the hull at P
   (n = 0 is the metal), per metal atom and per H2 absorbed (eV and kJ/mol H2);
 * ΔV_r = dΔH_r/dP from the relaxed volumes (Å^3 per metal atom);
-* the onset pressure P* where ΔH_r of that reaction changes sign (EOS-interpolated).
+* the onset pressure P* where ΔH_r of that reaction turns negative with increasing pressure (EOS-interpolated).
 
-Between grid points H(P) comes from a Vinet fit of each phase's V(P), integrated from the
-nearest grid point (dH/dP = V). Zero-point energy is not included; a universal potential is
+Between grid points H(P) comes from a Vinet fit (pymatgen ``EOS("vinet")``) of each phase's E(V),
+whose V(P) is integrated from the nearest grid points (dH/dP = V). Zero-point energy is not included; a universal potential is
 labelled as such in every row.
 """
 
@@ -31,6 +31,7 @@ from descriptors.eos import vinet_pressure, vinet_volume
 from screening.calculators import CalculatorInfo, check_elements, get_calculator
 from screening.candidates import DEFAULT_PRESSURES_GPA, validate_pressures
 from screening.errors import CandidateError
+from screening.formulas import hydride_formula
 from screening.relax import EV_PER_GPA_A3, RelaxSettings, cached_relaxation
 from screening.store import ResultStore
 from screening.structures import build_structure, h2_structure, metal_structures, templates_for
@@ -41,7 +42,8 @@ EV_TO_KJ_PER_MOL = 96.48533212
 BUILDER_VERSION = 1
 DEFAULT_MAX_ATOMS = 20
 ZPE_NOTE = "static-lattice enthalpies, no zero-point energy"
-#: Largest RMS pressure misfit (GPa) for which a phase's Vinet fit is used between grid points.
+#: Largest RMS misfit (GPa) between the relaxation pressures and −dE/dV of a phase's Vinet fit for the fit
+#: to be used between grid points.
 MAX_EOS_RMS_GPA = 2.0
 
 
@@ -62,24 +64,27 @@ class PhaseCurve:
     fit_rms_gpa: float = math.nan
 
     def fit(self) -> "PhaseCurve":
-        """Fit Vinet (V0, K0, K0') to the relaxed (V, P) points; needs three or more."""
-        from scipy.optimize import curve_fit
+        """Fit a Vinet E(V) (``pymatgen.analysis.eos.Vinet``) to the relaxed points, E = H − PV; needs four
+        or more (four parameters). The fit is kept only if the pressures it implies, P = −dE/dV at the relaxed
+        volumes, match the relaxation pressures to :data:`MAX_EOS_RMS_GPA` RMS; otherwise (too few points, no
+        convergence, or a phase that changed along the grid, e.g. H2 collapsing) :meth:`enthalpy_at` uses the
+        Hermite interpolation through the relaxed (P, H) points with slopes V."""
+        from pymatgen.analysis.eos import EOS
 
-        ok = np.isfinite(self.volumes)
-        if ok.sum() < 3:
+        ok = np.isfinite(self.volumes) & np.isfinite(self.enthalpies)
+        if ok.sum() < 4:
             return self
-        v, p = self.volumes[ok], self.pressures[ok]
-        guess = (float(v.max()) * 1.05, 30.0, 4.0)
+        v, p, h = self.volumes[ok], self.pressures[ok], self.enthalpies[ok]
         try:
-            params, _ = curve_fit(lambda vv, v0, k0, k0p: vinet_pressure(vv, v0, k0, k0p), v, p, p0=guess,
-                                  bounds=([v.max() * 0.8, 0.1, 1.0], [v.max() * 3.0, 2000.0, 15.0]), maxfev=20000)
-        except (RuntimeError, ValueError):
+            eos = EOS("vinet").fit(v, h - p * v * EV_PER_GPA_A3)
+            params = (float(eos.v0), float(eos.b0_GPa), float(eos.b1))
+        except Exception:  # pymatgen raises EOSError, scipy RuntimeError/ValueError on hopeless data
+            return self
+        if not (all(math.isfinite(x) for x in params) and params[0] > 0 and params[1] > 0):
             return self
         self.fit_rms_gpa = float(np.sqrt(np.mean((vinet_pressure(v, *params) - p) ** 2)))
-        # A poor fit means the phase changed along the grid (e.g. H2 collapsing): then the Hermite
-        # interpolation through the relaxed points is used instead of a single EOS.
         if self.fit_rms_gpa <= MAX_EOS_RMS_GPA:
-            self.vinet = tuple(float(x) for x in params)
+            self.vinet = params
         return self
 
     def volume_at(self, p: float) -> float:
@@ -203,18 +208,26 @@ class SystemResult:
                 "dV_r_a3_per_metal": dv}
 
     def onset(self, x: float, precursor_x: float, n_points: int = 121) -> tuple[float, str]:
-        """Pressure where ΔH_r of the fixed reaction (precursor_x → x) changes sign."""
+        """Onset pressure of the fixed reaction (precursor_x → x): the lowest pressure at which ΔH_r crosses
+        from positive (unfavourable) to negative (favourable) with increasing pressure.
+
+        Returns ``(P*, "within range")``; ``(nan, "below range")`` when ΔH_r < 0 already at the lowest
+        pressure of the grid; ``(nan, "above range")`` when it never turns negative; ``(nan, "unavailable")``
+        without numbers. A crossing from negative to positive (the reaction turning unfavourable under
+        pressure) is not an onset.
+        """
         grid = np.linspace(min(self.pressures), max(self.pressures), n_points)
         dh = np.array([self.reaction(x, p, precursor_x).get("dH_r_ev_per_metal", math.nan) for p in grid])
         ok = np.isfinite(dh)
         if not ok.any():
             return math.nan, "unavailable"
         grid, dh = grid[ok], dh[ok]
-        if (dh < 0).all():
+        if dh[0] < 0:
             return math.nan, "below range"
-        if (dh > 0).all():
+        down = np.flatnonzero((dh[:-1] >= 0) & (dh[1:] < 0))
+        if down.size == 0:
             return math.nan, "above range"
-        i = int(np.flatnonzero(np.diff(np.sign(dh)) != 0)[0])
+        i = int(down[0])
         p0 = grid[i] - dh[i] * (grid[i + 1] - grid[i]) / (dh[i + 1] - dh[i])
         return float(p0), "within range"
 
@@ -234,6 +247,13 @@ def _phase_jobs(metal: str, templates, max_atoms: int):
         jobs.append((f"{metal}H{t.h_per_metal:g}/{t.name}", "hydride", t.h_per_metal, t.name,
                      (lambda p, t=t: build_structure(t, metal, p))))
     return jobs
+
+
+def _display_name(job_name: str, kind: str, metal: str, x: float, template: str) -> str:
+    """Phase name shown in tables and plots: the chemists' formula and the template (``Pd4H23/A15``).
+
+    The job name (``PdH5.75/A15``) stays the cache key of the relaxation, so stored results remain valid."""
+    return f"{hydride_formula(metal, x)}/{template}" if kind == "hydride" else job_name
 
 
 def compute_system(
@@ -259,29 +279,41 @@ def compute_system(
     chosen = templates_for(names=list(templates)) if templates is not None else list(load_templates().values())
     jobs = _phase_jobs(metal, chosen, max_atoms)
     rows = []
-    result_structures: dict = {}
     bar = tqdm(total=len(jobs) * len(pressures), desc=f"relax {metal}-H ({info.name})", disable=not progress)
-    for name, kind, x, tname, factory in jobs:
+    for key, kind, x, tname, factory in jobs:
+        name = _display_name(key, kind, metal, x, tname)
         for p in pressures:
-            label = {"phase": name, "template": tname, "metal": metal, "builder": BUILDER_VERSION}
+            label = {"phase": key, "template": tname, "metal": metal, "builder": BUILDER_VERSION}
             try:
                 res, cached = cached_relaxation(store, label, lambda: factory(p), p, calc, info, settings)
             except StructureError as exc:
                 res, cached = {"status": "rejected", "error": str(exc), "converged": False}, False
-            n_fu = _formula_units(res, kind)
-            if "structure" in res:
-                result_structures[(name, p)] = res["structure"]
-            rows.append({"phase": name, "kind": kind, "h_per_metal": x, "template": tname, "pressure_gpa": p,
-                         "status": res.get("status"), "converged": bool(res.get("converged")), "cached": cached,
-                         "steps": res.get("steps"), "seconds": res.get("seconds"),
-                         "enthalpy_ev_per_fu": res["enthalpy_ev"] / n_fu if "enthalpy_ev" in res else math.nan,
-                         "volume_a3_per_fu": res["volume_a3"] / n_fu if "volume_a3" in res else math.nan,
-                         "achieved_pressure_gpa": res.get("achieved_pressure_gpa", math.nan),
-                         "error": res.get("error", "")})
+            rows.append(relaxation_row(name, kind, x, tname, p, res, cached))
             bar.update()
     bar.close()
-    table = pd.DataFrame(rows)
-    result = SystemResult(metal, info, settings, tuple(pressures), relaxations=table, structures=result_structures)
+    return system_from_relaxations(metal, info, settings, pressures, pd.DataFrame(rows))
+
+
+def relaxation_row(name: str, kind: str, x: float, template: str, pressure_gpa: float, res: dict,
+                   cached: bool) -> dict:
+    """One row of a system's relaxations table from a stored relaxation result (per formula unit)."""
+    n_fu = _formula_units(res, kind)
+    return {"phase": name, "kind": kind, "h_per_metal": x, "template": template, "pressure_gpa": pressure_gpa,
+            "status": res.get("status"), "converged": bool(res.get("converged")), "cached": cached,
+            "steps": res.get("steps"), "seconds": res.get("seconds"),
+            "enthalpy_ev_per_fu": res["enthalpy_ev"] / n_fu if "enthalpy_ev" in res else math.nan,
+            "volume_a3_per_fu": res["volume_a3"] / n_fu if "volume_a3" in res else math.nan,
+            "achieved_pressure_gpa": res.get("achieved_pressure_gpa", math.nan),
+            "error": res.get("error", ""), "structure": res.get("structure")}
+
+
+def system_from_relaxations(metal: str, info: CalculatorInfo, settings: RelaxSettings, pressures: Sequence[float],
+                            table: pd.DataFrame) -> SystemResult:
+    """Phase curves (with their EOS fits) from a table of relaxations, one row per phase and pressure
+    (the columns :func:`compute_system` writes)."""
+    structures = {(r["phase"], float(r["pressure_gpa"])): r["structure"] for r in table.to_dict("records")
+                  if isinstance(r.get("structure"), dict)}
+    result = SystemResult(metal, info, settings, tuple(pressures), relaxations=table, structures=structures)
     for name, g in table.groupby("phase", sort=False):
         usable = g["status"].isin(["ok", "not_converged"]).to_numpy()
         first = g.iloc[0]
@@ -337,7 +369,7 @@ def proxies_for_candidate(system: SystemResult, h_per_metal: float, pressure_gpa
         "enthalpy_phase": rx["product_phase"],
         "dH_f_ev_per_atom": float(hull.at[h_per_metal, "dH_f_ev_per_atom"]),
         "e_above_hull_ev_per_atom": float(hull.at[h_per_metal, "e_above_hull_ev_per_atom"]),
-        "precursor": system.metal if n == 0 else f"{system.metal}H{n:g}",
+        "precursor": hydride_formula(system.metal, n),
         "dH_r_ev_per_metal": rx["dH_r_ev_per_metal"],
         "dH_r_kj_per_mol_h2": rx["dH_r_kj_per_mol_h2"],
         "dV_r_a3_per_metal": rx["dV_r_a3_per_metal"],

@@ -42,12 +42,11 @@ Structures: any pymatgen Structure / ASE Atoms / CIF / POSCAR. The CLI takes use
 otherwise falls back to the enthalpy tier's template library (``screening.structures``,
 unrelaxed prototype); relaxed structures from that tier are the intended long-term source.
 
-    python -m screening.proxies.melting --top 3 --ranking reports/ranking.csv --structures my_cifs/
+    python -m screening melting --top 3 --ranking reports/ranking.csv --structures my_cifs/
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -773,58 +772,10 @@ def find_structure(row: dict, directory: str | Path | None):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m screening.proxies.melting --top N --ranking reports/ranking.csv [--structures DIR]``."""
+    """Alias of ``python -m screening melting`` (same flags; see ``python -m screening melting --help``)."""
+    from screening.cli import main as cli_main
 
-    ap = argparse.ArgumentParser(prog="python -m screening.proxies.melting", description=__doc__.split("\n")[0])
-    ap.add_argument("--top", type=int, default=3, help="number of top-ranked rows to process")
-    ap.add_argument("--ranking", default="reports/ranking.csv")
-    ap.add_argument("--structures", default=None, help="directory with <candidate_id>.cif / <formula>.cif / POSCARs")
-    ap.add_argument("--structure", default=None, help="one structure file, used for every selected row")
-    ap.add_argument("--calculator", default="chgnet")
-    ap.add_argument("--method", default="auto", choices=METHODS)
-    ap.add_argument("--precision-k", type=float, default=30.0)
-    ap.add_argument("--budget-s", type=float, default=1800.0, help="per-candidate wall-time budget (estimated first)")
-    ap.add_argument("--ramp-atoms", type=int, default=None, help="atoms in the heating/cooling cell")
-    ap.add_argument("--out", default="reports/ranking_melting.csv")
-    ap.add_argument("--reports-dir", default="reports")
-    ap.add_argument("--no-progress", action="store_true")
-    args = ap.parse_args(argv)
-    if args.top < 1:
-        raise CandidateError(f"--top must be >= 1, got {args.top}")
-    from screening.tables import check_range, read_table
-
-    ranking = read_table(args.ranking, required=("candidate_id", "formula", "pressure_gpa"), what="ranking",
-                         hint="run 'make screen' first")
-    check_range(ranking, "pressure_gpa", args.ranking, what="ranking", lo=0.0, allow_missing=False)
-    rows = ranking.sort_values("rank").head(args.top) if "rank" in ranking.columns else ranking.head(args.top)
-    estimates, ids = [], []
-    for row in rows.to_dict("records"):
-        structure, source = (args.structure, f"file {args.structure}") if args.structure else \
-            find_structure(row, args.structures)
-        if structure is None:
-            print(f"{row['candidate_id']}: {source}; skipped (give --structures DIR or --structure FILE)")
-            continue
-        try:
-            plot = file_in(args.reports_dir, f"{row['formula']}_{float(row['pressure_gpa']):g}GPa",
-                           prefix="melting_", suffix=".png")
-            est = melting_temperature(structure, float(row["pressure_gpa"]), args.calculator, method=args.method,
-                                      precision_k=args.precision_k, budget_s=args.budget_s,
-                                      ramp_atoms=args.ramp_atoms, plot=plot, progress=not args.no_progress)
-        except CandidateError as exc:  # a bad structure file: report it, go on with the others
-            est = MeltingEstimate(str(row["formula"]), float(row["pressure_gpa"]), args.method, None, None, None,
-                                  None, None, None, "failed", f"bad input: {exc}",
-                                  {"name": str(args.calculator), "version": None})
-        est.diagnostics["structure_source"] = source
-        estimates.append(est)
-        ids.append(row["candidate_id"])
-        tm = "n/a" if est.tm_metal_k is None else f"{est.tm_metal_k:.0f} ± {est.tm_metal_err_k:.0f} K"
-        print(f"{row['candidate_id']}: T_m(metal) = {tm} [{est.status}] {est.message}")
-    from screening.api import write_ranking
-
-    write_ranking(merge_melting_columns(ranking, melting_table(estimates, ids)), args.out)
-    bad = sum(e.message.startswith("bad input") for e in estimates)
-    print(f"wrote {args.out} ({len(estimates) - bad} estimates" + (f"; {bad} bad input)" if bad else ")"))
-    return 0
+    return cli_main(["melting", *(sys.argv[1:] if argv is None else argv)])
 
 
 def cli(argv: Sequence[str] | None = None) -> int:
