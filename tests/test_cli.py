@@ -81,7 +81,7 @@ def test_old_module_entry_points_are_aliases(tmp_path, capsys):
 
 def test_cache_location_is_printed(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SCREENING_CACHE_DIR", str(tmp_path / "cache"))
-    (tmp_path / "r.csv").write_text("candidate_id,rank\nLaH10@150GPa,1\n")
+    (tmp_path / "r.csv").write_text("candidate_id,formula,pressure_gpa,rank\nLaH10@150GPa,LaH10,150,1\n")
     main(["melting", "--ranking", str(tmp_path / "r.csv"), "--top", "1", "--out", str(tmp_path / "o.csv"),
           "--reports", str(tmp_path), "--quiet"])
     assert f"cache: {tmp_path / 'cache'}" in capsys.readouterr().out
@@ -96,7 +96,7 @@ def test_make_help_lists_every_target_and_uses_the_subcommands():
     out = subprocess.run(["make", "-s", "-C", str(REPO), "help"], capture_output=True, text=True, check=True).stdout
     listed = set(re.findall(r"^make ([\w-]+)", out, re.M))
     assert _make_targets() <= listed, _make_targets() - listed
-    bench = out[out.index("make bench"):].split("\nmake ")[0]
+    bench = out[out.index("make bench "):].split("\nmake ")[0]
     for tier in ("tier-1", "tier-2a", "tier-2b", "tier-3"):
         assert tier in bench, bench
     text = (REPO / "Makefile").read_text()

@@ -44,7 +44,8 @@ DEFAULT_METALS = ("Li", "Na", "Mg", "Ca", "Sr", "Ba", "Sc", "Y", "Zr", "La", "Ce
 UNSEEN_METALS = ("Sr", "Sc", "Ce")
 #: In campaign order: the hydrides that matter most for superhydride synthesis first.
 DEFAULT_TEMPLATES = ("fluorite", "thcr2si2", "sodalite", "fcc_clathrate", "bif3", "rocksalt")
-DEFAULT_PRESSURES_GPA = (25.0, 150.0, 300.0)
+#: In campaign order: the superhydride range first, then the seed's, then the top of the grid.
+DEFAULT_PRESSURES_GPA = (150.0, 25.0, 300.0)
 DEFAULT_H2_PRESSURES_GPA = (0.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0)
 FAMILIES = ("template_relaxed", "metal_ref", "h2", "rattled", "strained")
 
@@ -62,6 +63,8 @@ class DatasetPlan:
         rattle_a: standard deviation of the rattled copies' displacements (Å).
         strain: standard deviation of the strained copies' strain components.
         max_atoms: largest cell labelled.
+        n_core_templates: the first templates, labelled (with the first metal lattice) at every pressure before the
+            others (:func:`campaign_order`).
         seed: seed of every random copy.
     """
 
@@ -73,6 +76,7 @@ class DatasetPlan:
     rattle_a: float = 0.08
     strain: float = 0.03
     max_atoms: int = 12
+    n_core_templates: int = 4
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -148,33 +152,49 @@ def _base_configurations(plan: DatasetPlan, store, calculator, existing: dict | 
     calc, info = get_calculator(calculator)
     relaxer = info.label
     templates = [load_templates()[t] for t in plan.templates if primitive_size(load_templates()[t]) <= plan.max_atoms]
-    # H2 first (cheap, and every hull needs it); then structure by structure in the plan's order, each at every
-    # pressure and for every metal, so that a partial campaign covers all metals and pressures evenly.
-    yield from _h2_frames(plan, existing)
-    jobs = [(p, t, metal) for t in [None, *templates] for p in plan.pressures_gpa for metal in plan.metals]
-    for p, t, metal in jobs:
-        if t is None:
-            for lat in plan.metal_lattices:
-                key = _base_key("metal_ref", metal, lat, p)
-                if key in existing:
-                    yield existing[key]
-                    continue
-                atoms = _relaxed(store, metal, f"{metal}/{lat}", lat,
-                                 lambda lat=lat: metal_structures(metal, p)[lat], p, calc, info)
-                if atoms is not None:
-                    yield _frame(_tag(atoms, "metal_ref", p, f"{lat} {metal} relaxed at {p:g} GPa with {relaxer}",
-                                      parent=""), metal, 1, template=lat)
+    yield from _h2_frames(plan, existing)  # first: cheap, and every hull needs it
+    for kind, name, p, metal in campaign_order(plan, [t.name for t in templates]):
+        if kind == "metal_ref":
+            key = _base_key("metal_ref", metal, name, p)
+            if key in existing:
+                yield existing[key]
+                continue
+            atoms = _relaxed(store, metal, f"{metal}/{name}", name,
+                             lambda lat=name, p=p, metal=metal: metal_structures(metal, p)[lat], p, calc, info)
+            if atoms is not None:
+                yield _frame(_tag(atoms, "metal_ref", p, f"{name} {metal} relaxed at {p:g} GPa with {relaxer}",
+                                  parent=""), metal, 1, template=name)
             continue
-        key = _base_key("template_relaxed", metal, t.name, p)
+        key = _base_key("template_relaxed", metal, name, p)
         if key in existing:
             yield existing[key]
             continue
+        t = load_templates()[name]
         phase = f"{metal}H{t.h_per_metal:g}/{t.name}"
-        atoms = _relaxed(store, metal, phase, t.name, lambda t=t: build_structure(t, metal, p), p, calc, info)
+        atoms = _relaxed(store, metal, phase, t.name, lambda t=t, p=p, metal=metal: build_structure(t, metal, p), p,
+                         calc, info)
         if atoms is not None:
             yield _frame(_tag(atoms, "template_relaxed", p,
                               f"template {t.name} ({t.space_group}) {phase.split('/')[0]} relaxed at {p:g} GPa "
                               f"with {relaxer} (tier-2a cache)", parent=""), metal, 1, template=t.name)
+
+
+def campaign_order(plan: DatasetPlan, templates: Sequence[str]) -> list[tuple[str, str, float, str]]:
+    """Round-1 jobs ``(family, structure name, pressure, metal)`` in the order they are labelled.
+
+    Two tiers: first the first metal lattice and the first ``n_core_templates`` templates, then the rest. Within
+    a tier, pressure by pressure in the plan's order, structure by structure, metal by metal: a campaign stopped
+    at any point has every metal and every core structure at the pressures it reached.
+    """
+    structures = [("metal_ref", lat) for lat in plan.metal_lattices] + [("template_relaxed", t) for t in templates]
+    core = {("metal_ref", plan.metal_lattices[0])} | {("template_relaxed", t) for t in templates[:plan.n_core_templates]}
+    jobs = []
+    for tier in (True, False):
+        for p in plan.pressures_gpa:
+            for family, name in structures:
+                if (family, name) in core if tier else (family, name) not in core:
+                    jobs.extend((family, name, p, metal) for metal in plan.metals)
+    return jobs
 
 
 def _h2_frames(plan: DatasetPlan, existing: dict) -> Iterator:
