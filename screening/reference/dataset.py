@@ -63,8 +63,8 @@ class DatasetPlan:
         rattle_a: standard deviation of the rattled copies' displacements (Å).
         strain: standard deviation of the strained copies' strain components.
         max_atoms: largest cell labelled.
-        n_core_templates: the first templates, labelled (with the first metal lattice) at every pressure before the
-            others (:func:`campaign_order`).
+        n_core_templates: the first templates, labelled at every pressure before the metals and the other
+            templates (:func:`campaign_order`).
         seed: seed of every random copy.
     """
 
@@ -182,12 +182,14 @@ def _base_configurations(plan: DatasetPlan, store, calculator, existing: dict | 
 def campaign_order(plan: DatasetPlan, templates: Sequence[str]) -> list[tuple[str, str, float, str]]:
     """Round-1 jobs ``(family, structure name, pressure, metal)`` in the order they are labelled.
 
-    Two tiers: first the first metal lattice and the first ``n_core_templates`` templates, then the rest. Within
-    a tier, pressure by pressure in the plan's order, structure by structure, metal by metal: a campaign stopped
-    at any point has every metal and every core structure at the pressures it reached.
+    Two tiers: first the first ``n_core_templates`` templates, then the metal lattices and the other templates.
+    Within a tier, pressure by pressure in the plan's order, structure by structure, metal by metal: a campaign
+    stopped at any point has every metal and every core structure at the pressures it reached. The metals come
+    in the second tier because one-atom metallic cells at the converged k-point density cost 5–30 times a hydride
+    cell (many k-points, slow SCF at high pressure).
     """
-    structures = [("metal_ref", lat) for lat in plan.metal_lattices] + [("template_relaxed", t) for t in templates]
-    core = {("metal_ref", plan.metal_lattices[0])} | {("template_relaxed", t) for t in templates[:plan.n_core_templates]}
+    structures = [("template_relaxed", t) for t in templates] + [("metal_ref", lat) for lat in plan.metal_lattices]
+    core = {("template_relaxed", t) for t in templates[:plan.n_core_templates]}
     jobs = []
     for tier in (True, False):
         for p in plan.pressures_gpa:
