@@ -21,7 +21,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: help install screen test bench validate validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: help install screen test bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make screen     install (first time) and run the default tier-1 screen -> $(OUT), $(PLOT)"
@@ -29,7 +29,8 @@ help:
 	@echo "make bench      featurize+rank timing and the ratio against stock matminer"
 	@echo "make proxies    tier 2a pressure-enthalpy proxies for the top TOP=$(TOP) candidates (CALC=$(CALC)), merged into $(OUT)"
 	@echo "make melting    tier 2b melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR)"
-	@echo "make validate   leave-one-metal-out: prior recall + score/window vs experiment (DATA=other.csv) -> reports/validation.*"
+	@echo "make validate   leave-one-metal-out: prior recall + tier 2a of the table's metals + score/window vs experiment (DATA=other.csv) -> reports/validation.*"
+	@echo "make tier2a     tier-2a physics for every metal of the experimental table (DATA, TIER2A_PRESSURES, TIER2A_TEMPLATES, TIER2A_MAX_ATOMS); cached"
 	@echo "make validate-enthalpy  enthalpy-tier physics checks against reference values (slow: CHGNet)"
 	@echo "make engine     tier 3 for the top TOP=1 candidates: trained POD potential + interface MD on dask (SCHEDULER=addr, POTENTIAL=dir, LABELS=gpaw)"
 	@echo "make engine-demo  tier 3 on the seed system: Ca-H potential, errors vs GPAW, CaH2/H2 at 40 GPa, 1473 K and 300 K"
@@ -67,7 +68,14 @@ melting: $(STAMP)
 	$(PY) -m screening.proxies.melting --top $(TOP) --ranking "$(OUT)" --calculator "$(CALC)" --out "$(OUT)" \
 		$(if $(STRUCTURES),--structures "$(STRUCTURES)")
 
-validate: prior-cv validate-score
+validate: prior-cv tier2a validate-score
+
+# Tier-2a physics (default calculator) for every metal of the experimental table (DATA=other.csv), cached and
+# resumable; knobs TIER2A_PRESSURES="100,150" TIER2A_TEMPLATES="fluorite,sodalite" TIER2A_MAX_ATOMS=12.
+tier2a: $(STAMP)
+	$(PY) -m screening.tier2a_table $(if $(DATA),--data "$(DATA)") \
+		$(if $(TIER2A_PRESSURES),--pressures "$(TIER2A_PRESSURES)") $(if $(TIER2A_TEMPLATES),--templates "$(TIER2A_TEMPLATES)") \
+		$(if $(TIER2A_MAX_ATOMS),--max-atoms $(TIER2A_MAX_ATOMS))
 
 validate-score: $(STAMP)
 	$(PY) -m screening validate --out-dir reports $(if $(DATA),--data "$(DATA)")

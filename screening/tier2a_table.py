@@ -154,3 +154,60 @@ def validation_candidates(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     points = points[points["metal"].isin(list(FAMILY_OF))]
     return {metal: candidate_grid([metal], DEFAULT_H_PER_METAL, sorted(group["pressure_gpa"].unique()))
             for metal, group in points.groupby("metal")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m screening.tier2a_table [--data CSV] [--metals La,Y] [--pressures ...] [--templates ...]
+    [--max-atoms N] [--calculator NAME]``: compute (or find cached) tier 2a for every metal of the table."""
+    import argparse
+    import sys
+
+    from screening.experimental import load_experimental
+
+    ap = argparse.ArgumentParser(prog="python -m screening.tier2a_table",
+                                 description="tier-2a physics for the metals of an experimental table (cached, resumable)")
+    ap.add_argument("--data", help="experimental CSV (default data/experimental_hydrides.csv)")
+    ap.add_argument("--metals", help="only these metals, comma-separated (default: all of the table)")
+    ap.add_argument("--pressures", help="relaxation pressures in GPa (default: the pressures each metal was observed at)")
+    ap.add_argument("--templates", help="template names, comma-separated (default: all)")
+    ap.add_argument("--max-atoms", type=int, default=20, help="largest primitive cell to relax (default 20)")
+    ap.add_argument("--calculator", help=f"registry name (default: the project default, now {default_calculator_spec()!r})")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        cands = validation_candidates(load_experimental(args.data))
+        if args.metals:
+            wanted = [m.strip() for m in args.metals.split(",") if m.strip()]
+            unknown = [m for m in wanted if m not in cands]
+            if unknown:
+                raise CandidateError(f"metal(s) {unknown} have no observed pressure in the table; known: {sorted(cands)}")
+            cands = {m: cands[m] for m in wanted}
+        pressures = None
+        if args.pressures:
+            from screening.candidates import validate_pressures
+            from screening.cli import _split
+
+            pressures = tuple(validate_pressures(_split(args.pressures)))
+        templates = tuple(t for t in args.templates.split(",") if t) if args.templates else None
+        if templates:
+            from screening.structures.templates import templates_for
+
+            templates_for(names=list(templates))
+        if args.max_atoms < 1:
+            raise CandidateError(f"--max-atoms must be >= 1, got {args.max_atoms}")
+        settings = Tier2aSettings(pressures, templates, args.max_atoms, args.calculator)
+        t0 = time.perf_counter()
+        done = tier2a_for_candidates(cands, settings, compute=True, progress=not args.quiet)
+    except CandidateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for metal, rows in done.items():
+        sec = rows["tier2a_seconds"].iloc[0] if "tier2a_seconds" in rows else float("nan")
+        print(f"{metal}: {len(rows)} candidates, computed in {sec:.0f} s (0 s if it came from the store this run: "
+              f"total {time.perf_counter() - t0:.0f} s)")
+    print(f"settings: {json.dumps(settings_dict(settings))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

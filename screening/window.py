@@ -11,7 +11,9 @@ Each quantity comes from the best tier that has computed it, and its source is a
     (``data/ambient_hydrides.csv``; 0 for a metal without one),
     ``x_max(P) = v_M + alpha (P / 100 GPa)^beta``; ``p_min`` inverts it. ``alpha`` and ``beta`` are
     fitted by least squares to an experimental table; the validation refits them leaving each metal
-    out. The fallback is bounded by what supports it: ``p_min_status`` says ``"not reachable"`` when
+    out. The fallback is bounded by what supports it: never above the lowest pressure at which an
+    experiment of the fitted table reached the same excess H/M (:meth:`ExcessHydrogenModel.envelope_pressure`);
+    ``p_min_status`` says ``"not reachable"`` when
     ``p_min`` exceeds the highest pressure of the candidate grid, and ``"extrapolated"`` when the
     excess H/M lies beyond the largest one of the fitted table.
 * **Temperature range** ``t_min_k`` – ``t_max_k``.
@@ -72,6 +74,8 @@ class ExcessHydrogenModel:
     max_excess: float = float("inf")
     max_pressure_gpa: float = float("inf")
     rms_h_per_metal: float = 1.5
+    #: (excess H/M, pressure GPa) of every fitted row: the experimental envelope bounding p_min.
+    observed: tuple = ()
 
     @classmethod
     def fit(cls, table: pd.DataFrame, source: str = "") -> "ExcessHydrogenModel":
@@ -85,7 +89,21 @@ class ExcessHydrogenModel:
         fit = least_squares(lambda c: c[0] * p ** c[1] - excess, x0=[3.0, 0.5], bounds=([0.01, 0.05], [50.0, 5.0]))
         rms = float(np.sqrt(np.mean(fit.fun ** 2)))
         return cls(float(fit.x[0]), float(fit.x[1]), int(len(d)), tuple(sorted(d["metal"].unique())), source,
-                   float(excess.max()), float(d["pressure_gpa"].max()), rms)
+                   float(excess.max()), float(d["pressure_gpa"].max()), rms,
+                   tuple((float(e), float(pp)) for e, pp in zip(excess, d["pressure_gpa"])))
+
+    def envelope_pressure(self, excess) -> np.ndarray:
+        """The lowest pressure at which any fitted experiment reached at least this excess H/M (inf if none):
+        an upper bound on p_min that the experimental table itself supports."""
+        e = np.asarray(excess, dtype=float)
+        if not self.observed:
+            return np.full(e.shape, np.inf)
+        obs = np.array(self.observed, dtype=float)
+        order = np.argsort(-obs[:, 0])
+        ex, pp = obs[order, 0], np.minimum.accumulate(obs[order, 1])
+        # For each e: min pressure over rows with excess >= e (ex is descending).
+        k = np.searchsorted(-ex, -e, side="right") - 1
+        return np.where(k >= 0, pp[np.clip(k, 0, None)], np.inf)
 
     def x_max(self, metal: str, pressure_gpa) -> np.ndarray:
         """H/M of the H-richest hydride expected at P."""
@@ -278,11 +296,14 @@ def synthesis_window(frame: pd.DataFrame, model: ExcessHydrogenModel | None = No
         v_of = {mm: ambient_h_per_metal(mm) for mm in set(m)}
         v = np.array([v_of[mm] for mm in m])
         excess = xs - v
-        pmin = np.where(excess > 0, P_REF_GPA * (np.clip(excess, 0, None) / model.alpha) ** (1.0 / model.beta), 0.0)
+        raw = np.where(excess > 0, P_REF_GPA * (np.clip(excess, 0, None) / model.alpha) ** (1.0 / model.beta), 0.0)
+        envelope = model.envelope_pressure(excess)
+        pmin = np.minimum(raw, envelope)
         status = np.where(pmin > grid_max, f"not reachable within the grid (p_min > {grid_max:g} GPa)",
                           np.where(excess > model.max_excess + 1e-9,
                                    f"extrapolated: excess H/M beyond the {model.max_excess:.3g} of the fitted table",
-                                   "reachable"))
+                                   np.where(envelope < raw, "reachable (bounded by the experimental envelope: this "
+                                            "excess H/M was reached at that pressure)", "reachable")))
         tmax = hydride_melting_k(m, xs, ps)
         chosen = [choose_precursor(mm, float(xi)) for mm, xi in zip(m, xs)]
         compat = np.array([c[2] for c in chosen], dtype=float)
