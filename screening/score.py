@@ -256,9 +256,12 @@ def combine_terms(terms: pd.DataFrame, weights: ScoreWeights | None = None) -> n
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.5)
 
 
-#: Defaults chosen by the leave-one-metal-out validation (``make validate`` prints them as
-#: ``weights_selected_on_all_metals``; README): the grid point with the best top-3 rate over every metal's
-#: held-out scores (hull and reaction are fixed at 1: tier 2a exists for only part of the table).
+#: Default weights, chosen a priori (not on validation figures): the physical steps (hull, reaction,
+#: richness) 1; margin 0 because richness already carries the tier-1 excess-H model (the same model would
+#: count twice); homologous and precursor 0.5 (they decide among near-degenerate phases); the prior 0.25
+#: (a weak, continuous term that also separates otherwise equal candidates). The nested leave-one-metal-out
+#: of ``make validate`` reports its own selection as ``weights_selected_on_all_metals``; replace these by it
+#: once it has been run on the full table.
 DEFAULT_WEIGHTS = ScoreWeights(hull=1.0, reaction=1.0, richness=1.0, margin=0.0, homologous=0.5, precursor=0.5, prior=0.25)
 
 

@@ -220,7 +220,7 @@ def validate(data_path: str | Path | None = None, *, prior_config=None, nested: 
                 "predicted_p_min_gpa": float(row["p_min_gpa"]),
                 "p_min_status": row["p_min_status"], "p_min_source": row["p_min_source"],
                 "recommended_precursor": row["recommended_precursor"],
-                "tier2a": bool(np.isfinite(pd.to_numeric(row.get("e_above_hull_ev_per_atom"), errors="coerce"))),
+                "tier2a": bool(pd.notna(row.get("e_above_hull_ev_per_atom", np.nan))),
                 "rank_at_reported_pressure": rank, "n_candidates": n,
                 "top1": bool(rank <= 1) if np.isfinite(rank) else False,
                 "top3": bool(rank <= 3) if np.isfinite(rank) else False,

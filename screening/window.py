@@ -23,8 +23,8 @@ Each quantity comes from the best tier that has computed it, and its source is a
     and never above :data:`T_CAP_K`.
   - Lower end: the H-diffusion onset from tier 2b where computed; else room temperature when the
     precursor's metal sublattice matches the product's (topotactic uptake needs only H diffusion,
-    which runs at room temperature in metal hydrides), and Tammann's rule ``TAMMANN * T_m`` when
-    the metal sublattice must be rebuilt (metal-atom diffusion).
+    which runs at room temperature in metal hydrides; never above Tammann's bound), and Tammann's
+    rule ``TAMMANN * T_m`` when the metal sublattice must be rebuilt (metal-atom diffusion).
 * **Precursor** ``recommended_precursor``: only hydrides that exist at ambient pressure
   (:mod:`screening.ambient`) below the product's H/M, the one whose metal sublattice best matches
   the product's templates (ties: the H-richest); the element itself when the metal has none.
@@ -302,8 +302,7 @@ def synthesis_window(frame: pd.DataFrame, model: ExcessHydrogenModel | None = No
         status = np.where(pmin > grid_max, f"not reachable within the grid (p_min > {grid_max:g} GPa)",
                           np.where(excess > model.max_excess + 1e-9,
                                    f"extrapolated: excess H/M beyond the {model.max_excess:.3g} of the fitted table",
-                                   np.where(envelope < raw, "reachable (bounded by the experimental envelope: this "
-                                            "excess H/M was reached at that pressure)", "reachable")))
+                                   np.where(envelope < raw, "reachable (bounded by the experimental envelope)", "reachable")))
         tmax = hydride_melting_k(m, xs, ps)
         chosen = [choose_precursor(mm, float(xi)) for mm, xi in zip(m, xs)]
         compat = np.array([c[2] for c in chosen], dtype=float)
@@ -313,7 +312,7 @@ def synthesis_window(frame: pd.DataFrame, model: ExcessHydrogenModel | None = No
         out["p_min_status"][idx] = status
         out["p_min_source"][idx] = model.label()
         out["t_max_k"][idx] = tmax
-        out["t_min_k"][idx] = np.where(topotactic, np.minimum(ROOM_TEMPERATURE_K, tmax), TAMMANN * tmax)
+        out["t_min_k"][idx] = np.where(topotactic, np.minimum(ROOM_TEMPERATURE_K, TAMMANN * tmax), TAMMANN * tmax)
         out["t_window_source"][idx] = np.where(
             topotactic, "tier-1 Lindemann T_m of the hydride (metal sublattice at the hydride's spacing); lower end room "
                         "temperature (topotactic: precursor metal sublattice matches, H diffusion only)",

@@ -51,13 +51,6 @@ def test_tier2a_onset_reaches_the_window(pd_proxies):
     assert w.loc[merged["onset_status"].eq("above range").to_numpy(), "p_min_status"].str.startswith("not reachable").all()
 
 
-def _frame(n_pressures=(50.0, 150.0, 300.0)):
-    from screening.api import screen
-
-    return screen(metals=["La", "Y", "Ca", "W", "Pt", "S"], pressures_gpa=list(n_pressures), progress=False,
-                  synthesis_score=False)
-
-
 @pytest.fixture(scope="module")
 def small_screen(cache):
     from screening.api import screen
