@@ -23,7 +23,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: bench-dft dft-convergence dft-data help install screen test bench validate validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: bench-dft dft-convergence dft-data help install screen test bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
@@ -35,7 +35,8 @@ help:
 	@echo "make engine-demo  tier 3 on the seed system: Ca-H potential, errors vs GPAW, CaH2/H2 at 40 GPa, 1473 K and 300 K"
 	@echo "make score      recompute window + synthesizability score of $(OUT) (after proxies/melting; WEIGHTS='margin=1,prior=0.25')"
 	@echo "make report     self-contained offline HTML report of $(OUT) and the figures in reports/ -> reports/report.html"
-	@echo "make validate   prior-cv and validate-score below (DATA=other.csv)"
+	@echo "make validate   prior-cv, tier2a and validate-score below (DATA=other.csv)"
+	@echo "make tier2a     tier-2a physics for every metal of the experimental table (DATA, TIER2A_PRESSURES, TIER2A_TEMPLATES, TIER2A_MAX_ATOMS); cached"
 	@echo "make prior-cv   leave-one-metal-out recall of the tier-1 prior over 3 seeds -> reports/prior_lomo.csv"
 	@echo "make validate-score  score and synthesis window vs experiment, leave-one-metal-out -> reports/validation.*"
 	@echo "make validate-enthalpy  enthalpy-tier physics checks against reference values (slow: CHGNet)"
@@ -79,7 +80,14 @@ melting: $(STAMP)
 	$(PY) -m screening melting --top $(TOP) --ranking "$(OUT)" --calculator "$(CALC)" --out "$(OUT)" \
 		$(if $(STRUCTURES),--structures "$(STRUCTURES)")
 
-validate: prior-cv validate-score
+validate: prior-cv tier2a validate-score
+
+# Tier-2a physics (default calculator) for every metal of the experimental table (DATA=other.csv), cached and
+# resumable; knobs TIER2A_PRESSURES="100,150" TIER2A_TEMPLATES="fluorite,sodalite" TIER2A_MAX_ATOMS=12.
+tier2a: $(STAMP)
+	$(PY) -m screening.tier2a_table $(if $(DATA),--data "$(DATA)") \
+		$(if $(TIER2A_PRESSURES),--pressures "$(TIER2A_PRESSURES)") $(if $(TIER2A_TEMPLATES),--templates "$(TIER2A_TEMPLATES)") \
+		$(if $(TIER2A_MAX_ATOMS),--max-atoms $(TIER2A_MAX_ATOMS))
 
 validate-score: $(STAMP)
 	$(PY) -m screening validate --reports reports $(if $(DATA),--data "$(DATA)")

@@ -145,10 +145,10 @@ def merge_columns(ranking: pd.DataFrame, table: pd.DataFrame, columns) -> pd.Dat
     return merged
 
 
-def best_by_metal_and_pressure(table: pd.DataFrame) -> pd.DataFrame:
-    """Best prior score (and its H/M) per metal system and pressure."""
-    idx = table.groupby(["metals", "metal_fractions", "pressure_gpa"])["prior_score"].idxmax()
-    return table.loc[idx, ["metals", "metal_fractions", "metal", "pressure_gpa", "h_per_metal", "prior_score"]]
+def best_by_metal_and_pressure(table: pd.DataFrame, column: str = "prior_score") -> pd.DataFrame:
+    """Best ``column`` (default the prior score; e.g. ``synth_score``) and its H/M per metal system and pressure."""
+    idx = table.groupby(["metals", "metal_fractions", "pressure_gpa"])[column].idxmax()
+    return table.loc[idx, ["metals", "metal_fractions", "metal", "pressure_gpa", "h_per_metal", column]]
 
 
 __all__ = ["screen", "write_ranking", "merge_columns", "best_by_metal_and_pressure"]

@@ -233,14 +233,24 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({len(table)} candidates, {table.shape[1]} columns)")
     if args.plot:
         print(f"wrote {plot_prior_by_metal(table, args.plot)}")
-    cols = ["synth_rank", "candidate_id", "synth_score", "synth_score_sigma", "prior_score", "p_min_gpa",
-            "recommended_precursor"]
-    known = table["prior_training_positive"]
-    print(f"top {args.top} candidates that are not experimental training points "
-          f"({int(known.sum())} training points, scored in-sample, are in the CSV with prior_training_positive=True):")
-    print(table.loc[~known, cols].head(args.top).to_string(index=False))
+    _print_top(table, args.top, args.plot)
     print(f"prior: {table.attrs['provenance']['prior_model']}")
     return 0
+
+
+def _print_top(table, top: int, plot: str) -> None:
+    """The top non-training candidates with the score and their synthesis window; the score heat map
+    ``score_by_metal.png`` beside the prior's."""
+    from screening.plots import plot_score_by_metal
+
+    if plot:
+        print(f"wrote {plot_score_by_metal(table, Path(plot).with_name('score_by_metal.png'))}")
+    cols = ["synth_rank", "candidate_id", "synth_score", "synth_score_sigma", "p_min_gpa", "p_min_status", "t_min_k",
+            "t_max_k", "recommended_precursor", "prior_score"]
+    known = table["prior_training_positive"].astype(bool)
+    print(f"top {top} candidates that are not experimental training points "
+          f"({int(known.sum())} training points, scored in-sample, are in the CSV with prior_training_positive=True):")
+    print(table.loc[~known, cols].head(top).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 
 def _cmd_prior_cv(args: argparse.Namespace) -> int:

@@ -22,14 +22,31 @@ def plot_prior_by_metal(table: pd.DataFrame, path: str | Path) -> Path:
     Rows are metal systems ordered by atomic number of the majority metal.
     The figure states the model and the data hash that produced it.
     """
+    prov = table.attrs.get("provenance", {})
+    title = ("Tier-1 prior: best score over H/M\n"
+             f"{prov.get('prior_model', '')}; data sha256 {str(prov.get('prior_training_data_sha256', ''))[:12]}")
+    return _best_heatmap(table, path, "prior_score", title, "best prior score (number = its H/M)")
+
+
+def plot_score_by_metal(table: pd.DataFrame, path: str | Path) -> Path:
+    """Metal-by-pressure heatmap of the best ``synth_score`` (the score the ranking is sorted by), annotated
+    with its H/M; the title gives the weights and which tiers the terms came from."""
+    weights = str(table["score_weights"].iloc[0]) if "score_weights" in table else ""
+    tiers = "tier-2a hull/reaction for some rows" if table.get("e_above_hull_ev_per_atom", pd.Series(dtype=float)).notna().any() \
+        else "tier-1 terms only (no tier-2a results merged)"
+    title = f"Synthesizability score: best over H/M ({tiers})\nweights {weights}"
+    return _best_heatmap(table, path, "synth_score", title, "best synth_score (number = its H/M)")
+
+
+def _best_heatmap(table: pd.DataFrame, path: str | Path, column: str, title: str, label: str) -> Path:
     from pymatgen.core import Element
 
-    best = best_by_metal_and_pressure(table)
+    best = best_by_metal_and_pressure(table, column)
     best["system"] = np.where(best["metal_fractions"] == "1", best["metals"], best["metals"] + " (" + best["metal_fractions"] + ")")
     order = best.drop_duplicates("system").assign(Z=lambda d: [Element(m).Z for m in d["metal"]]).sort_values(["Z", "system"])
     systems = order["system"].tolist()
     pressures = sorted(best["pressure_gpa"].unique())
-    score = best.pivot(index="system", columns="pressure_gpa", values="prior_score").reindex(index=systems, columns=pressures)
+    score = best.pivot(index="system", columns="pressure_gpa", values=column).reindex(index=systems, columns=pressures)
     hm = best.pivot(index="system", columns="pressure_gpa", values="h_per_metal").reindex(index=systems, columns=pressures)
 
     fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(pressures), 1.5 + 0.22 * len(systems)))
@@ -43,13 +60,8 @@ def plot_prior_by_metal(table: pd.DataFrame, path: str | Path) -> Path:
             v, x = score.iat[i, j], hm.iat[i, j]
             if np.isfinite(v):
                 ax.text(j, i, f"{x:g}", ha="center", va="center", fontsize=6, color="white" if v < 0.6 else "black")
-    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="best prior score (number = its H/M)")
-    prov = table.attrs.get("provenance", {})
-    ax.set_title(
-        "Tier-1 prior: best score over H/M\n"
-        f"{prov.get('prior_model', '')}; data sha256 {str(prov.get('prior_training_data_sha256', ''))[:12]}",
-        fontsize=8,
-    )
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label=label)
+    ax.set_title(title, fontsize=8)
     fig.tight_layout()
     out = save_figure(fig, path)
     plt.close(fig)

@@ -4,6 +4,8 @@ For every metal M of the experimental table (any CSV with its columns):
 
 1. everything learned is refitted without any row of M: the PU prior (on the default grid with
    M's candidates and positives removed) and the excess-hydrogen model of the window;
+   the tier-2a physics of M (hull, reaction, onset) is taken from the result store where it was
+   computed (:mod:`screening.tier2a_table`; ``compute_tier2a=True`` computes what is missing);
 2. the score weights are chosen by an *inner* leave-one-metal-out over the remaining metals
    (a grid search maximising the inner top-3 rate), so M's data never chooses its own weights;
 3. M's candidates (every grid H/M at each reported pressure of M) are scored, and compared with
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -31,9 +33,9 @@ from screening.errors import CandidateError
 from screening.score import TERMS, ScoreWeights, combine_terms, score_candidates
 from screening.window import ExcessHydrogenModel, experimental_points
 
-#: Weights searched by the inner loop (hull and reaction are fixed at 1: no tier-2 data here).
-WEIGHT_GRID = {"margin": (0.0, 0.5, 1.0, 2.0), "homologous": (0.0, 0.5, 1.0), "precursor": (0.0, 0.5, 1.0),
-               "prior": (0.0, 0.25, 0.5, 1.0)}
+#: Weights searched by the inner loop (hull and reaction are fixed at 1: tier 2a covers only part of a table).
+WEIGHT_GRID = {"richness": (0.5, 1.0, 2.0), "margin": (0.0, 0.5, 1.0), "homologous": (0.0, 0.5, 1.0),
+               "precursor": (0.0, 0.5, 1.0), "prior": (0.0, 0.25, 0.5)}
 H_TOLERANCE = 0.26
 
 
@@ -58,13 +60,14 @@ class _Context:
     points: pd.DataFrame
     candidates: dict
     priors: dict = field(default_factory=dict)
+    tier2a_metals: list = field(default_factory=list)
 
 
-def _context(table: pd.DataFrame, prior_config, progress: bool) -> _Context:
+def _context(table: pd.DataFrame, prior_config, progress: bool, tier2a=None, compute_tier2a: bool = False) -> _Context:
     from descriptors.pipeline import featurize_candidates
-    from screening.candidates import DEFAULT_H_PER_METAL, candidate_grid
     from screening.elements import FAMILY_OF
     from screening.prior import PriorConfig, training_frame
+    from screening.tier2a_table import merge_tier2a, tier2a_for_candidates, validation_candidates
 
     config = prior_config or PriorConfig()
     frame = training_frame(config, table, progress)
@@ -72,11 +75,13 @@ def _context(table: pd.DataFrame, prior_config, progress: bool) -> _Context:
     y = frame["label"].to_numpy()
     points = experimental_points(table)
     points = points[points["metal"].isin(list(FAMILY_OF))].reset_index(drop=True)
-    candidates = {}
-    for metal, group in points.groupby("metal"):
-        grid = candidate_grid([metal], DEFAULT_H_PER_METAL, sorted(group["pressure_gpa"].unique()))
-        candidates[metal] = featurize_candidates(grid, progress=False)
-    return _Context(config, frame, X, y, points, candidates)
+    grids = validation_candidates(table)
+    physics = tier2a_for_candidates(grids, tier2a, compute=compute_tier2a, progress=progress) if tier2a is not False else {}
+    candidates = {metal: merge_tier2a(featurize_candidates(grid, progress=False), physics.get(metal))
+                  for metal, grid in grids.items()}
+    ctx = _Context(config, frame, X, y, points, candidates)
+    ctx.tier2a_metals = sorted(physics)
+    return ctx
 
 
 def _fit_prior(ctx: _Context, exclude: frozenset):
@@ -141,13 +146,17 @@ def _choose_weights(per_metal: dict[str, tuple[pd.DataFrame, pd.DataFrame]], gri
 
 
 def validate(data_path: str | Path | None = None, *, prior_config=None, nested: bool = True,
-             progress: bool = True) -> tuple[pd.DataFrame, dict]:
+             progress: bool = True, compute_tier2a: bool = False, tier2a=None) -> tuple[pd.DataFrame, dict]:
     """Leave-one-metal-out validation; returns (one row per experimental row, summary dict).
 
     Args:
         data_path: any CSV with the columns of ``data/experimental_hydrides.csv`` (default that file).
         prior_config: :class:`screening.prior.PriorConfig` (default settings).
         nested: choose weights by inner leave-one-metal-out (else use the default weights).
+        compute_tier2a: compute the tier-2a physics of metals that have none in the result store (slow:
+            relaxations with the default calculator); otherwise only stored results are used.
+        tier2a: :class:`screening.tier2a_table.Tier2aSettings` (pressures, templates, cell size,
+            calculator), or False to ignore tier 2a altogether.
     """
     from scipy.stats import spearmanr
 
@@ -158,7 +167,7 @@ def validate(data_path: str | Path | None = None, *, prior_config=None, nested: 
     for col in ("synthesis_temperature_k",):
         if col not in table.columns:
             table[col] = np.nan
-    ctx = _context(table, prior_config, progress)
+    ctx = _context(table, prior_config, progress, tier2a, compute_tier2a)
     if ctx.points["metal"].nunique() < 3:
         raise CandidateError(f"leave-one-metal-out needs >= 3 metals with an observed pressure, got "
                              f"{sorted(ctx.points['metal'].unique())}")
@@ -177,7 +186,8 @@ def validate(data_path: str | Path | None = None, *, prior_config=None, nested: 
     outer_scored = {m: (ctx.points[ctx.points["metal"] == m], _scored(ctx, m, *outer[m])) for m in metals}
     # Diagnosis on the same outer folds: each term alone, and the a-priori weights of ScoreWeights().
     probes = {f"only_{t}": ScoreWeights(**{n: float(n == t) for n in TERMS}) for t in TERMS}
-    probes["a_priori_weights"] = ScoreWeights(1.0, 1.0, 1.0, 1.0, 1.0, 0.25)
+    probes["a_priori_weights"] = ScoreWeights()
+    probes.update({f"a_priori_without_{t}": replace(ScoreWeights(), **{t: 0.0}) for t in TERMS})
     probe_ranks = {k: pd.concat([_row_ranks(pts, sc, combine_terms(sc, w))["rank"] for pts, sc in outer_scored.values()])
                    for k, w in probes.items()}
     for train_idx, test_idx, metal in lomo_splits(ctx.points["metal"].tolist()):
@@ -207,8 +217,10 @@ def validate(data_path: str | Path | None = None, *, prior_config=None, nested: 
                 "formula": src["formula"], "metal": metal, "h_per_metal": r["h_per_metal"],
                 "observed_pressure_gpa": r["pressure_gpa"], "pressure_source": r["pressure_source"],
                 "reported_synthesis_pressure_gpa": src["synthesis_pressure_gpa"],
-                "predicted_p_min_gpa": float(excess.p_min(metal, r["h_per_metal"])),
-                "p_min_source": row["p_min_source"],
+                "predicted_p_min_gpa": float(row["p_min_gpa"]),
+                "p_min_status": row["p_min_status"], "p_min_source": row["p_min_source"],
+                "recommended_precursor": row["recommended_precursor"],
+                "tier2a": bool(pd.notna(row.get("e_above_hull_ev_per_atom", np.nan))),
                 "rank_at_reported_pressure": rank, "n_candidates": n,
                 "top1": bool(rank <= 1) if np.isfinite(rank) else False,
                 "top3": bool(rank <= 3) if np.isfinite(rank) else False,
@@ -236,6 +248,10 @@ def validate(data_path: str | Path | None = None, *, prior_config=None, nested: 
         "weights_by_held_out_metal": chosen,
         "nested_weight_selection": nested,
         "prior": ctx.config.label,
+        "tier2a_metals": ctx.tier2a_metals,
+        "tier2a_calculator": next((str(c) for m in ctx.tier2a_metals for c in ctx.candidates[m].get("enthalpy_calculator", [])
+                                   if isinstance(c, str)), None),
+        "n_rows_with_tier2a": int(result["tier2a"].sum()) if len(result) else 0,
     }
     summary["top3_rate_by_metal"] = term_diagnosis(result)
     summary["top3_rate_probes"] = {k: float((r <= 3).mean()) for k, r in probe_ranks.items()}
@@ -274,8 +290,9 @@ def plot_validation(result: pd.DataFrame, summary: dict, path: str | Path) -> Pa
                  f"(n={summary['n_rows_synthesis_pressure']} synthesis pressures), top-3 {summary['top3_rate']:.0%}",
                  fontsize=9)
     ax.legend(fontsize=8, loc="upper left")
-    fig.text(0.01, 0.005, "p_min: tier-1 excess-H model refitted without each metal; no DFT or ML potential involved",
-             fontsize=7)
+    calc = summary.get("tier2a_calculator") or "none"
+    fig.text(0.01, 0.005, f"p_min: tier-2a onset where computed (calculator: {calc}; metals {summary.get('tier2a_metals', [])}), "
+             "else the tier-1 excess-H model refitted without each metal", fontsize=6)
     fig.tight_layout()
     from screening.provenance import save_figure
 
@@ -298,9 +315,12 @@ def write_validation(result: pd.DataFrame, summary: dict, out_dir: str | Path = 
     from screening.report import write_plot_provenance
 
     write_plot_provenance(
-        paths["png"], {"name": "none (no energy calculator)", "kind": "tier-1 models refitted per held-out metal"},
+        paths["png"], {"name": summary.get("tier2a_calculator") or "none (no energy calculator)",
+                       "kind": "tier-2a enthalpies where computed (a universal ML potential unless stated); "
+                               "tier-1 models refitted per held-out metal"},
         {"prior": summary["prior"], "nested_weight_selection": summary["nested_weight_selection"],
          "weight_grid": WEIGHT_GRID, "h_tolerance": H_TOLERANCE},
-        "Predicted minimum pressure (tier-1 excess-H model, refitted without the metal) against the experimental "
+        "Predicted minimum pressure (tier-2a onset where computed, else the tier-1 excess-H model refitted without the "
+        "metal) against the experimental "
         "pressure of each row of the experimental table; leave-one-metal-out.")
     return paths

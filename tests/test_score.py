@@ -9,9 +9,9 @@ from screening.score import TERMS, ScoreWeights, combine_terms, synthesizability
 from screening.window import ExcessHydrogenModel, ambient_h_per_metal, lindemann_melting_k, synthesis_window
 
 # Direction in which each input makes synthesis more plausible (+1: larger is better).
-DIRECTION = {"hull": -1, "reaction": -1, "margin": +1, "homologous": +1, "precursor": +1, "prior": +1}
-SPAN = {"hull": (0.0, 0.5), "reaction": (-100.0, 100.0), "margin": (-200.0, 200.0), "homologous": (0.1, 3.0),
-        "precursor": (0.0, 1.0), "prior": (0.0, 1.0)}
+DIRECTION = {"hull": -1, "reaction": -1, "richness": -1, "margin": +1, "homologous": +1, "precursor": +1, "prior": +1}
+SPAN = {"hull": (0.0, 0.5), "reaction": (-100.0, 100.0), "richness": (0.0, 8.0), "margin": (-200.0, 200.0),
+        "homologous": (0.1, 3.0), "precursor": (0.0, 1.0), "prior": (0.0, 1.0)}
 
 
 def _random_inputs(rng, n):
@@ -44,22 +44,25 @@ def test_lower_hull_distance_never_lowers_score():
     assert s[0] > s[1] > s[2]
 
 
-def test_missing_term_is_neutral_and_more_uncertain():
-    full = pd.DataFrame({TERMS["hull"]: [0.2], TERMS["reaction"]: [0.0], TERMS["margin"]: [0.0],
-                         TERMS["homologous"]: [0.8], TERMS["precursor"]: [0.5], TERMS["prior"]: [0.5]})
+def test_missing_term_is_left_out_not_counted_as_half():
+    """A term that was never computed is no evidence: the score is the weighted mean of the other terms
+    (not pulled towards 0.5) and its uncertainty is wider."""
+    full = pd.DataFrame({TERMS["hull"]: [0.2], TERMS["reaction"]: [-50.0], TERMS["richness"]: [0.0],
+                         TERMS["margin"]: [200.0], TERMS["homologous"]: [3.0], TERMS["precursor"]: [1.0],
+                         TERMS["prior"]: [1.0]})
     missing = full.assign(**{TERMS["hull"]: np.nan})
-    a, b = synthesizability_score(full), synthesizability_score(missing)
-    # Every term is at its midpoint except hull (0.2 eV/atom above: term 0.018); without it the score is 0.5.
-    assert a["synth_score"].iloc[0] < 0.5
-    assert b["synth_score"].iloc[0] == pytest.approx(0.5)
+    a, b = synthesizability_score(full, ScoreWeights()), synthesizability_score(missing, ScoreWeights())
+    # Every other term is ~1; hull 0.2 eV/atom above the hull is ~0.03. Without hull the score stays ~1.
+    assert a["synth_score"].iloc[0] < 0.9
+    assert b["synth_score"].iloc[0] > 0.99
     assert b["synth_score_sigma"].iloc[0] > a["synth_score_sigma"].iloc[0]
     assert "hull" not in b["synth_terms_present"].iloc[0] and "hull" in a["synth_terms_present"].iloc[0]
 
 
-def test_combine_terms_is_the_weighted_mean():
-    terms = pd.DataFrame({f"term_{n}": [v] for n, v in zip(TERMS, (1.0, 0.0, 0.5, 0.2, np.nan, 0.9))})
-    w = ScoreWeights(hull=1, reaction=2, margin=0, homologous=1, precursor=1, prior=1)
-    expected = (1.0 * 1 + 0.0 * 2 + 0.2 * 1 + 0.5 * 1 + 0.9 * 1) / 6.0
+def test_combine_terms_is_the_weighted_mean_over_computed_terms():
+    terms = pd.DataFrame({f"term_{n}": [v] for n, v in zip(TERMS, (1.0, 0.0, 0.7, 0.5, 0.2, np.nan, 0.9))})
+    w = ScoreWeights(hull=1, reaction=2, richness=1, margin=0, homologous=1, precursor=1, prior=1)
+    expected = (1.0 * 1 + 0.0 * 2 + 0.7 * 1 + 0.2 * 1 + 0.9 * 1) / 6.0  # precursor missing: left out of both sums
     assert combine_terms(terms, w)[0] == pytest.approx(expected)
 
 
@@ -67,20 +70,26 @@ def test_bad_weights_are_named():
     with pytest.raises(CandidateError, match="prior=-1"):
         ScoreWeights(prior=-1.0)
     with pytest.raises(CandidateError, match="at least one"):
-        ScoreWeights(0, 0, 0, 0, 0, 0)
+        ScoreWeights(0, 0, 0, 0, 0, 0, 0)
     with pytest.raises(CandidateError, match="unknown score term 'entropy'"):
         term_value("entropy", [1.0])
 
 
 def test_term_transforms_have_physical_signs():
     assert term_value("reaction", [-50.0])[0] > 0.99 and term_value("reaction", [50.0])[0] < 0.01
-    assert term_value("hull", [0.0])[0] == 1.0 and term_value("hull", [0.05])[0] == pytest.approx(np.exp(-1))
+    # On or within 25 meV/atom of the hull counts as on it; above, e-fold per 50 meV/atom.
+    assert term_value("hull", [0.0])[0] == 1.0 and term_value("hull", [0.025])[0] == 1.0
+    assert term_value("hull", [0.075])[0] == pytest.approx(np.exp(-1))
+    assert term_value("reaction", [-5.0])[0] == 1.0 and term_value("reaction", [10.0])[0] == pytest.approx(np.exp(-1))
+    assert term_value("richness", [0.0])[0] == 1.0 and term_value("richness", [3.0])[0] < term_value("richness", [1.0])[0]
     assert term_value("margin", [0.0])[0] == pytest.approx(0.5)
 
 
 # --------------------------------------------------------------------------- window
 def test_ambient_hydrides():
-    assert {m: ambient_h_per_metal(m) for m in ("Ca", "Y", "U", "Na", "Ti")} == {"Ca": 2, "Y": 3, "U": 3, "Na": 1, "Ti": 2}
+    """H/M of the H-richest ambient hydride from data/ambient_hydrides.csv; 0 where the metal has none."""
+    assert {m: ambient_h_per_metal(m) for m in ("Ca", "Y", "U", "Na", "Ti", "La", "Pt", "Hg")} == \
+        {"Ca": 2, "Y": 3, "U": 3, "Na": 1, "Ti": 2, "La": 3, "Pt": 0, "Hg": 0}
     with pytest.raises(CandidateError, match="'Xx'"):
         ambient_h_per_metal("Xx")
 
@@ -114,7 +123,7 @@ def test_lindemann_melting_rises_with_pressure():
 
 def test_window_prefers_tier2_values():
     frame = pd.DataFrame({"metals": ["Ca", "Ca"], "h_per_metal": [4.0, 4.0], "pressure_gpa": [50.0, 50.0],
-                          "onset_pressure_gpa": [np.nan, 33.0], "onset_status": [np.nan, "within"],
+                          "onset_pressure_gpa": [np.nan, 33.0], "onset_status": [np.nan, "within range"],
                           "precursor": [np.nan, "CaH2"], "tm_metal_k": [np.nan, 1500.0],
                           "h_diffusion_onset_k": [np.nan, 900.0], "melting_status": [np.nan, "ok"]})
     w = synthesis_window(frame, ExcessHydrogenModel(alpha=3.0, beta=0.5))

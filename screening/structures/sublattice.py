@@ -91,9 +91,72 @@ def compare_sublattices(a, b) -> dict:
 
 @functools.lru_cache(maxsize=None)
 def template_compatibility(precursor: str, product: str) -> dict:
-    """:func:`compare_sublattices` of two templates of ``data/structure_templates.json`` (cached)."""
+    """:func:`compare_sublattices` of two templates of ``data/structure_templates.json``: read from the
+    committed ``data/template_compatibility.csv`` (built from the same template file), else computed."""
+    stored = _stored_compatibility().get((precursor, product))
+    if stored is not None:
+        return dict(stored)
     subs = _template_sublattices()
     for name in (precursor, product):
         if name not in subs:
             raise KeyError(f"unknown template {name!r}; known: {', '.join(subs)}")
     return compare_sublattices(subs[precursor], subs[product])
+
+
+COMPATIBILITY_FILE = "template_compatibility.csv"
+
+
+def _templates_sha256() -> str:
+    import hashlib
+
+    from descriptors.eos import data_dir
+
+    return hashlib.sha256((data_dir() / "structure_templates.json").read_bytes()).hexdigest()
+
+
+def compatibility_table():
+    """:func:`compare_sublattices` of every ordered template pair (slow: ~10 s; run by
+    :func:`write_compatibility_table`, which regenerates ``data/template_compatibility.csv``)."""
+    import pandas as pd
+
+    subs = _template_sublattices()
+    sha = _templates_sha256()
+    rows = []
+    for a in subs:
+        for b in subs:
+            c = compare_sublattices(subs[a], subs[b])
+            rows.append({"precursor": a, "product": b, "matched": c["matched"], "similarity": round(c["similarity"], 6),
+                         "delta": round(c["delta"], 6), "templates_sha256": sha,
+                         "source": "computed: screening.structures.sublattice.compatibility_table (pymatgen StructureMatcher, "
+                                   f"ltol={LOOSE_TOLERANCES['ltol']}, stol={LOOSE_TOLERANCES['stol']}, "
+                                   f"angle_tol={LOOSE_TOLERANCES['angle_tol']}; shell fingerprint N={N_NEIGHBOURS})"})
+    return pd.DataFrame(rows)
+
+
+def write_compatibility_table(path=None):
+    """Regenerate the committed table (``python -c 'from screening.structures.sublattice import
+    write_compatibility_table as w; w()'``) after editing ``data/structure_templates.json``."""
+    from descriptors.eos import data_dir
+
+    path = path or data_dir() / COMPATIBILITY_FILE
+    compatibility_table().to_csv(path, index=False)
+    _stored_compatibility.cache_clear()
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def _stored_compatibility() -> dict:
+    """``{(precursor, product): row}`` from the committed table, or {} when it is missing or was built
+    from another version of the template file (then pairs are computed on demand)."""
+    import pandas as pd
+
+    from descriptors.eos import data_dir
+
+    path = data_dir() / COMPATIBILITY_FILE
+    if not path.exists():
+        return {}
+    table = pd.read_csv(path)
+    if set(table["templates_sha256"]) != {_templates_sha256()}:
+        return {}
+    return {(r.precursor, r.product): {"matched": bool(r.matched), "similarity": float(r.similarity), "delta": float(r.delta)}
+            for r in table.itertuples()}

@@ -1,0 +1,213 @@
+"""Tier-2a physics for the metals of an experimental table (the validation's thermodynamic terms).
+
+For every metal of a table (``data/experimental_hydrides.csv`` or any CSV with its columns) the
+tier-2a enthalpy proxies (:func:`screening.proxies.enthalpy.enthalpy_proxy`) are computed for the
+validation candidates (every grid H/M at each pressure where the metal was observed) with the
+project's default calculator (:func:`default_calculator_spec`, whatever ``get_calculator()`` uses
+when called without a name), and the per-candidate result of each metal is cached in the result
+store as one ``tier2a_table`` record. Relaxations are cached individually as well, so an
+interrupted campaign resumes where it stopped.
+
+Cost knobs: the pressures (default: the pressures the table needs, :func:`table_pressures`), the
+templates (default: all) and the largest primitive cell (``max_atoms``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from screening.errors import CandidateError
+
+STORE_KIND = "tier2a_table"
+#: A pressure grid needs >= 3 points for the Vinet fits of the phases (H between grid points).
+MIN_PRESSURES = 3
+
+
+def default_calculator_spec() -> str:
+    """The calculator ``get_calculator()`` builds when given no name (the project default)."""
+    from screening.calculators import get_calculator
+
+    return str(inspect.signature(get_calculator).parameters["spec"].default)
+
+
+@dataclass(frozen=True)
+class Tier2aSettings:
+    """What bounds the cost of tier 2a for one metal.
+
+    ``pressures``: relaxation grid in GPa (None: :func:`table_pressures` of the metal);
+    ``templates``: template names (None: the whole library); ``max_atoms``: largest primitive cell;
+    ``calculator``: registry name (None: the project default).
+    """
+
+    pressures: tuple | None = None
+    templates: tuple | None = None
+    max_atoms: int = 20
+    calculator: str | None = None
+
+    def resolved_calculator(self) -> str:
+        return self.calculator or default_calculator_spec()
+
+
+def table_pressures(observed: Iterable[float], extra_grid: Sequence[float] | None = None) -> list[float]:
+    """The pressures a metal's validation needs: every observed pressure, plus the nearest points of
+    the default grid until there are :data:`MIN_PRESSURES` (an EOS fit needs three)."""
+    from screening.candidates import DEFAULT_PRESSURES_GPA
+
+    obs = sorted({float(p) for p in observed if np.isfinite(p)})
+    if not obs:
+        raise CandidateError("no observed pressure: tier 2a needs at least one")
+    grid = [float(p) for p in (extra_grid or DEFAULT_PRESSURES_GPA) if float(p) not in obs]
+    centre = float(np.mean(obs))
+    while len(obs) < MIN_PRESSURES and grid:
+        nearest = min(grid, key=lambda p: (abs(p - centre), p))
+        grid.remove(nearest)
+        obs = sorted(obs + [nearest])
+    return obs
+
+
+def _store_inputs(metal: str, candidates: pd.DataFrame, pressures: list[float], settings: Tier2aSettings) -> dict:
+    from screening.relax import RelaxSettings
+
+    return {"metal": metal, "pressures_gpa": pressures, "templates": list(settings.templates or []) or "all",
+            "max_atoms": int(settings.max_atoms), "calculator_spec": settings.resolved_calculator(),
+            "relax_settings": RelaxSettings().as_dict(),
+            "candidates": sorted((float(h), float(p)) for h, p in zip(candidates["h_per_metal"], candidates["pressure_gpa"]))}
+
+
+def tier2a_for_metal(metal: str, candidates: pd.DataFrame, settings: Tier2aSettings | None = None, *,
+                     pressures: Sequence[float] | None = None, compute: bool = True, store=None,
+                     progress: bool = True) -> pd.DataFrame | None:
+    """Tier-2a proxy columns for ``candidates`` of one metal, from the store or computed.
+
+    Returns None when nothing is stored and ``compute`` is False. The frame has ``candidate_id``, the
+    proxy columns and ``tier2a_seconds`` (wall time of the computation that produced it).
+    """
+    from screening.proxies.enthalpy import enthalpy_proxy
+    from screening.store import ResultStore
+
+    settings = settings or Tier2aSettings()
+    store = store or ResultStore()
+    grid = sorted(set(float(p) for p in (pressures or settings.pressures or table_pressures(candidates["pressure_gpa"]))))
+    inputs = _store_inputs(metal, candidates, grid, settings)
+    cached = store.get(STORE_KIND, inputs)
+    if cached is not None:
+        return pd.DataFrame(cached["rows"])
+    if not compute:
+        return None
+    start = time.perf_counter()
+    proxies = enthalpy_proxy(candidates, settings.resolved_calculator(), grid,
+                             list(settings.templates) if settings.templates else None, settings.max_atoms,
+                             store=store, progress=progress)
+    seconds = time.perf_counter() - start
+    proxies["tier2a_seconds"] = seconds
+    rows = json.loads(proxies.to_json(orient="records"))
+    store.put(STORE_KIND, inputs, {"rows": rows, "seconds": seconds}, "ok", seconds)
+    return proxies
+
+
+def tier2a_for_candidates(candidates: dict[str, pd.DataFrame], settings: Tier2aSettings | None = None, *,
+                          compute: bool = True, store=None, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """:func:`tier2a_for_metal` for every metal of ``{metal: candidates}``, with a progress bar over metals.
+
+    Metals without a stored result are computed when ``compute`` is True and skipped otherwise.
+    """
+    out = {}
+    bar = tqdm(sorted(candidates), desc="tier 2a per metal", disable=not progress)
+    for metal in bar:
+        bar.set_postfix_str(metal)
+        got = tier2a_for_metal(metal, candidates[metal], settings, compute=compute, store=store, progress=progress)
+        if got is not None:
+            out[metal] = got
+    return out
+
+
+def merge_tier2a(candidates: pd.DataFrame, proxies: pd.DataFrame | None) -> pd.DataFrame:
+    """Candidates with the tier-2a columns joined by ``candidate_id`` (unchanged when ``proxies`` is None)."""
+    if proxies is None:
+        return candidates
+    from screening.proxies.enthalpy import merge_into_ranking
+
+    return merge_into_ranking(candidates, proxies)
+
+
+def settings_dict(settings: Tier2aSettings) -> dict:
+    """JSON-able settings with the resolved calculator (for summaries)."""
+    return {**asdict(settings), "calculator": settings.resolved_calculator()}
+
+
+def validation_candidates(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``{metal: candidate grid}``: every default-grid H/M at each pressure where the metal was observed
+    (the candidates the validation ranks), for the supported metals of an experimental table."""
+    from screening.candidates import DEFAULT_H_PER_METAL, candidate_grid
+    from screening.elements import FAMILY_OF
+    from screening.window import experimental_points
+
+    points = experimental_points(table)
+    points = points[points["metal"].isin(list(FAMILY_OF))]
+    return {metal: candidate_grid([metal], DEFAULT_H_PER_METAL, sorted(group["pressure_gpa"].unique()))
+            for metal, group in points.groupby("metal")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m screening.tier2a_table [--data CSV] [--metals La,Y] [--pressures ...] [--templates ...]
+    [--max-atoms N] [--calculator NAME]``: compute (or find cached) tier 2a for every metal of the table."""
+    import argparse
+    import sys
+
+    from screening.experimental import load_experimental
+
+    ap = argparse.ArgumentParser(prog="python -m screening.tier2a_table",
+                                 description="tier-2a physics for the metals of an experimental table (cached, resumable)")
+    ap.add_argument("--data", help="experimental CSV (default data/experimental_hydrides.csv)")
+    ap.add_argument("--metals", help="only these metals, comma-separated (default: all of the table)")
+    ap.add_argument("--pressures", help="relaxation pressures in GPa (default: the pressures each metal was observed at)")
+    ap.add_argument("--templates", help="template names, comma-separated (default: all)")
+    ap.add_argument("--max-atoms", type=int, default=20, help="largest primitive cell to relax (default 20)")
+    ap.add_argument("--calculator", help=f"registry name (default: the project default, now {default_calculator_spec()!r})")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        cands = validation_candidates(load_experimental(args.data))
+        if args.metals:
+            wanted = [m.strip() for m in args.metals.split(",") if m.strip()]
+            unknown = [m for m in wanted if m not in cands]
+            if unknown:
+                raise CandidateError(f"metal(s) {unknown} have no observed pressure in the table; known: {sorted(cands)}")
+            cands = {m: cands[m] for m in wanted}
+        pressures = None
+        if args.pressures:
+            from screening.candidates import validate_pressures
+            from screening.cli import _split
+
+            pressures = tuple(validate_pressures(_split(args.pressures)))
+        templates = tuple(t for t in args.templates.split(",") if t) if args.templates else None
+        if templates:
+            from screening.structures.templates import templates_for
+
+            templates_for(names=list(templates))
+        if args.max_atoms < 1:
+            raise CandidateError(f"--max-atoms must be >= 1, got {args.max_atoms}")
+        settings = Tier2aSettings(pressures, templates, args.max_atoms, args.calculator)
+        t0 = time.perf_counter()
+        done = tier2a_for_candidates(cands, settings, compute=True, progress=not args.quiet)
+    except CandidateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for metal, rows in done.items():
+        sec = rows["tier2a_seconds"].iloc[0] if "tier2a_seconds" in rows else float("nan")
+        print(f"{metal}: {len(rows)} candidates, computed in {sec:.0f} s (0 s if it came from the store this run: "
+              f"total {time.perf_counter() - t0:.0f} s)")
+    print(f"settings: {json.dumps(settings_dict(settings))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
