@@ -41,6 +41,12 @@ Liquid-like fraction at the surface (:func:`screening.md.analysis.solid_like_ato
     either end of the slab region (about two metal planes) plus every metal atom outside it
     (dissolved); liquid fraction = 1 - solid-like fraction of that set.
 
+Depth profile (:func:`depth_profile`, :func:`analyse_frame`)
+    The same solid-like flags binned by the metal atom's depth below the nearer end of the region
+    (bins of ``DEPTH_BIN_A`` = 2 Å up to half the built slab's thickness, the last bin holding the
+    core; dissolved atoms count in the outermost bin): ``InterfaceResult.liquid_fraction_by_depth``,
+    frames x bins. :mod:`screening.engine.depth` applies it to any slab trajectory and draws it.
+
 Product phase (:func:`slab_metal_structure`, :func:`match_product_phase`)
     The slab's metal atoms become a bulk periodic crystal (the region's extent is the c axis, which
     for a perfect slab is exactly its periodic repeat) and are compared with pymatgen's
