@@ -12,7 +12,7 @@ import pytest
 from screening.engine.depth import (SEED_PRODUCT_TEMPLATE, analyse_slab_trajectory, mean_profile, plot_depth_uptake,
                                     product_phase_check)
 from screening.engine.interface import build_interface
-from screening.engine.simulate import calibrate_region, normal_heights, slab_metal_structure
+from screening.engine.simulate import calibrate_region, depth_bins, normal_heights, slab_metal_structure
 from screening.errors import CandidateError
 from screening.md.analysis import metal_mask
 
@@ -30,12 +30,12 @@ def _crystal(atoms, info):
 
 def _disordered(atoms, info, where: str, seed: int = 0):
     """Copy with ~0.6 Å random displacements of the metal atoms at the surface (< 4 Å deep: the first two
-    depth bins) or in the core (the last depth bin, deeper than 2 Å x (number of bins - 1))."""
+    depth bins) or in the core (the last depth bin)."""
     z, lz = normal_heights(atoms.positions, atoms.cell)
     m = metal_mask(atoms.get_chemical_symbols())
     region = calibrate_region(z[m], lz, info.slab_z_range_a)
     depth = region.depth(z[m])
-    core_from = 2.0 * (int(np.floor(0.5 * region.thickness / 2.0 + 1e-9)) - 1)
+    core_from = depth_bins(float(depth.max()))[-1]  # the analysis's own last (core) bin
     pick = depth < 4.0 if where == "surface" else depth >= core_from
     out = atoms.copy()
     idx = np.where(m)[0][pick]

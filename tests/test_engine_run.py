@@ -69,7 +69,13 @@ def test_local_cluster_matches_serial(tmp_path):
     for cid in a.index:
         profile = json.loads(a.loc[cid, "engine_liquid_fraction_by_depth"])
         assert profile["depth_bins_a"][0] == 0.0 and len(profile["liquid_fraction"]) == len(profile["depth_bins_a"])
-        assert 0.0 <= a.loc[cid, "engine_liquid_fraction_core"] <= 1.0
+        hot = serial.attrs["engine_results"][cid]["hot"]
+        prod = [i for i, lab in enumerate(hot["stage"]) if lab == "production"]
+        core_counts = [hot["metal_count_by_depth"][i][-1] for i in prod[len(prod) // 2:]]
+        if any(core_counts):  # a tiny EMT slab can contract so that no metal atom is left in the core bin
+            assert 0.0 <= a.loc[cid, "engine_liquid_fraction_core"] <= 1.0
+        else:
+            assert np.isnan(a.loc[cid, "engine_liquid_fraction_core"])
         assert a.loc[cid, "engine_product_target"] in ("fluorite", "cotunnite", "bif3", "beta_uh3")
         assert a.loc[cid, "engine_product_matches_target"] in (True, False)
         png = tmp_path / "a" / f"engine_{cid.replace('@', '_at_')}_hot_600_K_depth.png"

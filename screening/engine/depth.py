@@ -7,8 +7,8 @@ slab trajectory (slab normal along z) :func:`analyse_slab_trajectory` applies th
 per-frame analysis (:func:`screening.engine.simulate.analyse_frame`: the slab region from the metal
 density, the melting tier's q6 solid-bond order parameter per metal atom with the first-shell cutoff
 of the precursor crystal) and bins the metal atoms by their distance from the nearer slab surface
-(:func:`~screening.engine.simulate.depth_profile`, bins of ``DEPTH_BIN_A`` = 2 Å from the surface,
-the last bin holding the core). It also returns H/M in the slab over time, the uptake rate (OLS
+(:func:`~screening.engine.simulate.depth_profile`, bins of ``DEPTH_BIN_A`` = 2 Å from the surface
+down to the deepest metal atom of the first frame, the last bin holding the core). It also returns H/M in the slab over time, the uptake rate (OLS
 slope and its standard error over the production frames) and the product-phase check of the final
 metal sublattice against a target template with the project's sublattice matcher
 (:func:`product_phase_check`; the seed's product is CaH4, I4/mmm, template ``thcr2si2``).
@@ -104,7 +104,7 @@ def analyse_slab_trajectory(frames: Sequence, reference, *, slab_z_range_a: tupl
         slab_z_range_a: the slab of the first frame (``InterfaceInfo.slab_z_range_a``): the region's ends
             are calibrated to it; None: the half-density points of the metal profile.
         times_ps: frame times (default ``frame.info["time_ps"]``, else the frame index).
-        bin_a: depth-bin width (Å); bins run from each surface to half the first frame's thickness.
+        bin_a: depth-bin width (Å); bins run from each surface down to the deepest metal atom of the first frame.
         production_start_ps: the uptake rate uses frames from this time on (default: frames with
             ``info["stage"] == "production"`` if any, else all).
         target_template: the product phase to check the final metal sublattice against (None: no check).
@@ -129,7 +129,7 @@ def analyse_slab_trajectory(frames: Sequence, reference, *, slab_z_range_a: tupl
     else:
         region0 = slab_region(z0[is_metal], lz0, margin_a=SLAB_MARGIN_A)
     offsets = (region0.offset_lo, region0.offset_hi)
-    bins = depth_bins(0.5 * region0.thickness, bin_a)
+    bins = depth_bins(float(region0.depth(z0[is_metal]).max()), bin_a)
     if times_ps is None:
         times = np.array([float(f.info.get("time_ps", i)) for i, f in enumerate(frames)])
     else:

@@ -41,6 +41,12 @@ Liquid-like fraction at the surface (:func:`screening.md.analysis.solid_like_ato
     either end of the slab region (about two metal planes) plus every metal atom outside it
     (dissolved); liquid fraction = 1 - solid-like fraction of that set.
 
+Depth profile (:func:`depth_profile`, :func:`analyse_frame`)
+    The same solid-like flags binned by the metal atom's depth below the nearer end of the region
+    (bins of ``DEPTH_BIN_A`` = 2 Å down to the deepest metal atom of the built slab, the last bin
+    holding the core; dissolved atoms count in the outermost bin): ``InterfaceResult.liquid_fraction_by_depth``,
+    frames x bins. :mod:`screening.engine.depth` applies it to any slab trajectory and draws it.
+
 Product phase (:func:`slab_metal_structure`, :func:`match_product_phase`)
     The slab's metal atoms become a bulk periodic crystal (the region's extent is the c axis, which
     for a perfect slab is exactly its periodic repeat) and are compared with pymatgen's
@@ -291,14 +297,16 @@ def surface_liquid_fraction(z_metal: np.ndarray, solid_like: np.ndarray, region:
     return float(1.0 - np.asarray(solid_like, dtype=bool)[surface].mean()), n
 
 
-def depth_bins(half_thickness_a: float, bin_a: float = DEPTH_BIN_A) -> np.ndarray:
-    """Lower edges (Å) of the depth bins: ``0, bin_a, 2 bin_a, ...`` up to half the slab thickness.
+def depth_bins(max_depth_a: float, bin_a: float = DEPTH_BIN_A) -> np.ndarray:
+    """Lower edges (Å) of the depth bins: ``0, bin_a, 2 bin_a, ...`` up to the bin of ``max_depth_a``.
 
-    The last bin is open (it holds the core, whatever its depth); there is always at least one bin.
+    ``max_depth_a`` is the depth of the deepest metal atom of the built slab, so every bin holds
+    atoms at the start (a two-plane slab has one bin and no core). The last bin is open (it holds
+    the core, whatever its depth later).
     """
     if not (math.isfinite(bin_a) and bin_a > 0):
         raise CandidateError(f"bin_a must be a positive length in Å, got {bin_a!r}")
-    n = max(1, int(math.floor(max(half_thickness_a, 0.0) / bin_a + 1e-9)))
+    n = int(math.floor(max(max_depth_a, 0.0) / bin_a)) + 1
     return np.arange(n) * float(bin_a)
 
 
@@ -576,7 +584,7 @@ class _FrameAnalyser:
         z, lz = normal_heights(positions, cell)
         region = calibrate_region(z[self.is_metal], lz, self.info["slab_z_range_a"], margin_a=SLAB_MARGIN_A)
         self.offsets = (region.offset_lo, region.offset_hi)
-        self.bins = depth_bins(0.5 * region.thickness)
+        self.bins = depth_bins(float(region.depth(z[self.is_metal]).max()))
 
     def analyse(self, positions: np.ndarray, cell: np.ndarray) -> dict:
         if self.offsets is None:
