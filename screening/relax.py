@@ -33,6 +33,8 @@ def relax_at_pressure(structure, pressure_gpa: float, calc, settings: RelaxSetti
     Returns a JSON-able dict: energy, volume, enthalpy H = E + PV (eV, Å^3, per cell), number of atoms,
     steps, ``converged``, final max force and pressure, ``status`` (``ok``, ``not_converged``,
     ``failed``) and the relaxed structure (pymatgen dict). Non-convergence is reported, not hidden.
+    ``warnings`` (only when there are some) copies the calculator's ``results["warnings"]``, e.g. a
+    fine-tuned model asked about an element absent from its fine-tuning data.
     """
     from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS, FIRE
@@ -57,6 +59,7 @@ def relax_at_pressure(structure, pressure_gpa: float, calc, settings: RelaxSetti
     if not (math.isfinite(energy) and math.isfinite(volume)):
         return {"status": "failed", "error": "non-finite energy or volume", "converged": False, "pressure_gpa": pressure_gpa}
     relaxed = AseAtomsAdaptor.get_structure(atoms)
+    warnings = list(getattr(calc, "results", {}).get("warnings") or [])
     return {
         "status": "ok" if converged else "not_converged",
         "converged": converged,
@@ -70,6 +73,7 @@ def relax_at_pressure(structure, pressure_gpa: float, calc, settings: RelaxSetti
         "achieved_pressure_gpa": float(-stress[:3].mean() / EV_PER_GPA_A3),
         "seconds": time.perf_counter() - start,
         "structure": relaxed.as_dict(),
+        **({"warnings": warnings} if warnings else {}),
     }
 
 

@@ -1,0 +1,1 @@
+"""Reference physics: DFT settings and labelling, the hydride DFT dataset, the fine-tuned default potential."""
