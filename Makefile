@@ -21,11 +21,12 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: help install screen test bench validate validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: help install screen test finetune bench validate validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make screen     install (first time) and run the default tier-1 screen -> $(OUT), $(PLOT)"
 	@echo "make test       install (first time) and run the test suite"
+	@echo "make finetune   fine-tune CHGNet 0.3.0 on data/dft/*.extxyz -> models/chgnet_hydride/ (EPOCHS, HOLDOUT=Y)"
 	@echo "make bench      featurize+rank timing and the ratio against stock matminer"
 	@echo "make proxies    tier 2a pressure-enthalpy proxies for the top TOP=$(TOP) candidates (CALC=$(CALC)), merged into $(OUT)"
 	@echo "make melting    tier 2b melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR)"
@@ -53,6 +54,10 @@ screen: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+finetune: $(STAMP)
+	$(PY) -m screening.reference.finetune --data data/dft --out models/chgnet_hydride \
+		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(HOLDOUT),--holdout-metals "$(HOLDOUT)")
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_tier1.py

@@ -29,7 +29,8 @@ def _label(atoms, metal: str, family: str, pressure: float):
 
 
 def tiny_frames() -> list:
-    """Rattled, compressed rocksalt PdH (seen) and NiH (held out), pure Pd/Ni and H2 references; 2–4 atoms each."""
+    """Rattled, compressed rocksalt PdH (seen) and NiH (held out), pure Pd/Ni and H2 references; 2–4 atoms each,
+    labelled by EMT (physically poor for H in metals, but a model compared with its own labels must be exact)."""
     frames = []
     for metal, n, a0 in (("Pd", 8, 4.10), ("Ni", 2, 3.80)):
         for k in range(n):
@@ -48,14 +49,22 @@ def tiny_frames() -> list:
     return frames
 
 
-SETTINGS = FinetuneSettings(epochs=4, batch_size=4, learning_rate=2e-3, holdout_metals=("Ni",), holdout_fraction=0.0,
-                            num_threads=1)
+SETTINGS = FinetuneSettings(epochs=4, batch_size=4, learning_rate=1e-2, holdout_metals=("Ni",), holdout_fraction=0.0,
+                            energy_loss_ratio=1.0, force_loss_ratio=1.0, stress_loss_ratio=0.1, num_threads=1)
+
+
+def r2scan_frames() -> list:
+    """The geometries of :func:`tiny_frames` relabelled by CHGNet's r2SCAN model (a real, different potential: the
+    fine-tune of CHGNet 0.3.0 towards it has something to learn), through the engine's labelling code."""
+    from screening.engine.labelling import label_configurations
+
+    return label_configurations(tiny_frames(), "chgnet-r2scan", store=False, progress=False)
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A CHGNet fine-tuned on the tiny Pd–H set (Ni held out), saved like ``make finetune`` saves it."""
-    frames = tiny_frames()
+    frames = r2scan_frames()
     result = finetune(frames, SETTINGS, data_hash="test")
     out = save_finetuned(result, tmp_path_factory.mktemp("chgnet_hydride"))
     return out, result, frames
@@ -116,12 +125,15 @@ def test_missing_or_altered_checkpoint_is_a_clear_error(tmp_path):
 
 # --------------------------------------------------------------------------- fine-tune
 def test_finetune_lowers_its_own_training_error(tiny_model):
-    """From the element-reference refit to the end of training, the training-set errors must drop (EMT labels of
-    compressed, rattled PdH are far from CHGNet's PBE: there is something to learn)."""
+    """From the element-reference refit to the end of training, the training objective (CHGNet's MSE loss with
+    the test's 1 : 1 : 0.1 weights, over the whole training set) must drop by at least a fifth, and the stress
+    error, which dominates it here (r2SCAN vs PBE stresses of compressed cells differ by GPa), with it.
+    Measured: loss 0.58 -> 0.32, stress RMSE 2.38 -> 1.74 GPa (energy and forces, nearly weightless in this
+    loss, move by < 0.03 eV/atom and < 0.01 eV/Å)."""
     out, result, frames = tiny_model
     before, after = result.provenance["errors"]["before"]["train"], result.provenance["errors"]["after"]["train"]
-    assert after["forces_rmse_ev_per_a"] < before["forces_rmse_ev_per_a"]
-    assert after["energy_rmse_mev_per_atom"] < before["energy_rmse_mev_per_atom"]
+    assert after["loss"] < 0.8 * before["loss"]
+    assert after["stress_rmse_gpa"] < before["stress_rmse_gpa"]
     p = result.provenance
     assert p["split"] == {"train": 12, "val": 0, "unseen": 4}
     assert p["elements_seen"] == ["H", "Pd"] and p["metals_seen"] == ["Pd"]
@@ -138,7 +150,7 @@ def test_unseen_element_warning_reaches_calculator_and_relaxation_rows(tiny_mode
 
     out, _, _ = tiny_model
     calc, info = get_calculator(f"chgnet-hydride:{out}")
-    assert "emt" in info.kind and "not DFT" in info.kind  # the labels were EMT, and the kind says so
+    assert "chgnet-r2scan labels" in info.kind and "not DFT" in info.kind  # not GPAW here, and the kind says so
     nih = bulk("NiH", "rocksalt", a=3.7)
     nih.calc = calc
     with pytest.warns(ExtrapolationWarning, match="Ni"):

@@ -344,7 +344,7 @@ def write_benchmark(summary: pd.DataFrame, per_frame: pd.DataFrame, prov: dict, 
     if volumes is not None:
         vol_csv = out_csv.with_name(out_csv.stem + "_volumes.csv")
         written.append(atomic_write(vol_csv, lambda tmp: volumes.to_csv(tmp, index=False, float_format="%.5g")))
-    side = out_csv.with_suffix(".json")
+    side = out_csv.with_name(out_csv.stem + "_provenance.json")  # <stem>.json is the plot's sidecar
     written.append(atomic_write(side, lambda tmp: Path(tmp).write_text(json.dumps(prov, indent=1, default=str) + "\n")))
     if plot is not None:
         png = plot_benchmark(per_frame, plot)
