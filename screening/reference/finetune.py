@@ -423,6 +423,7 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     model = trainer.model
     model.eval()
+    model.model_args["version"] = f"{settings.base_model}+hydride-ft"  # CHGNet.version reads it; saved with the model
     after = _errors_by_split(model, sets, settings)
     train_frames = sets["train"]
     prov = {
