@@ -316,7 +316,7 @@ def plot_benchmark(per_frame: pd.DataFrame, path: str | Path, title: str = "") -
     for ax, (col, label, absolute) in zip(axes, panels):
         for (m, split), g in held.groupby(["model", "split"], sort=False):
             y = g[col].abs() if absolute else g[col]
-            ax.scatter(g["pressure_gpa"], y, s=12, alpha=0.6, color=colors[m],
+            ax.scatter(g["pressure_gpa"], y, s=12, alpha=0.6, edgecolors=colors[m],
                        facecolors=colors[m] if split == "seen" else "none", label=f"{m} ({split})")
         ax.set_xlabel("target pressure (GPa)")
         ax.set_ylabel(label)
