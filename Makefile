@@ -23,7 +23,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: bench-dft dft-convergence dft-data help install screen test bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: bench-dft dft-convergence dft-data help install screen test finetune bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
@@ -31,6 +31,7 @@ help:
 	@echo "make proxies    tier 2a: pressure-enthalpy proxies for the top TOP=$(TOP) candidates (CALC=$(CALC), REFINE=gpaw), merged into $(OUT);"
 	@echo "                plots and the relaxed hull structures (CIF, extxyz) in reports/"
 	@echo "make melting    tier 2b: melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR), merged into $(OUT)"
+	@echo "make finetune   fine-tune CHGNet 0.3.0 on data/dft/*.extxyz -> models/chgnet_hydride/ (EPOCHS, HOLDOUT=Sr,Sc,Ce: metals never seen)"
 	@echo "make engine     tier 3 for the top TOP=1 candidates: trained POD potential + interface MD on dask (SCHEDULER=addr, POTENTIAL=dir, LABELS=gpaw)"
 	@echo "make engine-demo  tier 3 on the seed system: Ca-H potential, errors vs GPAW, CaH2/H2 at 40 GPa, 1473 K and 300 K"
 	@echo "make score      recompute window + synthesizability score of $(OUT) (after proxies/melting; WEIGHTS='margin=1,prior=0.25')"
@@ -66,6 +67,10 @@ screen: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+finetune: $(STAMP)
+	$(PY) -m screening.reference.finetune --data data/dft --out models/chgnet_hydride \
+		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(HOLDOUT),--holdout-metals "$(HOLDOUT)")
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_tier1.py

@@ -4,6 +4,11 @@ Names:
 
 * ``"chgnet"``: CHGNet universal potential (weights ship in the wheel; offline).
   A universal ML potential, **not DFT**; it softens at high pressure.
+* ``"chgnet-r2scan"``: CHGNet's r2SCAN transfer-learned weights from the same wheel (not DFT).
+* ``"chgnet-hydride[:<dir>]"``: CHGNet 0.3.0 fine-tuned on the project's GPAW hydride data
+  (:mod:`screening.reference.finetune`; checkpoint and ``provenance.json`` in ``models/chgnet_hydride/``,
+  rebuilt by ``make finetune``). Not DFT. A structure with an element absent from the fine-tuning data
+  gets ``calc.results["warnings"]`` (and a :class:`ExtrapolationWarning`); relaxations copy it into their rows.
 * ``"emt"``: ASE's effective-medium theory (Al, Cu, Ag, Au, Ni, Pd, Pt, H, C, N, O);
   for fast tests only.
 * ``"lammps:<pair_style>:<potential file>[:<El1,El2,...>]"``: a LAMMPS pair style
@@ -23,20 +28,40 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import json
 import os
 import sys
+import warnings
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Iterable
 
+from ase.calculators.calculator import Calculator, all_changes
+
 from screening.errors import CandidateError
 
-KNOWN = ("chgnet", "emt", "lammps:<pair_style>:<file>[:<elements>]", "gpaw", "mace:<model file>", "<ASE Calculator object>")
+KNOWN = ("chgnet", "chgnet-r2scan", "chgnet-hydride[:<dir>]", "emt", "lammps:<pair_style>:<file>[:<elements>]", "gpaw", "mace:<model file>", "<ASE Calculator object>")
 
 
 class CalculatorError(CandidateError):
     """A calculator name or setting is invalid, or its package is not installed."""
+
+
+class ExtrapolationWarning(UserWarning):
+    """A fitted model is asked about elements outside its training data."""
+
+
+#: The fine-tuned hydride model shipped with the repository (``make finetune`` rebuilds it).
+HYDRIDE_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "chgnet_hydride"
+HYDRIDE_CHECKPOINT = "chgnet_hydride.pth.tar"
+HYDRIDE_PROVENANCE = "provenance.json"
+HYDRIDE_MAKE_TARGET = "make finetune"
+
+
+def default_calculator_name() -> str:
+    """The registry name used when no calculator is given (one line to switch the project's default)."""
+    return "chgnet"
 
 
 @dataclass(frozen=True)
@@ -185,11 +210,11 @@ def _parse_pod(spec: str, path: Path, elements: str | None) -> LammpsPotential:
 
 
 # --------------------------------------------------------------------------- factories
-@functools.lru_cache(maxsize=1)
-def _chgnet_model():
+@functools.lru_cache(maxsize=2)
+def _chgnet_model(model_name: str = "0.3.0"):
     from chgnet.model import CHGNet
 
-    return CHGNet.load(verbose=False)
+    return CHGNet.load(model_name=model_name, verbose=False)
 
 
 def _make_chgnet(settings: dict):
@@ -199,6 +224,131 @@ def _make_chgnet(settings: dict):
     calc = CHGNetCalculator(model=model, use_device="cpu", **settings)
     info = CalculatorInfo("chgnet", f"chgnet {_pkg_version('chgnet')}, weights {model.version}",
                           "universal ML potential, not DFT", dict(settings))
+    return calc, info
+
+
+def _make_chgnet_r2scan(settings: dict):
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    model = _chgnet_model("r2scan")
+    calc = CHGNetCalculator(model=model, use_device="cpu", **settings)
+    info = CalculatorInfo("chgnet-r2scan", f"chgnet {_pkg_version('chgnet')}, weights {model.version}",
+                          "universal ML potential (CHGNet transfer-learned to MP r2SCAN), not DFT", dict(settings))
+    return calc, info
+
+
+class ElementCheckedCalculator(Calculator):
+    """An ASE calculator wrapping a model fitted on a known element set.
+
+    Every result carries ``results["warnings"]``: empty when all elements of the structure were in the
+    fitting data, else one sentence naming the absent ones (also emitted once per element set as an
+    :class:`ExtrapolationWarning`).
+    """
+
+    implemented_properties = ("energy", "free_energy", "forces", "stress")
+
+    def __init__(self, inner: Calculator, elements_seen, model_name: str, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+        self.elements_seen = frozenset(elements_seen)
+        self.model_name = model_name
+        self._warned: set[tuple[str, ...]] = set()
+
+    def unseen_elements(self, atoms) -> list[str]:
+        """Elements of ``atoms`` absent from the fitting data."""
+        return sorted(set(atoms.get_chemical_symbols()) - self.elements_seen)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        self.inner.calculate(self.atoms, list(properties), system_changes)
+        self.results = dict(self.inner.results)
+        unseen = self.unseen_elements(self.atoms)
+        self.results["warnings"] = [extrapolation_message(self.model_name, unseen, self.elements_seen)] if unseen else []
+        if unseen and tuple(unseen) not in self._warned:
+            self._warned.add(tuple(unseen))
+            warnings.warn(self.results["warnings"][0], ExtrapolationWarning, stacklevel=2)
+
+
+def extrapolation_message(model_name: str, unseen, seen) -> str:
+    """The warning put into results for elements absent from a model's fine-tuning data."""
+    return (f"{model_name}: element(s) {', '.join(sorted(unseen))} absent from its fine-tuning data "
+            f"(seen: {', '.join(sorted(seen))}); their environments come from the base model only")
+
+
+def hydride_model_files(model_dir: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """(checkpoint, provenance) paths of a fine-tuned model folder (default: the repository's)."""
+    d = Path(model_dir) if model_dir else HYDRIDE_MODEL_DIR
+    return d / HYDRIDE_CHECKPOINT, d / HYDRIDE_PROVENANCE
+
+
+def read_finetune_provenance(model_dir: str | os.PathLike | None = None) -> dict:
+    """The ``provenance.json`` of a fine-tuned model, checking that its checkpoint exists and matches.
+
+    Raises:
+        CalculatorError: a file is missing (the message names ``make finetune``), or the checkpoint's
+            SHA-256 differs from the one recorded at training time.
+    """
+    from screening.provenance import sha256_file
+
+    ckpt, prov_file = hydride_model_files(model_dir)
+    missing = [str(p) for p in (ckpt, prov_file) if not p.is_file()]
+    if missing:
+        raise CalculatorError(f"fine-tuned model file(s) {missing} not found; build them with '{HYDRIDE_MAKE_TARGET}' "
+                              "(needs the DFT dataset in data/dft/)")
+    prov = json.loads(prov_file.read_text())
+    sha = sha256_file(ckpt)
+    if prov.get("checkpoint_sha256") != sha:
+        raise CalculatorError(f"checkpoint {str(ckpt)!r} has SHA-256 {sha[:12]}..., but {prov_file.name} records "
+                              f"{str(prov.get('checkpoint_sha256'))[:12]}...; rebuild with '{HYDRIDE_MAKE_TARGET}'")
+    return prov
+
+
+@functools.lru_cache(maxsize=2)
+def _load_finetuned(ckpt: str, sha: str):
+    import torch
+    from chgnet.model import CHGNet
+
+    # weights_only: tensors and plain containers only (no arbitrary unpickling); the SHA-256 was checked.
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    model = CHGNet.from_dict(state["model"])
+    model.eval()
+    return model
+
+
+def load_finetuned_chgnet(model_dir: str | os.PathLike | None = None):
+    """``(CHGNet model, provenance dict)`` of a fine-tuned checkpoint (verified against its provenance)."""
+    prov = read_finetune_provenance(model_dir)
+    return _load_finetuned(str(hydride_model_files(model_dir)[0]), prov["checkpoint_sha256"]), prov
+
+
+def _label_kind(prov: dict) -> str:
+    sources = prov.get("label_sources") or []
+    labels = "GPAW PBE" if sources and all(str(s).startswith("gpaw") for s in sources) else " + ".join(map(str, sources)) or "unknown"
+    return f"fine-tuned universal ML potential (CHGNet {prov.get('base_model_version', '?')} base, {labels} labels), not DFT"
+
+
+def _make_chgnet_hydride(spec: str, settings: dict):
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    model_dir = spec.split(":", 1)[1] if ":" in spec else None
+    model, prov = load_finetuned_chgnet(model_dir)
+    inner = CHGNetCalculator(model=model, use_device="cpu", **settings)
+    calc = ElementCheckedCalculator(inner, prov["elements_seen"], "chgnet-hydride")
+    errors = prov.get("errors", {}).get("after", {})
+    summary = {split: {k: v.get(k) for k in ("n_configs", "energy_rmse_mev_per_atom", "forces_rmse_ev_per_a",
+                                             "pressure_rmse_gpa")}
+               for split, v in errors.items() if isinstance(v, dict)}
+    info = CalculatorInfo(
+        "chgnet-hydride",
+        f"chgnet {_pkg_version('chgnet')}, CHGNet {prov.get('base_model_version')} fine-tuned, "
+        f"checkpoint {prov['checkpoint_sha256'][:12]}",
+        _label_kind(prov),
+        {"base_model": prov.get("base_model"), "checkpoint_sha256": prov["checkpoint_sha256"],
+         "data_hash": prov.get("data_hash"), "finetune_settings": prov.get("settings"),
+         "errors": summary, "elements_seen": prov.get("elements_seen"),
+         "pressure_range_gpa": prov.get("pressure_range_gpa"),
+         **({"model_dir": str(model_dir)} if model_dir else {}), **settings},
+    )
     return calc, info
 
 
@@ -271,8 +421,10 @@ def _make_mace(spec: str, settings: dict):
                                 {"model_file": os.path.basename(path), **settings})
 
 
-def get_calculator(spec: Any = "chgnet", **settings) -> tuple[Any, CalculatorInfo]:
+def get_calculator(spec: Any = None, **settings) -> tuple[Any, CalculatorInfo]:
     """Build a calculator from a registry name (or wrap an ASE calculator object).
+
+    ``spec=None`` is :func:`default_calculator_name`.
 
     Returns:
         ``(ase_calculator, info)``; ``info.as_dict()`` is the provenance of every number it produces.
@@ -282,6 +434,8 @@ def get_calculator(spec: Any = "chgnet", **settings) -> tuple[Any, CalculatorInf
     """
     from ase.calculators.calculator import BaseCalculator
 
+    if spec is None:
+        spec = default_calculator_name()
     if isinstance(spec, BaseCalculator):
         module = type(spec).__module__.split(".")[0]
         return spec, CalculatorInfo(type(spec).__name__, f"{module} {_pkg_version(module)}",
@@ -291,6 +445,10 @@ def get_calculator(spec: Any = "chgnet", **settings) -> tuple[Any, CalculatorInf
     name = spec.strip()
     if name == "chgnet":
         return _make_chgnet(settings)
+    if name == "chgnet-r2scan":
+        return _make_chgnet_r2scan(settings)
+    if name == "chgnet-hydride" or name.startswith("chgnet-hydride:"):
+        return _make_chgnet_hydride(name, settings)
     if name == "emt":
         return _make_emt(settings)
     if name == "gpaw":

@@ -46,6 +46,8 @@ def relax_at_pressure(structure, pressure_gpa: float, calc, settings: RelaxSetti
     ``failed``, or ``rejected``: the starting structure has atoms closer than the builder's floors,
     nothing was computed) and the relaxed structure (pymatgen dict). Non-convergence is reported,
     not hidden; a relaxation that ends with overlapping atoms is ``failed``.
+    ``warnings`` (only when there are some) copies the calculator's ``results["warnings"]``, e.g. a
+    fine-tuned model asked about an element absent from its fine-tuning data.
     """
     from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS, FIRE
@@ -77,6 +79,7 @@ def relax_at_pressure(structure, pressure_gpa: float, calc, settings: RelaxSetti
     if problem:
         return {"status": "failed", "error": problem, "converged": False, "pressure_gpa": pressure_gpa,
                 "energy_ev": energy, "volume_a3": volume, "n_atoms": len(atoms)}
+    warnings = list(getattr(calc, "results", {}).get("warnings") or [])
     return {
         "status": "ok" if converged else "not_converged",
         "converged": converged,
@@ -90,6 +93,7 @@ def relax_at_pressure(structure, pressure_gpa: float, calc, settings: RelaxSetti
         "achieved_pressure_gpa": float(-stress[:3].mean() / EV_PER_GPA_A3),
         "seconds": time.perf_counter() - start,
         "structure": relaxed.as_dict(),
+        **({"warnings": warnings} if warnings else {}),
     }
 
 

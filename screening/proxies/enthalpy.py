@@ -304,7 +304,8 @@ def relaxation_row(name: str, kind: str, x: float, template: str, pressure_gpa: 
             "enthalpy_ev_per_fu": res["enthalpy_ev"] / n_fu if "enthalpy_ev" in res else math.nan,
             "volume_a3_per_fu": res["volume_a3"] / n_fu if "volume_a3" in res else math.nan,
             "achieved_pressure_gpa": res.get("achieved_pressure_gpa", math.nan),
-            "error": res.get("error", ""), "structure": res.get("structure")}
+            "error": res.get("error", ""), "warnings": "; ".join(res.get("warnings", [])),
+            "structure": res.get("structure")}
 
 
 def system_from_relaxations(metal: str, info: CalculatorInfo, settings: RelaxSettings, pressures: Sequence[float],
