@@ -248,3 +248,21 @@ def candidates_from_formulas(formulas: Iterable[str], pressures_gpa: Iterable[fl
     parsed = [parse_formula(f) for f in _as_list(formulas, "formulas")]
     pressures = validate_pressures(pressures_gpa)
     return _finish(_rows([s for s, _ in parsed], [[h] for _, h in parsed], pressures))
+
+
+def parse_list(text: str | None, flag: str = "list") -> list[object] | None:
+    """Split a comma/space separated list; numbers become floats, anything else stays text
+    so that validation can name the offending value. ``None`` (flag not given) means the default;
+    an empty value is an error (it would otherwise silently mean the whole default grid)."""
+    if text is None:
+        return None
+    items = [t for t in text.replace(",", " ").split() if t]
+    if not items:
+        raise CandidateError(f"{flag} is empty ({text!r}); give at least one value or leave the flag out for the default")
+    out: list[object] = []
+    for t in items:
+        try:
+            out.append(float(t))
+        except ValueError:
+            out.append(t)
+    return out

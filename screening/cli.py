@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from screening.candidates import parse_list
 from screening.errors import CandidateError
 
 DEFAULT_RANKING = "reports/ranking.csv"
@@ -16,22 +17,7 @@ DEFAULT_PLOT = "reports/prior_by_metal.png"
 DEFAULT_LOMO = "reports/prior_lomo.csv"
 
 
-def _split(text: str | None, flag: str = "list") -> list[object] | None:
-    """Split a comma/space separated list; numbers become floats, anything else stays text
-    so that validation can name the offending value. ``None`` (flag not given) means the default;
-    an empty value is an error (it would otherwise silently mean the whole default grid)."""
-    if text is None:
-        return None
-    items = [t for t in text.replace(",", " ").split() if t]
-    if not items:
-        raise CandidateError(f"{flag} is empty ({text!r}); give at least one value or leave the flag out for the default")
-    out: list[object] = []
-    for t in items:
-        try:
-            out.append(float(t))
-        except ValueError:
-            out.append(t)
-    return out
+_split = parse_list  # the CLI's name for it
 
 
 def _metals(text: str | None, flag: str = "--metals") -> list[str] | None:
@@ -401,9 +387,8 @@ def _cmd_engine(args: argparse.Namespace) -> int:
 
 def _cmd_melting(args: argparse.Namespace) -> int:
     from screening.api import write_ranking
-    from screening.paths import file_in
     from screening.proxies.melting import MeltingEstimate, find_structure, melting_table, melting_temperature, \
-        merge_melting_columns
+        merge_melting_columns, plot_path
     from screening.tables import check_range, read_table
 
     _positive_top(args.top)
@@ -421,8 +406,7 @@ def _cmd_melting(args: argparse.Namespace) -> int:
             print(f"{row['candidate_id']}: {source}; skipped (give --structures DIR or --structure FILE)")
             continue
         try:
-            plot = file_in(args.reports, f"{row['formula']}_{float(row['pressure_gpa']):g}GPa", prefix="melting_",
-                           suffix=".png")
+            plot = plot_path(args.reports, row["formula"], row["pressure_gpa"])
             est = melting_temperature(structure, float(row["pressure_gpa"]), args.calculator, method=args.method,
                                       precision_k=args.precision_k, budget_s=args.budget_s,
                                       ramp_atoms=args.ramp_atoms, plot=plot, progress=not args.quiet)

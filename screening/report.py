@@ -140,61 +140,7 @@ TIERS = (
 
 
 # --------------------------------------------------------------------------- sidecars
-def sidecar_paths(png_path: str | Path) -> tuple[Path, Path]:
-    """The two accepted sidecar names of a figure: ``<stem>.json`` (written) and ``<name>.png.json``."""
-    p = Path(png_path)
-    return p.with_suffix(".json"), p.with_name(p.name + ".json")
-
-
-def write_plot_provenance(png_path: str | Path, calculator_info: dict | Any, settings: dict, caption: str) -> Path:
-    """Write the provenance sidecar ``<stem>.json`` of a figure, read by :func:`build_report`.
-
-    Args:
-        png_path: the figure (should exist: its SHA-256 is recorded so a stale sidecar is detected).
-        calculator_info: what produced the numbers, e.g. ``CalculatorInfo.as_dict()`` (an object with
-            ``as_dict()`` is accepted too).
-        settings: the settings of the run (JSON-serialisable; non-JSON values are written with ``str``).
-        caption: one or two sentences saying what the figure shows.
-
-    Returns:
-        The path of the sidecar.
-
-    Raises:
-        CandidateError: ``png_path`` is not a ``.png`` or ``caption`` is empty.
-    """
-    png = Path(png_path)
-    if png.suffix.lower() != ".png":
-        raise CandidateError(f"write_plot_provenance expects a .png figure, got {str(png_path)!r}")
-    if not str(caption).strip():
-        raise CandidateError(f"write_plot_provenance needs a caption for {png.name!r}")
-    if hasattr(calculator_info, "as_dict"):
-        calculator_info = calculator_info.as_dict()
-    payload = {
-        "figure": png.name,
-        "calculator": calculator_info,
-        "settings": settings,
-        "caption": str(caption),
-        "png_sha256": sha256_file(png) if png.is_file() else None,
-        "written_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    text = json.dumps(payload, indent=2, sort_keys=False, default=str)
-    return atomic_write(sidecar_paths(png)[0], lambda tmp: Path(tmp).write_text(text + "\n"))
-
-
-def read_plot_provenance(png_path: str | Path) -> dict | None:
-    """The sidecar of a figure as a dict, or ``None`` (absent, unreadable, or not a provenance object)."""
-    for path in sidecar_paths(png_path):
-        if not path.is_file():
-            continue
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and any(k in data for k in ("calculator", "settings", "caption")):
-            data["_path"] = path.name
-            return data
-    return None
-
+from screening.figure_provenance import read_plot_provenance, sidecar_paths, write_plot_provenance  # noqa: E402,F401
 
 # --------------------------------------------------------------------------- header facts
 # --------------------------------------------------------------------------- formatting
@@ -637,14 +583,17 @@ def figure_ids(figures: Sequence["Figure"]) -> list[tuple[str, "Figure"]]:
 
 def _figures_for_row(row: pd.Series, figs: Sequence[tuple[str, "Figure"]]) -> list[str]:
     """Ids of the figures about this row's system (tier 2a/3 by metal, tier 2b by formula and pressure)."""
-    from screening.proxies.melting import _label
+    from screening.proxies.melting import plot_path
 
     metals, ids = str(row.get("metals", "")), []
-    melting = _label(str(row.get("formula", "")), float(row.get("pressure_gpa", math.nan)))
+    try:
+        melting = plot_path(".", str(row.get("formula", "")), float(row.get("pressure_gpa", math.nan))).stem
+    except CandidateError:  # no usable formula: no melting figure
+        melting = None
     for fid, fig in figs:
         stem = fig.path.stem
         m = re.match(r"(?:enthalpy|hydrogenation|engine)_(.+?)-H(?:_|$)", stem)
-        if (m and m.group(1) == metals) or stem == f"melting_{melting}":
+        if (m and m.group(1) == metals) or stem == melting:
             ids.append(fid)
     return ids
 
@@ -816,10 +765,9 @@ def build_report(
 
 # --------------------------------------------------------------------------- CLI
 def main(argv: Sequence[str] | None = None) -> int:
-    """Alias of ``python -m screening report`` (same flags); returns 2 on bad input."""
-    from screening.cli import main as cli_main
-
-    return cli_main(["report", *(sys.argv[1:] if argv is None else argv)])
+    """The old entry point: ``python -m screening.report`` is now ``python -m screening report`` (same flags)."""
+    print("error: 'python -m screening.report' is now 'python -m screening report' (same flags)", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -184,10 +184,9 @@ def main(argv: list[str] | None = None) -> int:
             cands = {m: cands[m] for m in wanted}
         pressures = None
         if args.pressures:
-            from screening.candidates import validate_pressures
-            from screening.cli import _split
+            from screening.candidates import parse_list, validate_pressures
 
-            pressures = tuple(validate_pressures(_split(args.pressures)))
+            pressures = tuple(validate_pressures(parse_list(args.pressures, "--pressures")))
         templates = tuple(t for t in args.templates.split(",") if t) if args.templates else None
         if templates:
             from screening.structures.templates import templates_for

@@ -312,7 +312,7 @@ def write_validation(result: pd.DataFrame, summary: dict, out_dir: str | Path = 
     atomic_write(paths["csv"], lambda tmp: result.to_csv(tmp, index=False))
     atomic_write(paths["json"], lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=2, default=float)))
     plot_validation(result, summary, paths["png"])
-    from screening.report import write_plot_provenance
+    from screening.figure_provenance import write_plot_provenance
 
     write_plot_provenance(
         paths["png"], {"name": summary.get("tier2a_calculator") or "none (no energy calculator)",

@@ -174,10 +174,10 @@ def test_bad_experimental_table_for_validate(tmp_path, capsys):
 
 
 def test_bad_ranking_for_report(tmp_path):
-    from screening.report import main as report_main
+    from screening.cli import main as cli_main
 
     for name, path in _bad_files(tmp_path).items():
-        assert report_main(["--ranking", str(path), "--out", str(tmp_path / "r.html")]) == 2, name
+        assert cli_main(["report", "--ranking", str(path), "--out", str(tmp_path / "r.html")]) == 2, name
     assert not (tmp_path / "r.html").exists()
 
 
@@ -213,7 +213,7 @@ def test_melting_cli_reports_a_bad_structure_and_writes_the_rest(tmp_path, capsy
     from ase.build import bulk
     from ase.io import write
 
-    from screening.proxies.melting import cli
+    from screening.cli import main as cli_main
 
     monkeypatch.setenv("SCREENING_CACHE_DIR", str(tmp_path / "cache"))
     structures = tmp_path / "structures"
@@ -224,7 +224,7 @@ def test_melting_cli_reports_a_bad_structure_and_writes_the_rest(tmp_path, capsy
     pd.DataFrame({"candidate_id": ["Cu@0GPa", "Ni@0GPa"], "formula": ["Cu", "Ni"], "metals": ["Cu", "Ni"],
                   "h_per_metal": [0.0, 0.0], "pressure_gpa": [0.0, 0.0], "rank": [1, 2]}).to_csv(ranking, index=False)
     out = tmp_path / "out.csv"
-    code = cli(["--top", "2", "--ranking", str(ranking), "--structures", str(structures), "--calculator", "emt",
+    code = cli_main(["melting", "--top", "2", "--ranking", str(ranking), "--structures", str(structures), "--calculator", "emt",
                 "--budget-s", "1e-9", "--out", str(out), "--reports-dir", str(tmp_path / "r"), "--no-progress"])
     printed = capsys.readouterr().out
     assert code == 0

@@ -266,7 +266,7 @@ def test_cli_runs_top_rows_and_merges_columns(tmp_path, cu, monkeypatch):
     monkeypatch.setenv("SCREENING_CACHE_DIR", str(tmp_path / "cache"))
     from ase.io import write
 
-    from screening.proxies.melting import main
+    from screening.cli import main
 
     cif = tmp_path / "Cu.cif"
     write(cif, cu)
@@ -274,7 +274,7 @@ def test_cli_runs_top_rows_and_merges_columns(tmp_path, cu, monkeypatch):
     pd.DataFrame({"candidate_id": ["Cu@0GPa", "LaYH12@150GPa"], "formula": ["Cu", "LaYH12"], "metals": ["Cu", "La,Y"],
                   "h_per_metal": [0.0, 6.0], "pressure_gpa": [0.0, 150.0], "rank": [1, 2]}).to_csv(ranking, index=False)
     out = tmp_path / "ranking_melting.csv"
-    code = main(["--top", "2", "--ranking", str(ranking), "--structures", str(tmp_path), "--calculator", CU_EAM,
+    code = main(["melting", "--top", "2", "--ranking", str(ranking), "--structures", str(tmp_path), "--calculator", CU_EAM,
                  "--method", "hysteresis", "--ramp-atoms", "32", "--out", str(out), "--reports-dir", str(tmp_path),
                  "--no-progress"])
     assert code == 0

@@ -22,7 +22,7 @@ import pytest  # noqa: E402
 import screening  # noqa: E402
 from screening.errors import CandidateError  # noqa: E402
 from screening.plots import plot_prior_by_metal  # noqa: E402
-from screening.report import build_report, main, read_plot_provenance, write_plot_provenance  # noqa: E402
+from screening.report import build_report, read_plot_provenance, write_plot_provenance  # noqa: E402
 
 TOP = 20
 WINDOW = (1400, 2000)
@@ -163,7 +163,9 @@ def test_bad_input_names_the_value(tmp_path, report_inputs, capsys):
         build_report(report_inputs["ranking"], tmp_path, tmp_path / "r.html", extra_columns=["not_a_column"])
     with pytest.raises(CandidateError, match="no_rank"):
         build_report(report_inputs["ranking"], tmp_path, tmp_path / "r.html", order_by="no_rank")
-    assert main(["--ranking", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "r.html")]) == 2
+    from screening.cli import main as cli_main
+
+    assert cli_main(["report", "--ranking", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "r.html")]) == 2
     assert "error:" in capsys.readouterr().err
 
 

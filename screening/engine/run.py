@@ -592,7 +592,7 @@ def _plot_systems(results: list[dict], out_dir: Path) -> None:
         for kind, d in r["_results"].items():
             res = InterfaceResult.from_dict(d)
             by_metal.setdefault(metal, {})[f"{r['candidate_id']} {kind} {res.target_temperature_k:g} K"] = res
-    from screening.report import write_plot_provenance
+    from screening.figure_provenance import write_plot_provenance
 
     calculators = {r["_metal"]: json.loads(r["engine_calculator"]) for r in results}
     from screening.engine.depth import plot_interface_result

@@ -129,6 +129,11 @@ def _check_pressure(p: float) -> float:
     return p
 
 
+def plot_path(reports: str | Path, formula: str, pressure_gpa: float) -> Path:
+    """Where the melting figure of ``formula`` at ``pressure_gpa`` goes (``melting_<formula>_<P>GPa.png``)."""
+    return file_in(reports, f"{formula}_{float(pressure_gpa):g}GPa", prefix="melting_", suffix=".png")
+
+
 # --------------------------------------------------------------------------- results
 @dataclass
 class PhaseResult:
@@ -772,20 +777,11 @@ def find_structure(row: dict, directory: str | Path | None):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Alias of ``python -m screening melting`` (same flags; see ``python -m screening melting --help``)."""
-    from screening.cli import main as cli_main
-
-    return cli_main(["melting", *(sys.argv[1:] if argv is None else argv)])
-
-
-def cli(argv: Sequence[str] | None = None) -> int:
-    """:func:`main` with bad input reported as ``error: ...`` and exit code 2 instead of a traceback."""
-    try:
-        return main(argv)
-    except CandidateError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """The old entry point: ``python -m screening.proxies.melting`` is now ``python -m screening melting``."""
+    print("error: 'python -m screening.proxies.melting' is now 'python -m screening melting' (same flags; "
+          "--no-progress is --quiet, --reports-dir is --reports)", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
-    sys.exit(cli())
+    sys.exit(main())

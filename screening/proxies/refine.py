@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from screening.proxies.enthalpy import SystemResult
 from screening.relax import EV_PER_GPA_A3
 
 REFINE_COLUMNS = (
@@ -23,12 +22,12 @@ REFINE_COLUMNS = (
 )
 
 
-def phases_to_refine(system: SystemResult, p: float) -> list:
+def phases_to_refine(system, p: float) -> list:
     """The phase curves that enter the hull and ΔH_r at ``p``: best metal, H2, best template per H/M."""
     return [system.metal_ref(p), system.phases["H2"], *system.best_hydrides(p).values()]
 
 
-def refine_enthalpies(system: SystemResult, pressures: Sequence[float], calculator: str = "gpaw",
+def refine_enthalpies(system, pressures: Sequence[float], calculator: str = "gpaw",
                       settings: Any = None, *, store=None, scheduler: str | None = None, n_workers: int | None = None,
                       progress: bool = True) -> dict:
     """Single points of every phase of :func:`phases_to_refine` at each pressure.
@@ -79,7 +78,7 @@ def refine_enthalpies(system: SystemResult, pressures: Sequence[float], calculat
     return out
 
 
-def refined_columns(system: SystemResult, refined: dict, h_per_metal: float, p: float) -> dict:
+def refined_columns(system, refined: dict, h_per_metal: float, p: float) -> dict:
     """The :data:`REFINE_COLUMNS` of candidate MH_x at P (P must be a grid pressure that was refined)."""
     names = [c.name for c in phases_to_refine(system, p)]
     missing = [n for n in names if (n, p) not in refined]

@@ -335,7 +335,7 @@ def write_benchmark(summary: pd.DataFrame, per_frame: pd.DataFrame, prov: dict, 
                     plot: str | Path | None = None, volumes: pd.DataFrame | None = None) -> list[Path]:
     """Write the summary CSV, the per-frame CSV, the optional volume CSV and the plot with its sidecar."""
     from screening.provenance import atomic_write
-    from screening.report import write_plot_provenance
+    from screening.figure_provenance import write_plot_provenance
 
     out_csv = Path(out_csv)
     written = [atomic_write(out_csv, lambda tmp: summary.to_csv(tmp, index=False, float_format="%.5g"))]
