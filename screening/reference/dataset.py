@@ -369,10 +369,12 @@ def run_campaign(plan: DatasetPlan | None = None, settings: DFTSettings = DEFAUL
 
         stream = itertools.islice(stream, int(max_labels))
     calc_settings = settings.calculator_settings if label_calculator == "gpaw" else {}  # per cell (metal k-points)
-    failures = label_stream(stream, label_calculator, calc_settings, store=store, scheduler=scheduler,
-                            n_workers=n_workers, progress=progress, on_label=on_label,
-                            priority=lambda a: -int(a.info["round"]))
-    counts = export(list(labelled.values()), out_dir, plan, settings, label_calculator)
+    try:
+        failures = label_stream(stream, label_calculator, calc_settings, store=store, scheduler=scheduler,
+                                n_workers=n_workers, progress=progress, on_label=on_label,
+                                priority=lambda a: -int(a.info["round"]))
+    finally:  # also on Ctrl-C or a failure: every finished label reaches the folder
+        counts = export(list(labelled.values()), out_dir, plan, settings, label_calculator)
     return {"counts": counts, "n_labelled": len(labelled), "failures": failures}
 
 
