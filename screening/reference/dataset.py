@@ -30,7 +30,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-import numpy as np
 
 from screening.errors import CandidateError
 from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS, DFTSettings
@@ -232,7 +231,7 @@ def _frame(atoms, metal: str, round_: int, template: str = ""):
 
 def _copies(base, plan: DatasetPlan, family: str):
     """The rattled or strained copy of a round-1 frame (deterministic in its config_id)."""
-    from screening.engine.training_set import MIN_DISTANCE_A, _accepted_copies, _rng, _tag, random_strain, rattle
+    from screening.engine.training_set import _accepted_copies, _rng, _tag, random_strain, rattle
 
     rng = _rng(plan.seed, family, base.info["config_id"])
     make = (lambda: rattle(base, plan.rattle_a, rng)) if family == "rattled" else (lambda: random_strain(base, plan.strain, rng))
@@ -243,7 +242,6 @@ def _copies(base, plan: DatasetPlan, family: str):
         f"random symmetric strain σ = {plan.strain:g}"
     out = _tag(got[0], family, base.info["pressure_gpa"], f"{base.info['source']}; then {what} (seed {plan.seed})",
                parent=base.info["config_id"])
-    assert min(out.get_all_distances(mic=True)[np.triu_indices(len(out), 1)], default=9.9) >= MIN_DISTANCE_A or len(out) == 1
     return _frame(out, base.info["metal"], 2 if family == "rattled" else 3, base.info.get("template", ""))
 
 
