@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--reports", default="reports", help="where validation.csv/.png/_summary.json go (default reports)")
     v.add_argument("--out-dir", dest="reports", help=argparse.SUPPRESS)  # old name, kept working
     v.add_argument("--no-nested", action="store_true", help="use the default weights instead of an inner LOMO search")
+    v.add_argument("--compute-tier2a", action="store_true",
+                   help="compute tier 2a (relaxations with the default calculator) for metals of --data that have none "
+                        "stored (otherwise only stored results are used)")
+    v.add_argument("--tier2a-templates", help="with --compute-tier2a: template names, comma-separated (default: all)")
+    v.add_argument("--tier2a-max-atoms", type=int, default=20,
+                   help="with --compute-tier2a: largest primitive cell to relax (default 20)")
     v.add_argument("--quiet", action="store_true", help="no progress bars")
 
     g = sub.add_parser("engine", help="tier 3: trained fast potential + precursor/H2 interface MD for the top N "
@@ -353,8 +359,19 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     from screening.validation import validate, write_validation
 
+    from screening.tier2a_table import Tier2aSettings
+
+    if args.tier2a_max_atoms < 1:
+        raise CandidateError(f"--tier2a-max-atoms must be >= 1, got {args.tier2a_max_atoms}")
+    templates = tuple(t.strip() for t in args.tier2a_templates.split(",") if t.strip()) if args.tier2a_templates else None
+    if templates:
+        from screening.structures.templates import templates_for
+
+        templates_for(names=list(templates))  # unknown names are an error before anything runs
+    settings = Tier2aSettings(templates=templates, max_atoms=args.tier2a_max_atoms)
     _announce_cache()
-    result, summary = validate(args.data, nested=not args.no_nested, progress=not args.quiet)
+    result, summary = validate(args.data, nested=not args.no_nested, progress=not args.quiet,
+                               compute_tier2a=args.compute_tier2a, tier2a=settings)
     paths = write_validation(result, summary, args.reports)
     cols = ["formula", "metal", "h_per_metal", "observed_pressure_gpa", "predicted_p_min_gpa",
             "rank_at_reported_pressure", "top3", "synthesis_temperature_k", "t_min_k", "t_max_k", "t_in_window"]

@@ -14,7 +14,6 @@ templates (default: all) and the largest primitive cell (``max_atoms``).
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -33,9 +32,9 @@ MIN_PRESSURES = 3
 
 def default_calculator_spec() -> str:
     """The calculator ``get_calculator()`` builds when given no name (the project default)."""
-    from screening.calculators import get_calculator
+    from screening.calculators import default_calculator_name
 
-    return str(inspect.signature(get_calculator).parameters["spec"].default)
+    return default_calculator_name()
 
 
 @dataclass(frozen=True)

@@ -149,3 +149,19 @@ def test_default_dft_settings_are_the_converged_ones_of_the_committed_table():
     ok = table[table["chosen"]]
     assert (ok["dH_f_error_mev_per_atom"].abs() <= 5).all() and (ok["pressure_error_gpa"].abs() <= 1).all()
     assert set(ok["scan"]) == {"ecut", "kpts", "kpts_metal"}
+
+
+def test_campaign_order_covers_every_pressure_of_a_structure_before_the_next():
+    """A campaign stopped after one structure has it at every pressure for every metal; core templates come
+    before the metal lattices and the other templates."""
+    from screening.reference.dataset import DatasetPlan, campaign_order
+
+    plan = DatasetPlan(metals=("Ca", "La"), templates=("fluorite", "thcr2si2", "rocksalt"), n_core_templates=2)
+    jobs = campaign_order(plan, list(plan.templates))
+    n = len(plan.metals) * len(plan.pressures_gpa)
+    first = jobs[:n]
+    assert {j[1] for j in first} == {"fluorite"}
+    assert {(j[2], j[3]) for j in first} == {(p, m) for p in plan.pressures_gpa for m in plan.metals}
+    names = [j[1] for j in jobs]
+    assert max(names.index(t) for t in ("fluorite", "thcr2si2")) < min(names.index(x) for x in ("rocksalt", "fcc", "bcc"))
+    assert len(jobs) == len(set(jobs)) == n * (len(plan.templates) + len(plan.metal_lattices))

@@ -241,3 +241,13 @@ def test_tier2a_command_rejects_bad_input(capsys):
     assert main(["--metals", "Xx", "--quiet"]) == 2
     assert capsys.readouterr().err.startswith("error:")
     assert main(["--templates", "nonsense", "--metals", "Ca", "--quiet"]) == 2
+
+
+def test_tier2a_default_calculator_is_the_registry_default():
+    """The tier-2a table names the calculator the registry builds by default (a real name, not 'None')."""
+    from screening.calculators import KNOWN, default_calculator_name
+    from screening.tier2a_table import Tier2aSettings
+
+    spec = Tier2aSettings().resolved_calculator()
+    assert spec == default_calculator_name()
+    assert any(spec == k.split("[")[0] for k in KNOWN), (spec, KNOWN)

@@ -170,7 +170,7 @@ def _templates(spec: TrainingSetSpec, h: float, check: bool = True):
 
 
 # --------------------------------------------------------------------------- helpers
-def _rng(seed: int, *key: Any) -> np.random.Generator:
+def seeded_rng(seed: int, *key: Any) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(repr(key).encode())])
 
 
@@ -195,7 +195,7 @@ def _min_sep(atoms) -> float:
     return min_separation(atoms)[0]
 
 
-def _tag(atoms, family: str, pressure: float, source: str, parent: str, temperature: float | None = None):
+def tag_configuration(atoms, family: str, pressure: float, source: str, parent: str, temperature: float | None = None):
     """Clean copy with the standard info keys (real masses, no calculator, wrapped)."""
     out = atoms.copy()
     out.calc = None
@@ -241,7 +241,7 @@ def rattle(atoms, amplitude_a: float, rng: np.random.Generator):
 
 
 # --------------------------------------------------------------------------- slabs
-def _accepted_copies(n: int, make) -> list:
+def accepted_copies(n: int, make) -> list:
     """Up to ``n`` results of ``make()`` with no pair closer than ``MIN_DISTANCE_A`` (20 n tries)."""
     out = []
     for _ in range(20 * max(n, 1)):
@@ -291,7 +291,7 @@ def _h2_layer_cell(spec: TrainingSetSpec, conventional, name: str, pressure_gpa:
         return None
     slab = _thick_enough(unit, spec.max_atoms // 2)
     slab = slab[np.argsort([s == "H" for s in slab.get_chemical_symbols()], kind="stable")]  # metal first
-    seed = int(_rng(spec.seed, "h2layer", name, pressure_gpa).integers(2**31))
+    seed = int(seeded_rng(spec.seed, "h2layer", name, pressure_gpa).integers(2**31))
     try:
         atoms, _ = add_h2_fluid(slab, spec.h2_layer_a, pressure_gpa, seed=seed,
                                 max_molecules=(spec.max_atoms - len(slab)) // 2)
@@ -406,7 +406,7 @@ def _md_snapshots(record: dict, start, family: str, pressure: float, parent: str
         a = Atoms(start.get_chemical_symbols(), positions=fr["positions"], cell=fr["cell"], pbc=True)
         if _min_sep(a) < MIN_DISTANCE_A or fr["temperature_k"] > MAX_T_FACTOR * fr["target_t_k"]:
             continue  # collapsed pair or a blown-up run (runaway temperature)
-        tagged = _tag(a, family, pressure, f"NVT {fr['target_t_k']:.0f} K, {record['teacher']}", parent,
+        tagged = tag_configuration(a, family, pressure, f"NVT {fr['target_t_k']:.0f} K, {record['teacher']}", parent,
                       temperature=fr["target_t_k"])
         tagged.info["md_temperature_k"] = float(fr["temperature_k"])
         out.append(tagged)
@@ -476,23 +476,23 @@ def generate_configurations(spec: TrainingSetSpec, teacher: Any = "chgnet", *, s
         systems = _systems(spec, p)
         for name, fam, atoms in systems:
             parent = f"{name}@{p:g}"
-            configs.append(_tag(atoms, fam, p, f"{name} scaled to the volume model at {p:g} GPa", parent))
+            configs.append(tag_configuration(atoms, fam, p, f"{name} scaled to the volume model at {p:g} GPa", parent))
             for mag in spec.strain_magnitudes:
-                rng = _rng(spec.seed, "strain", name, p, mag)
-                for s in _accepted_copies(spec.n_strain, lambda: random_strain(atoms, mag, rng)):
-                    configs.append(_tag(s, "strain", p, f"{name}, random symmetric strain sd {mag:g}", parent))
+                rng = seeded_rng(spec.seed, "strain", name, p, mag)
+                for s in accepted_copies(spec.n_strain, lambda: random_strain(atoms, mag, rng)):
+                    configs.append(tag_configuration(s, "strain", p, f"{name}, random symmetric strain sd {mag:g}", parent))
         for name, fam, cell in _md_systems(spec, systems):
             parent = f"{name}@{p:g}"
             for amp in spec.rattle_amplitudes_a:
-                rng = _rng(spec.seed, "rattle", name, p, amp)
-                for r in _accepted_copies(spec.n_rattle, lambda: rattle(random_strain(cell, 0.02, rng), amp, rng)):
-                    configs.append(_tag(r, "rattle", p, f"{name} x{len(cell)} atoms, rattle sd {amp:g} Å", parent))
+                rng = seeded_rng(spec.seed, "rattle", name, p, amp)
+                for r in accepted_copies(spec.n_rattle, lambda: rattle(random_strain(cell, 0.02, rng), amp, rng)):
+                    configs.append(tag_configuration(r, "rattle", p, f"{name} x{len(cell)} atoms, rattle sd {amp:g} Å", parent))
             if spec.md_steps and spec.md_temperatures_k:
                 md_jobs.append((cell, fam, p, parent, tuple(spec.md_temperatures_k), spec.md_steps))
         if spec.include_slabs:
             for name, slab in small_slabs(spec, p):
                 parent = f"{spec.metal}-slab-{name}@{p:g}"
-                configs.append(_tag(slab, "slab", p, f"{name} slab, static", parent))
+                configs.append(tag_configuration(slab, "slab", p, f"{name} slab, static", parent))
                 if spec.slab_md_steps and spec.slab_md_temperatures_k:
                     md_jobs.append((slab, "slab", p, parent, tuple(spec.slab_md_temperatures_k), spec.slab_md_steps))
     if md_jobs:
@@ -501,7 +501,7 @@ def generate_configurations(spec: TrainingSetSpec, teacher: Any = "chgnet", *, s
         calc, info = resolve_calculator(teacher)
         for cell, fam, p, parent, temps, steps in tqdm(md_jobs, desc=f"hot MD {spec.metal}-H ({teacher})",
                                                        disable=not progress):
-            seed = int(_rng(spec.seed, "md", parent).integers(2**31))
+            seed = int(seeded_rng(spec.seed, "md", parent).integers(2**31))
             rec = run_hot_md(cell, temps, steps, spec.snapshot_every, teacher, timestep_fs=spec.md_timestep_fs,
                              mass_amu=spec.md_mass_amu, seed=seed, store=store, calc=calc, info=info)
             configs.extend(_md_snapshots(rec, cell, fam, p, parent))

@@ -114,11 +114,11 @@ def code_version() -> str:
 def _relaxed(store, metal: str, phase: str, template: str, factory, pressure: float, calc, info):
     """A relaxation shared with tier 2a (same cache label), as ASE Atoms, or None if it failed."""
     from pymatgen.core import Structure
+    from pymatgen.io.ase import AseAtomsAdaptor
 
     from screening.proxies.enthalpy import BUILDER_VERSION
     from screening.relax import RelaxSettings, cached_relaxation
     from screening.structures.builder import StructureError
-    from screening.engine.training_set import _to_atoms
 
     label = {"phase": phase, "template": template, "metal": metal, "builder": BUILDER_VERSION}
     try:
@@ -128,7 +128,7 @@ def _relaxed(store, metal: str, phase: str, template: str, factory, pressure: fl
         return None
     if res.get("status") not in ("ok", "not_converged") or "structure" not in res:
         return None
-    return _to_atoms(Structure.from_dict(res["structure"]))
+    return AseAtomsAdaptor.get_atoms(Structure.from_dict(res["structure"]))
 
 
 def _base_key(family: str, metal: str, template: str, pressure: float) -> tuple:
@@ -143,7 +143,7 @@ def _base_configurations(plan: DatasetPlan, store, calculator, existing: dict | 
     relaxations behind it.
     """
     from screening.calculators import get_calculator
-    from screening.engine.training_set import _tag
+    from screening.engine.training_set import tag_configuration
     from screening.structures import build_structure, load_templates, metal_structures
     from screening.structures.templates import primitive_size
 
@@ -161,8 +161,8 @@ def _base_configurations(plan: DatasetPlan, store, calculator, existing: dict | 
             atoms = _relaxed(store, metal, f"{metal}/{name}", name,
                              lambda lat=name, p=p, metal=metal: metal_structures(metal, p)[lat], p, calc, info)
             if atoms is not None:
-                yield _frame(_tag(atoms, "metal_ref", p, f"{name} {metal} relaxed at {p:g} GPa with {relaxer}",
-                                  parent=""), metal, 1, template=name)
+                source = f"{name} {metal} relaxed at {p:g} GPa with {relaxer}"
+                yield _frame(tag_configuration(atoms, "metal_ref", p, source, parent=""), metal, 1, template=name)
             continue
         key = _base_key("template_relaxed", metal, name, p)
         if key in existing:
@@ -173,28 +173,31 @@ def _base_configurations(plan: DatasetPlan, store, calculator, existing: dict | 
         atoms = _relaxed(store, metal, phase, t.name, lambda t=t, p=p, metal=metal: build_structure(t, metal, p), p,
                          calc, info)
         if atoms is not None:
-            yield _frame(_tag(atoms, "template_relaxed", p,
-                              f"template {t.name} ({t.space_group}) {phase.split('/')[0]} relaxed at {p:g} GPa "
-                              f"with {relaxer} (tier-2a cache)", parent=""), metal, 1, template=t.name)
+            source = (f"template {t.name} ({t.space_group}) {phase.split('/')[0]} relaxed at {p:g} GPa "
+                      f"with {relaxer} (tier-2a cache)")
+            yield _frame(tag_configuration(atoms, "template_relaxed", p, source, parent=""), metal, 1,
+                         template=t.name)
 
 
 def campaign_order(plan: DatasetPlan, templates: Sequence[str]) -> list[tuple[str, str, float, str]]:
     """Round-1 jobs ``(family, structure name, pressure, metal)`` in the order they are labelled.
 
     Two tiers: first the first ``n_core_templates`` templates, then the metal lattices and the other templates.
-    Within a tier, pressure by pressure in the plan's order, structure by structure, metal by metal: a campaign
-    stopped at any point has every metal and every core structure at the pressures it reached. The metals come
-    in the second tier because one-atom metallic cells at the converged k-point density cost 5–30 times a hydride
-    cell (many k-points, slow SCF at high pressure).
+    Within a tier, structure by structure, then pressure by pressure in the plan's order, then metal by metal: a
+    campaign stopped at any point has every metal, and each structure it reached at every pressure of the plan
+    (a fine-tune needs the pressure range before it needs more structures). The metals come in the second tier
+    because one-atom metallic cells at the converged k-point density cost 5–30 times a hydride cell (many
+    k-points, slow SCF at high pressure).
     """
     structures = [("template_relaxed", t) for t in templates] + [("metal_ref", lat) for lat in plan.metal_lattices]
     core = {("template_relaxed", t) for t in templates[:plan.n_core_templates]}
     jobs = []
     for tier in (True, False):
-        for p in plan.pressures_gpa:
-            for family, name in structures:
-                if (family, name) in core if tier else (family, name) not in core:
-                    jobs.extend((family, name, p, metal) for metal in plan.metals)
+        for family, name in structures:
+            if ((family, name) in core) != tier:
+                continue
+            for p in plan.pressures_gpa:
+                jobs.extend((family, name, p, metal) for metal in plan.metals)
     return jobs
 
 
@@ -205,7 +208,7 @@ def _h2_frames(plan: DatasetPlan, existing: dict) -> Iterator:
     """
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from screening.engine.training_set import _tag
+    from screening.engine.training_set import tag_configuration
     from screening.structures import h2_structure
 
     for p in plan.h2_pressures_gpa:
@@ -214,9 +217,9 @@ def _h2_frames(plan: DatasetPlan, existing: dict) -> Iterator:
             yield existing[key]
             continue
         atoms = AseAtomsAdaptor.get_atoms(h2_structure(p))
-        yield _frame(_tag(atoms, "h2", p, f"solid H2 (P6_3/mmc, molecules along c, bond 0.74 A) at the Loubeyre et al. "
-                                          f"(2020) EOS volume for {p:g} GPa, not relaxed", parent=""), "H", 1,
-                     template="mhcp")
+        source = (f"solid H2 (P6_3/mmc, molecules along c, bond 0.74 A) at the Loubeyre et al. (2020) EOS volume "
+                  f"for {p:g} GPa, not relaxed")
+        yield _frame(tag_configuration(atoms, "h2", p, source, parent=""), "H", 1, template="mhcp")
 
 
 def _frame(atoms, metal: str, round_: int, template: str = ""):
@@ -231,17 +234,17 @@ def _frame(atoms, metal: str, round_: int, template: str = ""):
 
 def _copies(base, plan: DatasetPlan, family: str):
     """The rattled or strained copy of a round-1 frame (deterministic in its config_id)."""
-    from screening.engine.training_set import _accepted_copies, _rng, _tag, random_strain, rattle
+    from screening.engine.training_set import accepted_copies, random_strain, rattle, seeded_rng, tag_configuration
 
-    rng = _rng(plan.seed, family, base.info["config_id"])
+    rng = seeded_rng(plan.seed, family, base.info["config_id"])
     make = (lambda: rattle(base, plan.rattle_a, rng)) if family == "rattled" else (lambda: random_strain(base, plan.strain, rng))
-    got = _accepted_copies(1, make)
+    got = accepted_copies(1, make)
     if not got:
         return None
     what = f"Gaussian displacements σ = {plan.rattle_a:g} Å" if family == "rattled" else \
         f"random symmetric strain σ = {plan.strain:g}"
-    out = _tag(got[0], family, base.info["pressure_gpa"], f"{base.info['source']}; then {what} (seed {plan.seed})",
-               parent=base.info["config_id"])
+    out = tag_configuration(got[0], family, base.info["pressure_gpa"],
+                            f"{base.info['source']}; then {what} (seed {plan.seed})", parent=base.info["config_id"])
     return _frame(out, base.info["metal"], 2 if family == "rattled" else 3, base.info.get("template", ""))
 
 
