@@ -13,6 +13,8 @@ from screening.calculators import CalculatorInfo
 from screening.store import ResultStore
 
 EV_PER_GPA_A3 = 1.0 / 160.21766208
+#: Relaxation steps between two checks of the distance floors (a collapsing structure is stopped early).
+COLLAPSE_CHECK_EVERY = 10
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,16 @@ def relax_at_pressure(structure, pressure_gpa: float, calc, settings: RelaxSetti
         # The cell filter does 3x3 matrix exponentials every step; multithreaded BLAS busy-waits on
         # such tiny matrices (measured 40x slower on 2 busy cores), so BLAS runs single-threaded here.
         with threadpool_limits(limits=1, user_api="blas"):
-            converged = bool(opt.run(fmax=settings.fmax_ev_per_a, steps=settings.max_steps))
+            converged = False
+            for step, converged in enumerate(opt.irun(fmax=settings.fmax_ev_per_a, steps=settings.max_steps)):
+                # A structure the potential collapses gets ever denser neighbour lists (minutes per step):
+                # stop it as soon as it crosses the builder's distance floors.
+                if step and step % COLLAPSE_CHECK_EVERY == 0:
+                    problem = _distance_problem(AseAtomsAdaptor.get_structure(atoms), f"collapsed at step {step}")
+                    if problem:
+                        return {"status": "failed", "error": problem, "converged": False, "pressure_gpa": pressure_gpa,
+                                "steps": step, "n_atoms": len(atoms), "volume_a3": float(atoms.get_volume())}
+            converged = bool(converged)
         energy = float(atoms.get_potential_energy())
         forces = atoms.get_forces()
         stress = atoms.get_stress(voigt=True)

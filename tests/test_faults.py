@@ -248,6 +248,29 @@ def test_relaxation_refuses_overlapping_atoms():
     assert res["status"] == "rejected" and "H-H" in res["error"] and "0.20" in res["error"]
 
 
+def test_collapsing_relaxation_is_stopped_early_and_failed():
+    """A potential that pulls two H atoms together is stopped at the distance floor, long before max_steps."""
+    from ase.calculators.calculator import Calculator, all_changes
+    from pymatgen.core import Lattice, Structure
+
+    from screening.relax import COLLAPSE_CHECK_EVERY, RelaxSettings, relax_at_pressure
+
+    class Attract(Calculator):
+        implemented_properties = ("energy", "forces", "stress")
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+            super().calculate(atoms, properties, system_changes)
+            d = self.atoms.get_distance(1, 2, mic=True, vector=True)
+            forces = np.zeros((len(self.atoms), 3))
+            forces[1], forces[2] = 5.0 * d, -5.0 * d  # a spring of zero rest length between the two H
+            self.results = {"energy": 2.5 * float(d @ d), "forces": forces, "stress": np.zeros(6)}
+
+    start = Structure(Lattice.cubic(4.0), ["Pd", "H", "H"], [[0, 0, 0], [0.5, 0.5, 0.3], [0.5, 0.5, 0.7]])
+    res = relax_at_pressure(start, 0.0, Attract(), RelaxSettings(max_steps=300))
+    assert res["status"] == "failed" and "collapsed" in res["error"] and "H-H" in res["error"], res
+    assert res["steps"] < 300 and res["steps"] % COLLAPSE_CHECK_EVERY == 0
+
+
 def test_ase_md_blow_up_is_failed_not_liquid():
     from ase.build import bulk
 
