@@ -165,3 +165,25 @@ def test_campaign_order_covers_every_pressure_of_a_structure_before_the_next():
     names = [j[1] for j in jobs]
     assert max(names.index(t) for t in ("fluorite", "thcr2si2")) < min(names.index(x) for x in ("rocksalt", "fcc", "bcc"))
     assert len(jobs) == len(set(jobs)) == n * (len(plan.templates) + len(plan.metal_lattices))
+
+
+def test_label_stream_does_not_run_ahead_of_the_workers(tmp_path):
+    """With max_pending=1 the generator is advanced only after the previous label has come back, so slow
+    structure generation (relaxations) never competes with the labels for the cores."""
+    from ase.build import bulk
+
+    from screening.reference.campaign import label_stream
+    from screening.store import ResultStore
+
+    got: list = []
+    seen_at_yield: list[int] = []
+
+    def configs():
+        for k in range(4):
+            seen_at_yield.append(len(got))
+            yield bulk("Cu", "fcc", a=3.55 + 0.02 * k)
+
+    failures = label_stream(configs(), "emt", store=ResultStore(tmp_path / "s.sqlite"), n_workers=1, progress=False,
+                            on_label=got.append, max_pending=1)
+    assert not failures and len(got) == 4
+    assert seen_at_yield == [0, 1, 2, 3]

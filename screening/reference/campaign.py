@@ -42,7 +42,7 @@ def _cached(atoms, calculator: str, settings: dict, store):
 def label_stream(configs: Iterable, calculator: str, settings: dict | Callable[[Any], dict] | None = None, *,
                  store=None, scheduler: str | None = None, n_workers: int | None = None, progress: bool = True,
                  on_label: Callable[[Any], None] | None = None,
-                 priority: Callable[[Any], int] | None = None) -> list[dict]:
+                 priority: Callable[[Any], int] | None = None, max_pending: int | None = None) -> list[dict]:
     """Label every configuration of ``configs`` (any iterable, consumed lazily) on Dask.
 
     Args:
@@ -54,6 +54,9 @@ def label_stream(configs: Iterable, calculator: str, settings: dict | Callable[[
         n_workers: LocalCluster size (default: the CPU count).
         on_label: called in this process with every labelled copy (cached ones first, then in completion order).
         priority: Dask priority of a configuration's task (higher runs first; default: submission order).
+        max_pending: most tasks submitted and not finished (default: twice the cluster's worker threads). The
+            generator is not advanced past it, so the work that makes configurations (relaxations) runs just in
+            time instead of competing with the labels for the same cores; 0 means no bound.
 
     Returns:
         The failures, as ``{"config_id", "error"}``.
@@ -94,12 +97,18 @@ def label_stream(configs: Iterable, calculator: str, settings: dict | Callable[[
             if client is None:
                 client = get_client(scheduler, n_workers)
                 pending = as_completed([], with_results=False)
+                if max_pending is None:
+                    max_pending = 2 * max(1, sum(client.nthreads().values()))
             fut = client.submit(_label_task, atoms, calculator, s, str(store.path), pure=False,
                                 priority=priority(atoms) if priority else 0)
             futures[fut] = atoms
             pending.add(fut)
             for fut in [f for f in list(futures) if f.done()]:  # collect what finished meanwhile
                 finish(fut)
+            while max_pending and len(futures) >= max_pending:  # back-pressure: wait for a free slot
+                fut = next(pending)
+                if fut in futures:
+                    finish(fut)
         for fut in pending or ():
             if fut in futures:
                 finish(fut)
