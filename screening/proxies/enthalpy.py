@@ -283,7 +283,8 @@ def compute_system(
     for key, kind, x, tname, factory in jobs:
         name = _display_name(key, kind, metal, x, tname)
         for p in pressures:
-            label = {"phase": key, "template": tname, "metal": metal, "builder": BUILDER_VERSION}
+            # H2 does not depend on the metal: one relaxation per pressure serves every system.
+            label = {"phase": key, "template": tname, "metal": "H" if kind == "h2" else metal, "builder": BUILDER_VERSION}
             try:
                 res, cached = cached_relaxation(store, label, lambda: factory(p), p, calc, info, settings)
             except StructureError as exc:
