@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -26,6 +27,8 @@ from tqdm.auto import tqdm
 from screening.errors import CandidateError
 
 STORE_KIND = "tier2a_table"
+#: Committed results (``make tier2a`` writes them): a fresh machine validates without hours of relaxations.
+COMMITTED_DIR = Path(__file__).resolve().parents[1] / "data" / "tier2a"
 #: A pressure grid needs >= 3 points for the Vinet fits of the phases (H between grid points).
 MIN_PRESSURES = 3
 
@@ -83,11 +86,14 @@ def _store_inputs(metal: str, candidates: pd.DataFrame, pressures: list[float], 
 
 def tier2a_for_metal(metal: str, candidates: pd.DataFrame, settings: Tier2aSettings | None = None, *,
                      pressures: Sequence[float] | None = None, compute: bool = True, store=None,
-                     progress: bool = True) -> pd.DataFrame | None:
-    """Tier-2a proxy columns for ``candidates`` of one metal, from the store or computed.
+                     progress: bool = True, committed_dir: str | Path | None = COMMITTED_DIR,
+                     export_dir: str | Path | None = None) -> pd.DataFrame | None:
+    """Tier-2a proxy columns for ``candidates`` of one metal, from the store, the committed results or computed.
 
-    Returns None when nothing is stored and ``compute`` is False. The frame has ``candidate_id``, the
-    proxy columns and ``tier2a_seconds`` (wall time of the computation that produced it).
+    Returns None when nothing is stored or committed and ``compute`` is False. The frame has ``candidate_id``,
+    the proxy columns and ``tier2a_seconds`` (wall time of the computation that produced it).
+    ``committed_dir``: where committed results are read (``data/tier2a/<calculator>/<metal>.json``; None: not read);
+    ``export_dir``: where a computed result is also written (``make tier2a`` passes ``data/tier2a``; None: not written).
     """
     from screening.proxies.enthalpy import enthalpy_proxy
     from screening.store import ResultStore
@@ -97,7 +103,13 @@ def tier2a_for_metal(metal: str, candidates: pd.DataFrame, settings: Tier2aSetti
     grid = sorted(set(float(p) for p in (pressures or settings.pressures or table_pressures(candidates["pressure_gpa"]))))
     inputs = _store_inputs(metal, candidates, grid, settings)
     cached = store.get(STORE_KIND, inputs)
+    if cached is None and committed_dir is not None:
+        cached = read_committed(committed_dir, inputs)
+        if cached is not None:
+            store.put(STORE_KIND, inputs, cached, "ok", cached.get("seconds"))
     if cached is not None:
+        if export_dir is not None and not committed_path(export_dir, inputs).is_file():
+            write_committed(export_dir, inputs, cached)
         return pd.DataFrame(cached["rows"])
     if not compute:
         return None
@@ -109,11 +121,56 @@ def tier2a_for_metal(metal: str, candidates: pd.DataFrame, settings: Tier2aSetti
     proxies["tier2a_seconds"] = seconds
     rows = json.loads(proxies.to_json(orient="records"))
     store.put(STORE_KIND, inputs, {"rows": rows, "seconds": seconds}, "ok", seconds)
+    if export_dir is not None:
+        write_committed(export_dir, inputs, {"rows": rows, "seconds": seconds})
     return proxies
 
 
+def committed_path(directory: str | Path, inputs: dict) -> Path:
+    """``<directory>/<calculator>/<metal>.json`` (names made file-safe)."""
+    from screening.paths import file_in, safe_stem
+
+    return file_in(Path(directory) / safe_stem(inputs["calculator_spec"]), inputs["metal"], suffix=".json")
+
+
+def write_committed(directory: str | Path, inputs: dict, result: dict) -> Path:
+    """Write one metal's tier-2a result with the inputs that produced it (JSON, atomic)."""
+    from screening.provenance import atomic_write
+
+    path = committed_path(directory, inputs)
+    payload = {"kind": STORE_KIND, "inputs": inputs, "result": result,
+               "note": "tier-2a proxies computed by screening.tier2a_table (make tier2a); calculator: "
+                       f"{inputs['calculator_spec']} (see enthalpy_calculator in each row; not DFT unless it says so)"}
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=1, sort_keys=True, default=float)))
+    return path
+
+
+def read_committed(directory: str | Path, inputs: dict) -> dict | None:
+    """A committed result for exactly these inputs, or None (absent, other inputs, or unreadable: warned)."""
+    import warnings
+
+    path = committed_path(directory, inputs)
+    if not path.is_file():
+        return None
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"{path}: not readable JSON ({exc}); computing tier 2a instead", stacklevel=2)
+        return None
+    # Same inputs after a JSON round trip (floats, lists): anything else is another calculation.
+    if payload.get("kind") != STORE_KIND or payload.get("inputs") != json.loads(json.dumps(inputs, default=float)):
+        return None
+    result = payload.get("result")
+    if not isinstance(result, dict) or not isinstance(result.get("rows"), list):
+        warnings.warn(f"{path}: no result rows; computing tier 2a instead", stacklevel=2)
+        return None
+    return result
+
+
 def tier2a_for_candidates(candidates: dict[str, pd.DataFrame], settings: Tier2aSettings | None = None, *,
-                          compute: bool = True, store=None, progress: bool = True) -> dict[str, pd.DataFrame]:
+                          compute: bool = True, store=None, progress: bool = True,
+                          committed_dir: str | Path | None = COMMITTED_DIR,
+                          export_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """:func:`tier2a_for_metal` for every metal of ``{metal: candidates}``, with a progress bar over metals.
 
     Metals without a stored result are computed when ``compute`` is True and skipped otherwise.
@@ -122,7 +179,8 @@ def tier2a_for_candidates(candidates: dict[str, pd.DataFrame], settings: Tier2aS
     bar = tqdm(sorted(candidates), desc="tier 2a per metal", disable=not progress)
     for metal in bar:
         bar.set_postfix_str(metal)
-        got = tier2a_for_metal(metal, candidates[metal], settings, compute=compute, store=store, progress=progress)
+        got = tier2a_for_metal(metal, candidates[metal], settings, compute=compute, store=store, progress=progress,
+                               committed_dir=committed_dir, export_dir=export_dir)
         if got is not None:
             out[metal] = got
     return out
@@ -171,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--templates", help="template names, comma-separated (default: all)")
     ap.add_argument("--max-atoms", type=int, default=20, help="largest primitive cell to relax (default 20)")
     ap.add_argument("--calculator", help=f"registry name (default: the project default, now {default_calculator_spec()!r})")
+    ap.add_argument("--export", default=str(COMMITTED_DIR),
+                    help=f"folder for the results as JSON, read back on a machine without the cache (default {COMMITTED_DIR}; "
+                         "'' to skip)")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     try:
@@ -195,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
             raise CandidateError(f"--max-atoms must be >= 1, got {args.max_atoms}")
         settings = Tier2aSettings(pressures, templates, args.max_atoms, args.calculator)
         t0 = time.perf_counter()
-        done = tier2a_for_candidates(cands, settings, compute=True, progress=not args.quiet)
+        done = tier2a_for_candidates(cands, settings, compute=True, progress=not args.quiet,
+                                     export_dir=args.export or None)
     except CandidateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -234,6 +234,23 @@ def test_tier2a_harness_computes_caches_and_feeds_validation(tmp_path, monkeypat
     assert tier2a_for_metal("Pd", cands["Pd"], Tier2aSettings(templates=("rocksalt",), calculator="emt"), compute=False,
                             store=ResultStore()) is None
 
+    # Committed results: exported once, read back by a machine whose store is empty; other inputs are not used.
+    committed = tmp_path / "committed"
+    tier2a_for_metal("Pd", cands["Pd"], settings, compute=False, store=ResultStore(), export_dir=committed)
+    files = list(committed.rglob("*.json"))
+    assert [f.name for f in files] == ["Pd.json"] and files[0].parent.name == "emt"
+    fresh = ResultStore(tmp_path / "fresh.sqlite")
+    back = tier2a_for_metal("Pd", cands["Pd"], settings, compute=False, store=fresh, committed_dir=committed)
+    pd.testing.assert_frame_equal(back, again)
+    assert fresh.count("tier2a_table") == 1
+    other = Tier2aSettings(templates=("rocksalt",), calculator="emt")
+    assert tier2a_for_metal("Pd", cands["Pd"], other, compute=False, store=ResultStore(tmp_path / "f2.sqlite"),
+                            committed_dir=committed) is None
+    files[0].write_text("{not json")
+    with pytest.warns(UserWarning, match="not readable JSON"):
+        assert tier2a_for_metal("Pd", cands["Pd"], settings, compute=False, store=ResultStore(tmp_path / "f3.sqlite"),
+                                committed_dir=committed) is None
+
 
 def test_tier2a_command_rejects_bad_input(capsys):
     from screening.tier2a_table import main
