@@ -95,7 +95,10 @@ tier2a: $(STAMP)
 		$(if $(TIER2A_MAX_ATOMS),--max-atoms $(TIER2A_MAX_ATOMS))
 
 validate-score: $(STAMP)
-	$(PY) -m screening validate --reports reports $(if $(DATA),--data "$(DATA)")
+	$(PY) -m screening validate --reports reports $(if $(DATA),--data "$(DATA)") \
+		$(if $(TIER2A_PRESSURES),--tier2a-pressures "$(TIER2A_PRESSURES)") \
+		$(if $(TIER2A_TEMPLATES),--tier2a-templates "$(TIER2A_TEMPLATES)") \
+		$(if $(TIER2A_MAX_ATOMS),--tier2a-max-atoms $(TIER2A_MAX_ATOMS))
 
 engine: $(STAMP)
 	$(PY) -m screening engine --top $(if $(filter command line,$(origin TOP)),$(TOP),1) --ranking "$(OUT)" \

@@ -119,9 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--compute-tier2a", action="store_true",
                    help="compute tier 2a (relaxations with the default calculator) for metals of --data that have none "
                         "stored (otherwise only stored results are used)")
-    v.add_argument("--tier2a-templates", help="with --compute-tier2a: template names, comma-separated (default: all)")
+    v.add_argument("--tier2a-pressures", help="tier-2a relaxation pressures in GPa, as given to make tier2a "
+                                             "(default: the pressures each metal was observed at)")
+    v.add_argument("--tier2a-templates", help="tier-2a template names, comma-separated, as given to make tier2a "
+                                             "(default: all)")
     v.add_argument("--tier2a-max-atoms", type=int, default=20,
-                   help="with --compute-tier2a: largest primitive cell to relax (default 20)")
+                   help="tier-2a largest primitive cell, as given to make tier2a (default 20)")
     v.add_argument("--quiet", action="store_true", help="no progress bars")
 
     g = sub.add_parser("engine", help="tier 3: trained fast potential + precursor/H2 interface MD for the top N "
@@ -368,7 +371,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         from screening.structures.templates import templates_for
 
         templates_for(names=list(templates))  # unknown names are an error before anything runs
-    settings = Tier2aSettings(templates=templates, max_atoms=args.tier2a_max_atoms)
+    pressures = None
+    if args.tier2a_pressures:
+        from screening.candidates import validate_pressures
+
+        pressures = tuple(validate_pressures(parse_list(args.tier2a_pressures, "--tier2a-pressures")))
+    settings = Tier2aSettings(pressures=pressures, templates=templates, max_atoms=args.tier2a_max_atoms)
     _announce_cache()
     result, summary = validate(args.data, nested=not args.no_nested, progress=not args.quiet,
                                compute_tier2a=args.compute_tier2a, tier2a=settings)

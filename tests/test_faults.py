@@ -320,7 +320,8 @@ def test_streamed_files_appear_only_when_complete(tmp_path):
 
 def test_bad_tier2a_knobs_for_validate(tmp_path, capsys):
     """Bad tier-2a knobs of ``validate`` name the value and exit 2 before anything is computed."""
-    for args, needle in ((["--tier2a-max-atoms", "0"], "--tier2a-max-atoms"), (["--tier2a-templates", "nope"], "'nope'")):
+    for args, needle in ((["--tier2a-max-atoms", "0"], "--tier2a-max-atoms"), (["--tier2a-templates", "nope"], "'nope'"),
+                         (["--tier2a-pressures", "100,-5"], "-5")):
         code, _, err = _run(capsys, ["validate", "--compute-tier2a", *args, "--out-dir", str(tmp_path / "out"), "--quiet"])
         assert code == 2 and err.startswith("error:") and needle in err, err
     assert not (tmp_path / "out").exists()
