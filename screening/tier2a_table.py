@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -147,8 +148,6 @@ def write_committed(directory: str | Path, inputs: dict, result: dict) -> Path:
 
 def read_committed(directory: str | Path, inputs: dict) -> dict | None:
     """A committed result for exactly these inputs, or None (absent, other inputs, or unreadable: warned)."""
-    import warnings
-
     path = committed_path(directory, inputs)
     if not path.is_file():
         return None
@@ -173,14 +172,19 @@ def tier2a_for_candidates(candidates: dict[str, pd.DataFrame], settings: Tier2aS
                           export_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """:func:`tier2a_for_metal` for every metal of ``{metal: candidates}``, with a progress bar over metals.
 
-    Metals without a stored result are computed when ``compute`` is True and skipped otherwise.
+    Metals without a stored result are computed when ``compute`` is True and skipped otherwise; a metal whose
+    system cannot be computed (e.g. every metal-reference relaxation failed) is skipped with a warning.
     """
     out = {}
     bar = tqdm(sorted(candidates), desc="tier 2a per metal", disable=not progress)
     for metal in bar:
         bar.set_postfix_str(metal)
-        got = tier2a_for_metal(metal, candidates[metal], settings, compute=compute, store=store, progress=progress,
-                               committed_dir=committed_dir, export_dir=export_dir)
+        try:
+            got = tier2a_for_metal(metal, candidates[metal], settings, compute=compute, store=store, progress=progress,
+                                   committed_dir=committed_dir, export_dir=export_dir)
+        except CandidateError as exc:  # e.g. every metal relaxation failed: this metal has no tier 2a, the rest do
+            warnings.warn(f"tier 2a for {metal}: {exc}", stacklevel=2)
+            continue
         if got is not None:
             out[metal] = got
     return out

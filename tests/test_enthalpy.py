@@ -183,3 +183,26 @@ def test_refinement_with_the_relaxing_calculator_reproduces_the_proxy_and_report
     assert out["e_above_hull_ev_per_atom_dft"].to_numpy() == pytest.approx(out["e_above_hull_ev_per_atom"].to_numpy(), abs=1e-9)
     assert out["refine_pressure_gpa_dft"].to_numpy() == pytest.approx([10.0, 30.0], abs=1.0)
     assert out["refine_calculator"].str.contains("emt").all()
+
+
+def test_a_failed_metal_reference_at_one_pressure_is_a_status_not_a_crash():
+    """The potential collapsed the metal at 100 and 150 GPa: candidates there get a status naming the missing
+    reference (no hull can be built), instead of NaNs reaching pymatgen's PhaseDiagram."""
+    import pandas as pd
+
+    from screening.proxies.enthalpy import proxies_for_candidate, relaxation_row, system_from_relaxations
+
+    def ok(e0, v, p):
+        return {"status": "ok", "converged": True, "enthalpy_ev": e0 + p * EV_PER_GPA_A3 * v, "volume_a3": v}
+
+    failed = {"status": "failed", "converged": False, "error": "collapsed at step 10: shortest M-M distance"}
+    rows = []
+    for p in (50.0, 100.0, 150.0):
+        rows.append(relaxation_row("Pd/fcc", "metal", 0.0, "fcc", p, ok(-5.0, 12.0 - 0.02 * p, p) if p == 50 else failed, False))
+        rows.append(relaxation_row("H2", "h2", float("inf"), "mhcp", p, ok(-6.5, 8.0 - 0.02 * p, p), False))
+        rows.append(relaxation_row("PdH2/fluorite", "hydride", 2.0, "fluorite", p, ok(-12.0, 18.0 - 0.03 * p, p), False))
+    info = CalculatorInfo("fake", "0", "test values", {})
+    system = system_from_relaxations("Pd", info, RelaxSettings(), (50.0, 100.0, 150.0), pd.DataFrame(rows))
+    row = proxies_for_candidate(system, 2.0, 100.0)
+    assert row["enthalpy_status"].startswith("no Pd metal reference at 100 GPa"), row
+    assert "e_above_hull_ev_per_atom" not in row

@@ -357,6 +357,11 @@ def proxies_for_candidate(system: SystemResult, h_per_metal: float, pressure_gpa
                                              "pressures_gpa": list(system.pressures), "note": ZPE_NOTE})}
     if h_per_metal not in {c.h_per_metal for c in system.phases.values() if c.kind == "hydride"}:
         return {**base, "enthalpy_status": f"no template with H/M = {h_per_metal:g}"}
+    # A reference that failed at this pressure (e.g. the potential collapsed the metal) leaves no hull at P.
+    for ref, what in ((system.metal_ref(pressure_gpa), f"{system.metal} metal"), (system.phases["H2"], "H2")):
+        if not math.isfinite(ref.enthalpy_at(pressure_gpa)):
+            return {**base, "enthalpy_status": f"no {what} reference at {pressure_gpa:g} GPa (its relaxations failed "
+                                               f"with {system.calculator.label})"}
     table = system.hull(pressure_gpa)
     hull = table.set_index("h_per_metal")
     if h_per_metal not in hull.index:
