@@ -131,7 +131,8 @@ def _parse_phase(key: str, metal: str) -> tuple[str, float] | None:
 
 
 def stored_relaxations(metal: str, store=None) -> list[tuple[dict, dict]]:
-    """(inputs, result) of every stored tier-2a relaxation of the ``metal``–H system (read-only)."""
+    """(inputs, result) of every stored tier-2a relaxation of the ``metal``–H system (read-only), including the
+    H2 relaxations every system shares (stored under metal ``"H"``)."""
     from screening.store import ResultStore
 
     path = (store or ResultStore()).path
@@ -146,7 +147,8 @@ def stored_relaxations(metal: str, store=None) -> list[tuple[dict, dict]]:
     out = []
     for inputs_text, result_text in rows:
         inputs = json.loads(inputs_text)
-        if inputs.get("start", {}).get("metal") == metal:
+        start = inputs.get("start", {})
+        if start.get("metal") == metal or (start.get("metal") == "H" and start.get("phase") == "H2"):
             out.append((inputs, json.loads(result_text)))
     return out
 
@@ -185,7 +187,8 @@ def system_from_store(metal: str, calculator: str | None = None, store=None):
         tname = inputs["start"]["template"]
         rows.append(relaxation_row(_display_name(key, kind, metal, x, tname), kind, x, tname,
                                    float(inputs["pressure_gpa"]), res, True))
-    table = pd.DataFrame(rows).sort_values(["phase", "pressure_gpa"], kind="stable").reset_index(drop=True)
+    table = (pd.DataFrame(rows).sort_values(["phase", "pressure_gpa"], kind="stable")
+             .drop_duplicates(["phase", "pressure_gpa"], keep="last").reset_index(drop=True))  # H2: shared and per-metal
     ok = table[table["status"].isin(["ok", "not_converged"])]
     have_h2 = set(ok.loc[ok["kind"] == "h2", "pressure_gpa"])
     have_metal = set(ok.loc[ok["kind"] == "metal", "pressure_gpa"])
