@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any, Callable, Iterable, Sequence
 
 from screening.errors import CandidateError
 
 log = logging.getLogger(__name__)
+#: How often a waiting campaign looks for finished labels (s).
+POLL_SECONDS = 0.5
 
 
 def _label_task(atoms, calculator: str, settings: dict, store_path: str | None):
@@ -61,7 +64,6 @@ def label_stream(configs: Iterable, calculator: str, settings: dict | Callable[[
     Returns:
         The failures, as ``{"config_id", "error"}``.
     """
-    from dask.distributed import as_completed
     from tqdm.auto import tqdm
 
     from screening.engine.run import get_client
@@ -71,7 +73,6 @@ def label_stream(configs: Iterable, calculator: str, settings: dict | Callable[[
     settings_of = settings if callable(settings) else (lambda _a, s=dict(settings or {}): s)
     failures: list[dict] = []
     client = None
-    pending = None
     futures: dict = {}
     bar = tqdm(desc=f"{calculator} labels", unit="label", disable=not progress)
 
@@ -85,6 +86,17 @@ def label_stream(configs: Iterable, calculator: str, settings: dict | Callable[[
         elif on_label is not None:
             on_label(labelled)
 
+    def collect(block: bool) -> None:
+        """Finish every completed task; with ``block``, first wait until one completes. Polls with a short
+        sleep instead of blocking in Dask's ``as_completed``, whose condition wait Ctrl-C cannot interrupt."""
+        while True:
+            done = [f for f in list(futures) if f.done()]
+            for f in done:
+                finish(f)
+            if done or not block or not futures:
+                return
+            time.sleep(POLL_SECONDS)
+
     try:
         for atoms in configs:
             s = settings_of(atoms)
@@ -96,22 +108,16 @@ def label_stream(configs: Iterable, calculator: str, settings: dict | Callable[[
                 continue
             if client is None:
                 client = get_client(scheduler, n_workers)
-                pending = as_completed([], with_results=False)
                 if max_pending is None:
                     max_pending = 2 * max(1, sum(client.nthreads().values()))
             fut = client.submit(_label_task, atoms, calculator, s, str(store.path), pure=False,
                                 priority=priority(atoms) if priority else 0)
             futures[fut] = atoms
-            pending.add(fut)
-            for fut in [f for f in list(futures) if f.done()]:  # collect what finished meanwhile
-                finish(fut)
+            collect(block=False)  # what finished meanwhile
             while max_pending and len(futures) >= max_pending:  # back-pressure: wait for a free slot
-                fut = next(pending)
-                if fut in futures:
-                    finish(fut)
-        for fut in pending or ():
-            if fut in futures:
-                finish(fut)
+                collect(block=True)
+        while futures:
+            collect(block=True)
     finally:
         bar.close()
         if client is not None:
