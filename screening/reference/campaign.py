@@ -87,8 +87,8 @@ def label_stream(configs: Iterable, calculator: str, settings: dict | Callable[[
             on_label(labelled)
 
     def collect(block: bool) -> None:
-        """Finish every completed task; with ``block``, first wait until one completes. Polls with a short
-        sleep instead of blocking in Dask's ``as_completed``, whose condition wait Ctrl-C cannot interrupt."""
+        """Finish every completed task; with ``block``, first wait until one completes (polling every
+        :data:`POLL_SECONDS`)."""
         while True:
             done = [f for f in list(futures) if f.done()]
             for f in done:

@@ -25,6 +25,8 @@ import argparse
 import json
 import logging
 import math
+import signal
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -379,6 +381,10 @@ def run_campaign(plan: DatasetPlan | None = None, settings: DFTSettings = DEFAUL
     return {"counts": counts, "n_labelled": len(labelled), "failures": failures}
 
 
+def _interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m screening.reference.dataset", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="data/dft", help="output folder of the extxyz files and manifest.json")
@@ -391,10 +397,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         plan = DatasetPlan(metals=tuple(m.strip() for m in args.metals.split(",") if m.strip())) if args.metals else DatasetPlan()
     except CandidateError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    res = run_campaign(plan, out_dir=args.out, scheduler=args.scheduler, n_workers=args.workers,
-                       max_labels=args.max_labels, progress=not args.quiet)
+    # A batch scheduler stops a job with SIGTERM: treat it like Ctrl-C, so the finished labels are exported.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        res = run_campaign(plan, out_dir=args.out, scheduler=args.scheduler, n_workers=args.workers,
+                           max_labels=args.max_labels, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"interrupted; finished labels are in {args.out} and the result store", file=sys.stderr)
+        return 130
     print(json.dumps({"n_labelled": res["n_labelled"], "n_failed": len(res["failures"]), **res["counts"]}, indent=1))
     return 0
 
