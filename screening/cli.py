@@ -360,23 +360,11 @@ def _cmd_score(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     import json
 
+    from screening.tier2a_table import settings_from_text
     from screening.validation import validate, write_validation
 
-    from screening.tier2a_table import Tier2aSettings
-
-    if args.tier2a_max_atoms < 1:
-        raise CandidateError(f"--tier2a-max-atoms must be >= 1, got {args.tier2a_max_atoms}")
-    templates = tuple(t.strip() for t in args.tier2a_templates.split(",") if t.strip()) if args.tier2a_templates else None
-    if templates:
-        from screening.structures.templates import templates_for
-
-        templates_for(names=list(templates))  # unknown names are an error before anything runs
-    pressures = None
-    if args.tier2a_pressures:
-        from screening.candidates import validate_pressures
-
-        pressures = tuple(validate_pressures(parse_list(args.tier2a_pressures, "--tier2a-pressures")))
-    settings = Tier2aSettings(pressures=pressures, templates=templates, max_atoms=args.tier2a_max_atoms)
+    settings = settings_from_text(args.tier2a_pressures, args.tier2a_templates, args.tier2a_max_atoms,
+                                  flag_prefix="--tier2a-")
     _announce_cache()
     result, summary = validate(args.data, nested=not args.no_nested, progress=not args.quiet,
                                compute_tier2a=args.compute_tier2a, tier2a=settings)

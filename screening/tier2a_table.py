@@ -3,7 +3,7 @@
 For every metal of a table (``data/experimental_hydrides.csv`` or any CSV with its columns) the
 tier-2a enthalpy proxies (:func:`screening.proxies.enthalpy.enthalpy_proxy`) are computed for the
 validation candidates (every grid H/M at each pressure where the metal was observed) with the
-project's default calculator (:func:`default_calculator_spec`, whatever ``get_calculator()`` uses
+project's default calculator (:func:`screening.calculators.default_calculator_name`, whatever ``get_calculator()`` uses
 when called without a name), and the per-candidate result of each metal is cached in the result
 store as one ``tier2a_table`` record. Relaxations are cached individually as well, so an
 interrupted campaign resumes where it stopped.
@@ -34,13 +34,6 @@ COMMITTED_DIR = Path(__file__).resolve().parents[1] / "data" / "tier2a"
 MIN_PRESSURES = 3
 
 
-def default_calculator_spec() -> str:
-    """The calculator ``get_calculator()`` builds when given no name (the project default)."""
-    from screening.calculators import default_calculator_name
-
-    return default_calculator_name()
-
-
 @dataclass(frozen=True)
 class Tier2aSettings:
     """What bounds the cost of tier 2a for one metal.
@@ -56,7 +49,25 @@ class Tier2aSettings:
     calculator: str | None = None
 
     def resolved_calculator(self) -> str:
-        return self.calculator or default_calculator_spec()
+        from screening.calculators import default_calculator_name
+
+        return self.calculator or default_calculator_name()
+
+
+def settings_from_text(pressures: str | None, templates: str | None, max_atoms: int, calculator: str | None = None,
+                       flag_prefix: str = "--") -> Tier2aSettings:
+    """:class:`Tier2aSettings` from command-line text (comma-separated pressures and template names), checked
+    before anything runs; ``flag_prefix`` names the flags in the errors (``--`` or ``--tier2a-``)."""
+    from screening.candidates import parse_list, validate_pressures
+    from screening.structures.templates import templates_for
+
+    grid = tuple(validate_pressures(parse_list(pressures, f"{flag_prefix}pressures"))) if pressures else None
+    names = tuple(t.strip() for t in templates.split(",") if t.strip()) if templates else None
+    if names:
+        templates_for(names=list(names))  # unknown names are an error
+    if max_atoms < 1:
+        raise CandidateError(f"{flag_prefix}max-atoms must be >= 1, got {max_atoms}")
+    return Tier2aSettings(grid, names, max_atoms, calculator)
 
 
 def table_pressures(observed: Iterable[float], extra_grid: Sequence[float] | None = None) -> list[float]:
@@ -223,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
+    from screening.calculators import default_calculator_name
     from screening.experimental import load_experimental
 
     ap = argparse.ArgumentParser(prog="python -m screening.tier2a_table",
@@ -232,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pressures", help="relaxation pressures in GPa (default: the pressures each metal was observed at)")
     ap.add_argument("--templates", help="template names, comma-separated (default: all)")
     ap.add_argument("--max-atoms", type=int, default=20, help="largest primitive cell to relax (default 20)")
-    ap.add_argument("--calculator", help=f"registry name (default: the project default, now {default_calculator_spec()!r})")
+    ap.add_argument("--calculator", help=f"registry name (default: the project default, now {default_calculator_name()!r})")
     ap.add_argument("--export", default=str(COMMITTED_DIR),
                     help=f"folder for the results as JSON, read back on a machine without the cache (default {COMMITTED_DIR}; "
                          "'' to skip)")
@@ -246,19 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             if unknown:
                 raise CandidateError(f"metal(s) {unknown} have no observed pressure in the table; known: {sorted(cands)}")
             cands = {m: cands[m] for m in wanted}
-        pressures = None
-        if args.pressures:
-            from screening.candidates import parse_list, validate_pressures
-
-            pressures = tuple(validate_pressures(parse_list(args.pressures, "--pressures")))
-        templates = tuple(t for t in args.templates.split(",") if t) if args.templates else None
-        if templates:
-            from screening.structures.templates import templates_for
-
-            templates_for(names=list(templates))
-        if args.max_atoms < 1:
-            raise CandidateError(f"--max-atoms must be >= 1, got {args.max_atoms}")
-        settings = Tier2aSettings(pressures, templates, args.max_atoms, args.calculator)
+        settings = settings_from_text(args.pressures, args.templates, args.max_atoms, args.calculator)
         t0 = time.perf_counter()
         done = tier2a_for_candidates(cands, settings, compute=True, progress=not args.quiet,
                                      export_dir=args.export or None)

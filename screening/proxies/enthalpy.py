@@ -249,6 +249,18 @@ def _phase_jobs(metal: str, templates, max_atoms: int):
     return jobs
 
 
+#: The ``metal`` of the H2 relaxations' cache label: H2 does not depend on the metal, so one relaxation per
+#: pressure serves every system.
+SHARED_H2_METAL = "H"
+
+
+def relaxation_label(phase: str, template: str, metal: str, kind: str = "") -> dict:
+    """The starting-structure part of a tier-2a relaxation's cache key (also used by the DFT dataset, which
+    reuses these relaxations)."""
+    return {"phase": phase, "template": template, "metal": SHARED_H2_METAL if kind == "h2" else metal,
+            "builder": BUILDER_VERSION}
+
+
 def _display_name(job_name: str, kind: str, metal: str, x: float, template: str) -> str:
     """Phase name shown in tables and plots: the chemists' formula and the template (``Pd4H23/A15``).
 
@@ -283,8 +295,7 @@ def compute_system(
     for key, kind, x, tname, factory in jobs:
         name = _display_name(key, kind, metal, x, tname)
         for p in pressures:
-            # H2 does not depend on the metal: one relaxation per pressure serves every system.
-            label = {"phase": key, "template": tname, "metal": "H" if kind == "h2" else metal, "builder": BUILDER_VERSION}
+            label = relaxation_label(key, tname, metal, kind)
             try:
                 res, cached = cached_relaxation(store, label, lambda: factory(p), p, calc, info, settings)
             except StructureError as exc:

@@ -118,11 +118,11 @@ def _relaxed(store, metal: str, phase: str, template: str, factory, pressure: fl
     from pymatgen.core import Structure
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from screening.proxies.enthalpy import BUILDER_VERSION
+    from screening.proxies.enthalpy import relaxation_label
     from screening.relax import RelaxSettings, cached_relaxation
     from screening.structures.builder import StructureError
 
-    label = {"phase": phase, "template": template, "metal": metal, "builder": BUILDER_VERSION}
+    label = relaxation_label(phase, template, metal)
     try:
         res, _ = cached_relaxation(store, label, factory, pressure, calc, info, RelaxSettings())
     except StructureError as exc:
