@@ -77,6 +77,13 @@ def test_dataset_campaign_writes_provenance_and_resumes_from_files(tmp_path):
                     "pressure_gpa", "family", "config_id"):
             assert key in a.info, key
         assert ("relaxed at" in a.info["source"]) or ("EOS volume" in a.info["source"])
+    import spglib
+
+    for a in frames:  # relaxed cells are labelled with exact symmetry (GPAW's tolerance is 1e-7)
+        if a.info["family"] in ("template_relaxed", "metal_ref"):
+            assert "symmetrized to" in a.info["source"]
+            tight = spglib.get_spacegroup((a.cell[:], a.get_scaled_positions(), a.numbers), symprec=1e-7)
+            assert tight == a.info["source"].split("symmetrized to ")[1].split(" (spglib")[0]
     rattled = [a for a in frames if a.info["family"] == "rattled"]
     parents = {a.info["config_id"]: a for a in frames}
     assert all(r.info["parent"] in parents for r in rattled)

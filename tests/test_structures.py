@@ -44,3 +44,51 @@ def test_h2_reference_has_molecular_bond_and_eos_volume():
     assert shortest_distances(s)["H-H"] == pytest.approx(0.74, abs=1e-3)
     assert s.volume / 2 == pytest.approx(4.89, rel=0.01)  # Loubeyre et al. 2020 at 100 GPa
     check_distances(s)
+
+
+def _ibz_kpoints(atoms, density: float = 4.0) -> int:
+    import spglib
+    from ase.calculators.calculator import kptdensity2monkhorstpack
+
+    mesh = kptdensity2monkhorstpack(atoms, density, even=False)
+    mapping, _ = spglib.get_ir_reciprocal_mesh(mesh, (atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers),
+                                               is_shift=[0, 0, 0], symprec=1e-7)
+    return len(np.unique(mapping))
+
+
+def test_standardize_primitive_restores_the_exact_space_group_of_a_noisy_relaxed_cell():
+    import spglib
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from screening.structures.symmetry import standardize_primitive
+
+    ideal = AseAtomsAdaptor.get_atoms(build_structure(load_templates()["fluorite"], "Ca", 150.0))
+    noisy = ideal.copy()
+    rng = np.random.default_rng(0)
+    noisy.positions += rng.normal(0.0, 2e-6, noisy.positions.shape)  # the float32 noise an ML relaxation leaves
+    noisy.set_cell(noisy.cell[:] @ (np.eye(3) + rng.normal(0.0, 1e-6, (3, 3))), scale_atoms=True)
+    assert spglib.get_spacegroup((noisy.cell[:], noisy.get_scaled_positions(), noisy.numbers), symprec=1e-7) == "P1 (1)"
+
+    fixed, group = standardize_primitive(noisy)
+    assert group == "Fm-3m (225)"
+    assert len(fixed) == 3  # primitive cell of the conventional 12-atom input
+    assert spglib.get_spacegroup((fixed.cell[:], fixed.get_scaled_positions(), fixed.numbers), symprec=1e-7) == group
+    assert fixed.get_volume() / len(fixed) == pytest.approx(noisy.get_volume() / len(noisy), rel=1e-5)
+    assert sorted(fixed.get_chemical_symbols()) == ["Ca", "H", "H"]
+    # what it buys: the irreducible k-points of the converged density in the same primitive cell (GPAW samples the
+    # same way), exact symmetry against the same noise as above
+    noisy_primitive = fixed.copy()
+    noisy_primitive.positions += rng.normal(0.0, 2e-6, noisy_primitive.positions.shape)
+    assert _ibz_kpoints(fixed) * 5 < _ibz_kpoints(noisy_primitive)
+
+
+def test_standardize_primitive_keeps_a_real_distortion():
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from screening.structures.symmetry import standardize_primitive
+
+    atoms = AseAtomsAdaptor.get_atoms(build_structure(load_templates()["fluorite"], "Ca", 150.0))
+    atoms.positions[1] += [0.05, 0.0, 0.0]  # 50x the tolerance: a distortion, not noise
+    fixed, group = standardize_primitive(atoms)
+    assert group != "Fm-3m (225)"
+    assert len(fixed) == len(atoms)

@@ -45,6 +45,7 @@ def refine_enthalpies(system, pressures: Sequence[float], calculator: str = "gpa
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from screening.reference.campaign import label_distributed
+    from screening.structures.symmetry import standardize_primitive
 
     if calculator == "gpaw":
         from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS
@@ -57,8 +58,8 @@ def refine_enthalpies(system, pressures: Sequence[float], calculator: str = "gpa
     for p in pressures:
         for curve in phases_to_refine(system, p):
             struct = system.structures.get((curve.name, p))
-            if struct is not None:
-                atoms = AseAtomsAdaptor.get_atoms(Structure.from_dict(struct))
+            if struct is not None:  # exact symmetry: GPAW then uses the point group (screening.structures.symmetry)
+                atoms, _ = standardize_primitive(AseAtomsAdaptor.get_atoms(Structure.from_dict(struct)))
                 atoms.info["refine_of"] = f"{curve.name} @ {p:g} GPa"
                 jobs.append(((curve.name, p, curve.kind), atoms))
     labelled, _ = label_distributed([a for _, a in jobs], calculator, [settings_of(a) for _, a in jobs],

@@ -6,7 +6,8 @@ interrupted campaign still covers every metal evenly:
 1. ``h2``: solid H2 from 0 to 300 GPa at the experimental EOS volume (molecules intact; not relaxed, since
    the universal potential dissociates H2 above ~150 GPa); ``template_relaxed``: the tier-2a templates (cells of
    at most ``max_atoms`` atoms) relaxed with the current default calculator at each pressure (the same cached
-   relaxations tier 2a uses); ``metal_ref``: the fcc and bcc metal relaxed the same way;
+   relaxations tier 2a uses); ``metal_ref``: the fcc and bcc metal relaxed the same way. Relaxed cells are
+   labelled as their exact-symmetry primitive cell (:mod:`screening.structures.symmetry`);
 2. ``rattled``: copies of round 1 with Gaussian displacements (forces far from zero);
 3. ``strained``: copies of round 1 under random symmetric strains (stress far from the target pressure).
 
@@ -133,6 +134,15 @@ def _relaxed(store, metal: str, phase: str, template: str, factory, pressure: fl
     return AseAtomsAdaptor.get_atoms(Structure.from_dict(res["structure"]))
 
 
+def _symmetrized(atoms, source: str):
+    """The exact-symmetry primitive cell of a relaxed structure and its source text (see
+    :mod:`screening.structures.symmetry`: without it GPAW samples up to 12x the k-points)."""
+    from screening.structures.symmetry import SYMPREC_A, standardize_primitive
+
+    out, group = standardize_primitive(atoms)
+    return out, f"{source}; symmetrized to {group} (spglib standard primitive cell, symprec {SYMPREC_A:g} A)"
+
+
 def _base_key(family: str, metal: str, template: str, pressure: float) -> tuple:
     return family, metal, template, round(float(pressure), 6)
 
@@ -163,7 +173,7 @@ def _base_configurations(plan: DatasetPlan, store, calculator, existing: dict | 
             atoms = _relaxed(store, metal, f"{metal}/{name}", name,
                              lambda lat=name, p=p, metal=metal: metal_structures(metal, p)[lat], p, calc, info)
             if atoms is not None:
-                source = f"{name} {metal} relaxed at {p:g} GPa with {relaxer}"
+                atoms, source = _symmetrized(atoms, f"{name} {metal} relaxed at {p:g} GPa with {relaxer}")
                 yield _frame(tag_configuration(atoms, "metal_ref", p, source, parent=""), metal, 1, template=name)
             continue
         key = _base_key("template_relaxed", metal, name, p)
@@ -175,8 +185,8 @@ def _base_configurations(plan: DatasetPlan, store, calculator, existing: dict | 
         atoms = _relaxed(store, metal, phase, t.name, lambda t=t, p=p, metal=metal: build_structure(t, metal, p), p,
                          calc, info)
         if atoms is not None:
-            source = (f"template {t.name} ({t.space_group}) {phase.split('/')[0]} relaxed at {p:g} GPa "
-                      f"with {relaxer} (tier-2a cache)")
+            atoms, source = _symmetrized(atoms, f"template {t.name} ({t.space_group}) {phase.split('/')[0]} relaxed "
+                                                f"at {p:g} GPa with {relaxer} (tier-2a cache)")
             yield _frame(tag_configuration(atoms, "template_relaxed", p, source, parent=""), metal, 1,
                          template=t.name)
 
