@@ -71,7 +71,7 @@ def test_dataset_campaign_writes_provenance_and_resumes_from_files(tmp_path):
     frames = load_dataset(out)
     assert res["n_labelled"] == len(frames) >= 8
     fam = {a.info["family"] for a in frames}
-    assert {"template_relaxed", "metal_ref", "h2", "rattled", "strained"} <= fam
+    assert {"template_relaxed", "metal_ref", "h2", "eos", "rattled", "strained"} <= fam
     for a in frames:
         for key in ("label_source", "label_provenance", "label_seconds", "source", "code_version", "metal",
                     "pressure_gpa", "family", "config_id"):
@@ -86,6 +86,26 @@ def test_dataset_campaign_writes_provenance_and_resumes_from_files(tmp_path):
             assert tight == a.info["source"].split("symmetrized to ")[1].split(" (spglib")[0]
     rattled = [a for a in frames if a.info["family"] == "rattled"]
     parents = {a.info["config_id"]: a for a in frames}
+    for e in (a for a in frames if a.info["family"] == "eos"):  # isotropic copies: same space group, scaled volume
+        parent = parents[e.info["parent"]]
+        assert e.get_volume() / len(e) == pytest.approx(e.info["volume_factor"] * parent.get_volume() / len(parent))
+        sg = lambda x: spglib.get_spacegroup((x.cell[:], x.get_scaled_positions(), x.numbers), symprec=1e-5)
+        assert sg(e) == sg(parent)
+    # the EOS points give EMT's own volume at the target pressure (fcc Pd and rocksalt PdH have no free coordinates)
+    from screening.relax import RelaxSettings, relax_at_pressure
+    from screening.calculators import get_calculator
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    volumes = pd.read_csv(out / "volumes.csv")
+    ok = volumes[volumes["status"] == "ok"]
+    assert len(ok) >= 3 and set(ok["template"]) == {"fcc", "rocksalt"}
+    emt = get_calculator("emt")[0]
+    for row in ok.itertuples():
+        cell = parents[row.structure.split("#")[1]].copy()
+        cell.calc = None
+        cell.set_cell(cell.cell[:] * 1.05, scale_atoms=True)  # start away from the answer
+        relaxed = relax_at_pressure(AseAtomsAdaptor.get_structure(cell), row.pressure_gpa, emt, RelaxSettings())
+        assert relaxed["volume_a3"] / relaxed["n_atoms"] == pytest.approx(row.dft_volume_a3_per_atom, rel=0.01)
     assert all(r.info["parent"] in parents for r in rattled)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["n_frames"] == len(frames)
@@ -194,3 +214,22 @@ def test_label_stream_does_not_run_ahead_of_the_workers(tmp_path):
                             on_label=got.append, max_pending=1)
     assert not failures and len(got) == 4
     assert seen_at_yield == [0, 1, 2, 3]
+
+
+def test_volume_at_pressure_recovers_a_birch_murnaghan_volume_between_eos_points():
+    from screening.reference.volumes import volume_at_pressure
+
+    v0, b0, b1 = 10.0, 100.0, 4.0  # A^3/atom, GPa: a compressed hydride-like EOS
+
+    def p_of(v):
+        x = (v0 / v) ** (2.0 / 3.0)
+        return 1.5 * b0 * (x ** 3.5 - x ** 2.5) * (1 + 0.75 * (b1 - 4) * (x - 1))
+
+    from scipy.optimize import brentq
+
+    v_true = brentq(lambda v: p_of(v) - 150.0, 3.0, v0)
+    v_model = v_true * 1.06  # a potential 6 % too large: the EOS points bracket the DFT volume
+    points = [v_model * f for f in (1.0, 0.92, 1.08)]
+    got = volume_at_pressure(points, [p_of(v) for v in points], 150.0)
+    assert got == pytest.approx(v_true, rel=2e-3)
+    assert np.isnan(volume_at_pressure(points, [p_of(v) for v in points], 400.0))  # no extrapolation

@@ -22,7 +22,8 @@ Quantities:
   on the element alignment;
 * speed: atom-steps per second (atoms × single points / wall time, energy + forces + stress).
 
-Optionally, relaxed volumes against DFT-relaxed volumes for a few phases (:func:`volume_benchmark`).
+Relaxed volumes against the DFT volumes of the dataset's EOS points (``data/dft/volumes.csv``, cubic phases
+without free coordinates; :func:`volume_benchmark`).
 """
 
 from __future__ import annotations
@@ -259,13 +260,15 @@ def benchmark_frames(frames: Sequence, models: Sequence[str] = DEFAULT_MODELS, *
 def volume_benchmark(table_path: str | Path, models: Sequence[str] = DEFAULT_MODELS, settings=None) -> pd.DataFrame:
     """Relaxed volume per atom of each model against DFT-relaxed volumes.
 
-    ``table_path``: CSV with columns ``phase, pressure_gpa, dft_volume_a3_per_atom, structure, source``;
-    ``structure`` is a file ASE can read (relative paths from the CSV's folder), the starting geometry.
-    Each model relaxes it at ``pressure_gpa`` (:func:`screening.relax.relax_at_pressure`).
+    ``table_path``: CSV with columns ``phase, pressure_gpa, dft_volume_a3_per_atom, structure, source`` (for
+    example ``data/dft/volumes.csv``, written by the dataset from its EOS points); ``structure`` is a file ASE can
+    read, or ``<file>#<config_id>`` for one frame of an extxyz file (relative paths from the CSV's folder), the
+    starting geometry. Rows without a DFT volume are skipped. Each model relaxes the structure at
+    ``pressure_gpa`` (:func:`screening.relax.relax_at_pressure`).
     """
-    from ase.io import read
     from pymatgen.io.ase import AseAtomsAdaptor
 
+    from screening.reference.volumes import read_structure
     from screening.relax import RelaxSettings, relax_at_pressure
 
     path = Path(table_path)
@@ -275,12 +278,15 @@ def volume_benchmark(table_path: str | Path, models: Sequence[str] = DEFAULT_MOD
     missing = [c for c in VOLUME_COLUMNS if c not in dft.columns]
     if missing:
         raise CandidateError(f"DFT volume table {str(path)!r} lacks column(s) {missing}; needs {list(VOLUME_COLUMNS)}")
+    dft = dft[np.isfinite(pd.to_numeric(dft["dft_volume_a3_per_atom"], errors="coerce"))].reset_index(drop=True)
     structures = []
     for row in dft.itertuples():
-        f = Path(row.structure) if Path(row.structure).is_absolute() else path.parent / row.structure
-        if not f.is_file():
-            raise CandidateError(f"structure file {str(f)!r} (phase {row.phase!r} in {path.name}) does not exist")
-        structures.append(AseAtomsAdaptor.get_structure(read(f)))
+        try:
+            atoms = read_structure(row.structure, path.parent)
+        except CandidateError as exc:
+            raise CandidateError(f"{exc} (phase {row.phase!r} in {path.name})") from None
+        atoms.calc = None
+        structures.append(AseAtomsAdaptor.get_structure(atoms))
     settings = settings or RelaxSettings()
     rows = []
     for m in models:
@@ -364,8 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
     ap.add_argument("--holdout-metals", default=None, help="default: those of the fine-tuned model's provenance")
     ap.add_argument("--holdout-fraction", type=float, default=None)
-    ap.add_argument("--volumes", default=None, help="CSV of DFT-relaxed volumes (phase, pressure_gpa, "
-                                                    "dft_volume_a3_per_atom, structure, source)")
+    ap.add_argument("--volumes", default=None, help="CSV of DFT volumes (phase, pressure_gpa, dft_volume_a3_per_atom, "
+                                                    "structure, source); default: <data>/volumes.csv if it exists, "
+                                                    "'none' to skip")
     ap.add_argument("--out", default="reports/potential_benchmark.csv")
     ap.add_argument("--plot", default="reports/potential_benchmark.png")
     args = ap.parse_args(argv)
@@ -384,7 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         fraction = args.holdout_fraction if args.holdout_fraction is not None else float(defaults["holdout_fraction"])
         summary, per_frame, prov = benchmark_frames(frames, models, holdout_metals=holdout, holdout_fraction=fraction,
                                                     progress=True)
-        volumes = volume_benchmark(args.volumes, models) if args.volumes else None
+        table = args.volumes or (str(Path(args.data) / "volumes.csv") if (Path(args.data) / "volumes.csv").is_file()
+                                 else "none")
+        volumes = volume_benchmark(table, models) if table != "none" else None
     except (CandidateError, CalculatorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

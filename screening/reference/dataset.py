@@ -8,8 +8,12 @@ interrupted campaign still covers every metal evenly:
    at most ``max_atoms`` atoms) relaxed with the current default calculator at each pressure (the same cached
    relaxations tier 2a uses); ``metal_ref``: the fcc and bcc metal relaxed the same way. Relaxed cells are
    labelled as their exact-symmetry primitive cell (:mod:`screening.structures.symmetry`);
-2. ``rattled``: copies of round 1 with Gaussian displacements (forces far from zero);
-3. ``strained``: copies of round 1 under random symmetric strains (stress far from the target pressure).
+2. ``eos``: the exact-symmetry primitive cell of each relaxed round-1 cell scaled isotropically to
+   ``eos_volume_factors`` of its volume (DFT pressure–volume points; they keep the point group, so they cost no
+   more than round 1, and for cells without free coordinates they give the DFT volume at the target pressure,
+   :mod:`screening.reference.volumes`);
+3. ``rattled``: copies of round 1 with Gaussian displacements (forces far from zero);
+4. ``strained``: copies of round 1 under random symmetric strains (stress far from the target pressure).
 
 Every configuration is labelled with GPAW at :data:`~screening.reference.dft_settings.DEFAULT_DFT_SETTINGS`
 through :func:`~screening.reference.campaign.label_distributed` (Dask; labels cached in the result store, so an
@@ -49,7 +53,9 @@ DEFAULT_TEMPLATES = ("fluorite", "thcr2si2", "sodalite", "fcc_clathrate", "bif3"
 #: In campaign order: the superhydride range first, then the seed's, then the top of the grid.
 DEFAULT_PRESSURES_GPA = (150.0, 25.0, 300.0)
 DEFAULT_H2_PRESSURES_GPA = (0.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0)
-FAMILIES = ("template_relaxed", "metal_ref", "h2", "rattled", "strained")
+FAMILIES = ("template_relaxed", "metal_ref", "h2", "eos", "rattled", "strained")
+#: Round of each family of copies (round 1: the relaxed cells and H2).
+COPY_ROUNDS = {"eos": 2, "rattled": 3, "strained": 4}
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,8 @@ class DatasetPlan:
         pressures_gpa: relaxation pressures of templates and metals.
         h2_pressures_gpa: pressures of the solid-H2 frames.
         metal_lattices: elemental references relaxed at each pressure.
+        eos_volume_factors: volumes of the ``eos`` copies relative to the relaxed cell (CHGNet's volume at a
+            target pressure is 5–15 % off at 150–300 GPa, so the factors bracket the DFT volume).
         rattle_a: standard deviation of the rattled copies' displacements (Å).
         strain: standard deviation of the strained copies' strain components.
         max_atoms: largest cell labelled.
@@ -75,6 +83,7 @@ class DatasetPlan:
     pressures_gpa: tuple[float, ...] = DEFAULT_PRESSURES_GPA
     h2_pressures_gpa: tuple[float, ...] = DEFAULT_H2_PRESSURES_GPA
     metal_lattices: tuple[str, ...] = ("fcc", "bcc")
+    eos_volume_factors: tuple[float, ...] = (0.92, 1.08)
     rattle_a: float = 0.08
     strain: float = 0.03
     max_atoms: int = 12
@@ -95,6 +104,9 @@ class DatasetPlan:
         for p in (*self.pressures_gpa, *self.h2_pressures_gpa):
             if not (math.isfinite(p) and 0 <= p <= 500):
                 raise CandidateError(f"pressure {p!r} GPa is outside 0–500 GPa")
+        for f in self.eos_volume_factors:
+            if not (math.isfinite(f) and 0.5 <= f <= 1.5) or f == 1.0:
+                raise CandidateError(f"eos volume factor {f!r} must be in 0.5–1.5 and not 1")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -244,6 +256,19 @@ def _frame(atoms, metal: str, round_: int, template: str = ""):
     return atoms
 
 
+def _eos_copy(base, factor: float):
+    """The exact-symmetry primitive cell of a round-1 frame scaled isotropically to ``factor`` x its volume."""
+    from screening.engine.training_set import tag_configuration
+    from screening.structures.symmetry import standardize_primitive
+
+    cell, group = standardize_primitive(base)
+    cell.set_cell(cell.cell[:] * factor ** (1.0 / 3.0), scale_atoms=True)
+    source = f"{base.info['source']}; then {group} primitive cell scaled isotropically to {factor:g} x its volume"
+    out = tag_configuration(cell, "eos", base.info["pressure_gpa"], source, parent=base.info["config_id"])
+    out.info["volume_factor"] = float(factor)
+    return _frame(out, base.info["metal"], COPY_ROUNDS["eos"], base.info.get("template", ""))
+
+
 def _copies(base, plan: DatasetPlan, family: str):
     """The rattled or strained copy of a round-1 frame (deterministic in its config_id)."""
     from screening.engine.training_set import accepted_copies, random_strain, rattle, seeded_rng, tag_configuration
@@ -257,11 +282,11 @@ def _copies(base, plan: DatasetPlan, family: str):
         f"random symmetric strain σ = {plan.strain:g}"
     out = tag_configuration(got[0], family, base.info["pressure_gpa"],
                             f"{base.info['source']}; then {what} (seed {plan.seed})", parent=base.info["config_id"])
-    return _frame(out, base.info["metal"], 2 if family == "rattled" else 3, base.info.get("template", ""))
+    return _frame(out, base.info["metal"], COPY_ROUNDS[family], base.info.get("template", ""))
 
 
 def configurations(plan: DatasetPlan, store=None, calculator: str = "chgnet", existing: Sequence = ()) -> Iterator:
-    """Every configuration of the plan, in campaign order: round 1 as it is relaxed, then rounds 2 and 3.
+    """Every configuration of the plan, in campaign order: round 1 as it is relaxed, then rounds 2 to 4.
 
     ``existing``: frames already in the dataset; their round-1 structures are reused instead of relaxed again.
     """
@@ -270,24 +295,35 @@ def configurations(plan: DatasetPlan, store=None, calculator: str = "chgnet", ex
     store = store or ResultStore()
     known = {_base_key(a.info["family"], a.info["metal"], a.info.get("template", ""), a.info["pressure_gpa"]): _clean(a)
              for a in existing if int(a.info.get("round", 0)) == 1}
-    copies = {(a.info["family"], a.info.get("parent")): _clean(a) for a in existing if int(a.info.get("round", 0)) > 1}
+    copies = {_copy_key(a): _clean(a) for a in existing if int(a.info.get("round", 0)) > 1}
     base = []
     for atoms in _base_configurations(plan, store, calculator, known):
         base.append(atoms)
         yield atoms
+    for atoms in base:  # EOS points of every relaxed cell (solid H2 is at its experimental volumes already)
+        if atoms.info["family"] != "h2":
+            for f in plan.eos_volume_factors:
+                yield copies.get(("eos", atoms.info["config_id"], round(float(f), 6))) or _eos_copy(atoms, f)
     for family in ("rattled", "strained"):
         for atoms in base:
             if len(atoms) > 1 or family == "strained":
-                copy = copies.get((family, atoms.info["config_id"])) or _copies(atoms, plan, family)
+                copy = copies.get((family, atoms.info["config_id"], None)) or _copies(atoms, plan, family)
                 if copy is not None:
                     yield copy
+
+
+def _copy_key(frame) -> tuple:
+    """``(family, parent, volume factor or None)``: what makes a copy of a round-1 frame unique."""
+    factor = frame.info.get("volume_factor")
+    return frame.info["family"], frame.info.get("parent"), None if factor is None else round(float(factor), 6)
 
 
 def _clean(frame):
     """A dataset frame as an unlabelled configuration (structure and the structural ``info`` keys only)."""
     out = frame.copy()
     out.calc = None
-    keep = ("family", "pressure_gpa", "source", "parent", "h_per_metal", "config_id", "metal", "round", "template")
+    keep = ("family", "pressure_gpa", "source", "parent", "h_per_metal", "config_id", "metal", "round", "template",
+            "volume_factor")
     out.info = {k: frame.info[k] for k in keep if k in frame.info}
     return out
 
@@ -305,7 +341,8 @@ def load_dataset(out_dir: str | Path = "data/dft") -> list:
 # --------------------------------------------------------------------------- export
 def export(frames: Sequence, out_dir: str | Path, plan: DatasetPlan, settings: DFTSettings,
            label_calculator: str = "gpaw") -> dict:
-    """Write labelled frames to ``<out_dir>/<metal>.extxyz`` (atomically) and ``manifest.json``; return counts."""
+    """Write labelled frames to ``<out_dir>/<metal>.extxyz`` (atomically), the DFT volumes of the EOS points to
+    ``volumes.csv`` (:mod:`screening.reference.volumes`) and ``manifest.json``; return counts."""
     from screening.engine.labelling import write_extxyz
     from screening.provenance import atomic_write, sha256_file
 
@@ -317,6 +354,12 @@ def export(frames: Sequence, out_dir: str | Path, plan: DatasetPlan, settings: D
     for metal, group in sorted(by_metal.items()):
         path = write_extxyz(sorted(group, key=lambda a: (a.info["round"], a.info["config_id"])), out_dir / f"{metal}.extxyz")
         files[path.name] = sha256_file(path)
+    from screening.reference.volumes import dft_volumes
+
+    volumes = dft_volumes(frames)
+    if len(volumes):
+        atomic_write(out_dir / "volumes.csv", lambda tmp: volumes.to_csv(tmp, index=False, float_format="%.6g"))
+        files["volumes.csv"] = sha256_file(out_dir / "volumes.csv")
     counts = summarise(frames)
     manifest = {"dataset": DATASET_VERSION, "code_version": code_version(), "plan": plan.as_dict(),
                 "label_calculator": label_calculator,
