@@ -1,10 +1,13 @@
 """Physics checks of the pressure–enthalpy tier with the default calculator (CHGNet).
 
     make validate-enthalpy          (results cached in $SCREENING_CACHE_DIR/results.sqlite)
+    .venv/bin/python benchmarks/validate_enthalpy.py chgnet --refine gpaw   (3. also with GPAW single points)
 
 1. Solid H2 volume per molecule at 50/100/150 GPa vs the Loubeyre et al. (2020) Vinet EOS.
 2. Fm-3m LaH10 volume at 150 GPa vs 33.2 Å^3/La (Drozdov et al. 2019).
-3. Ca–H: ΔH_r of CaH2 + H2 -> CaH4 at 40 GPa (sign) and its onset pressure.
+3. Ca–H: ΔH_r of CaH2 + H2 -> CaH4 at 40 GPa (sign) and its onset pressure; with ``--refine gpaw`` also from
+   GPAW PBE single points of the precursor, product and H2 at the relaxed geometries (tier 2a's last step,
+   :mod:`screening.proxies.refine`; H = E + PV is variational in V, so geometry errors enter to second order).
 
 Metal references (fcc, bcc, hcp) are relaxed too, as part of each system. Dense hydrogen is slow with CHGNet on
 2 cores (a 4-atom H2 cell at 100 GPa: ~14 s per evaluation), so the first run takes long; reruns read the cache.
@@ -24,7 +27,19 @@ from descriptors.eos import h2_volume_per_molecule  # noqa: E402
 from screening.proxies.enthalpy import compute_system  # noqa: E402
 from screening.structures.builder import target_volume_per_metal  # noqa: E402
 
-CALC = sys.argv[1] if len(sys.argv) > 1 else "chgnet"
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--refine")]
+CALC = ARGS[0] if ARGS and ARGS[0] != "gpaw" else "chgnet"
+REFINE = "gpaw" if any(a.startswith("--refine") for a in sys.argv[1:]) else None
+
+
+def onset_from_points(pressures, dh) -> tuple[float, str]:
+    """Lowest pressure where ΔH_r turns from >= 0 to < 0, linear between the computed pressures."""
+    if dh[0] < 0:
+        return float("nan"), "below range"
+    for (p0, d0), (p1, d1) in zip(zip(pressures, dh), zip(pressures[1:], dh[1:])):
+        if d0 >= 0 > d1:
+            return p0 - d0 * (p1 - p0) / (d1 - d0), "within range"
+    return float("nan"), "above range"
 
 
 def main() -> None:
@@ -60,6 +75,28 @@ def main() -> None:
     onset, status = ca.onset(4.0, 2.0)
     print(f"  onset pressure of CaH2 + H2 -> CaH4: {onset:.1f} GPa ({status})")
     print(ca.hull(40).to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    if REFINE:
+        from screening.proxies.refine import refine_enthalpies
+
+        rxs = {p: ca.reaction(4.0, p, precursor_x=2.0) for p in (20, 40, 60)}
+        names = {"H2"} | {rx["precursor_phase"] for rx in rxs.values()} | {rx["product_phase"] for rx in rxs.values()}
+        refined = refine_enthalpies(ca, [20, 40, 60], REFINE, names=sorted(names), n_workers=1)
+        print(f"\n3b. the same reaction from {REFINE} single points at the {CALC} geometries")
+        dh_dft = []
+        for p, rx in rxs.items():
+            need = (rx["precursor_phase"], rx["product_phase"], "H2")
+            if any((n, p) not in refined for n in need):
+                print(f"  {p:5.0f} GPa  not refined: {[n for n in need if (n, p) not in refined]}")
+                dh_dft.append(float("nan"))
+                continue
+            dft = ca.reaction(4.0, p, precursor_x=2.0, enthalpies={n: refined[(n, p)]["enthalpy_ev_per_fu"] for n in need})
+            dh_dft.append(dft["dH_r_ev_per_metal"])
+            dp = "  ".join(f"P_{n.split('/')[0]} {refined[(n, p)]['pressure_gpa']:6.1f}" for n in need)
+            print(f"  {p:5.0f} GPa  dH_r = {dft['dH_r_kj_per_mol_h2']:+8.2f} kJ/mol H2 ({REFINE}) vs "
+                  f"{rx['dH_r_kj_per_mol_h2']:+8.2f} ({CALC});  {REFINE} pressure of the cells (GPa): {dp}")
+        onset, status = onset_from_points([20, 40, 60], dh_dft)
+        print(f"  onset pressure from {REFINE}: {onset:.1f} GPa ({status}); settings "
+              f"{next(iter(refined.values()))['label_settings'] if refined else '-'}")
     conv = ca.relaxations
     print(f"  relaxations: {int(conv['converged'].sum())}/{len(conv)} converged")
     print(f"\nwall time {time.perf_counter() - t0:.0f} s (cached relaxations are reused)")

@@ -185,6 +185,18 @@ def test_refinement_with_the_relaxing_calculator_reproduces_the_proxy_and_report
     assert out["refine_calculator"].str.contains("emt").all()
 
 
+def test_refinement_of_named_phases_labels_only_those(tmp_path):
+    from screening.proxies.enthalpy import compute_system
+    from screening.proxies.refine import refine_enthalpies
+    from screening.store import ResultStore
+
+    store = ResultStore(tmp_path / "s.sqlite")
+    system = compute_system("Pd", [10, 30], "emt", templates=["rocksalt"], store=store, progress=False)
+    hydride = system.best_hydrides(10)[1.0].name
+    refined = refine_enthalpies(system, [10], "emt", names=["H2", hydride], store=store, n_workers=1, progress=False)
+    assert sorted(refined) == sorted([("H2", 10), (hydride, 10)])  # not the metal reference
+
+
 def test_a_failed_metal_reference_at_one_pressure_is_a_status_not_a_crash():
     """The potential collapsed the metal at 100 and 150 GPa: candidates there get a status naming the missing
     reference (no hull can be built), instead of NaNs reaching pymatgen's PhaseDiagram."""

@@ -29,10 +29,11 @@ def phases_to_refine(system, p: float) -> list:
 
 def refine_enthalpies(system, pressures: Sequence[float], calculator: str = "gpaw",
                       settings: Any = None, *, store=None, scheduler: str | None = None, n_workers: int | None = None,
-                      progress: bool = True) -> dict:
+                      progress: bool = True, names: Sequence[str] | None = None) -> dict:
     """Single points of every phase of :func:`phases_to_refine` at each pressure.
 
     Args:
+        names: refine only these phases (e.g. the precursor, product and H2 of one reaction).
         calculator: registry name of the reference (``"gpaw"``; any other name for tests).
         settings: :class:`~screening.reference.dft_settings.DFTSettings` for GPAW (default: the converged ones);
             for other calculators, their keyword settings (dict).
@@ -57,6 +58,8 @@ def refine_enthalpies(system, pressures: Sequence[float], calculator: str = "gpa
     jobs = []
     for p in pressures:
         for curve in phases_to_refine(system, p):
+            if names is not None and curve.name not in names:
+                continue
             struct = system.structures.get((curve.name, p))
             if struct is not None:  # exact symmetry: GPAW then uses the point group (screening.structures.symmetry)
                 atoms, _ = standardize_primitive(AseAtomsAdaptor.get_atoms(Structure.from_dict(struct)))
