@@ -30,7 +30,6 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports"
-GPAW_SETTINGS = {"ecut_ev": 400.0, "kpt_density": 2.5}
 
 
 def dft_errors(pot, holdout_path: Path) -> dict:
@@ -39,16 +38,18 @@ def dft_errors(pot, holdout_path: Path) -> dict:
 
     from screening.engine.labelling import label_configurations, read_extxyz
     from screening.engine.potential import label_errors, predict
+    from screening.engine.training_set import label_training_configurations
+    from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS
 
     if importlib.util.find_spec("gpaw") is None:
         return {"status": "GPAW is not installed: run 'make setup-dft' (apt libxc/openblas/fftw, pip gpaw gpaw-data)"}
     hold = read_extxyz(holdout_path)
     t0 = time.perf_counter()
-    dft, failures = label_configurations(hold, "gpaw", calculator_settings=dict(GPAW_SETTINGS), return_failures=True)
+    dft, failures = label_training_configurations(hold, "gpaw")  # converged settings, both cores
     ok_ids = {a.info["config_id"] for a in dft}
     chg = [a for a in label_configurations(hold, "chgnet") if a.info["config_id"] in ok_ids]
     pod = predict(pot, dft)
-    return {"status": "ok", "gpaw_settings": GPAW_SETTINGS, "label_source": dft[0].info["label_source"] if dft else "",
+    return {"status": "ok", "gpaw_settings": DEFAULT_DFT_SETTINGS.as_dict(), "label_source": dft[0].info["label_source"] if dft else "",
             "n_configs": len(dft), "failures": failures, "gpaw_wall_s": time.perf_counter() - t0,
             "pressures_gpa": sorted({round(float(a.info.get("pressure_gpa", float("nan"))), 1) for a in dft}),
             "pod_vs_gpaw": label_errors(pod, dft, pot.elements, align_elements=True),

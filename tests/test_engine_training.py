@@ -213,6 +213,36 @@ def test_gpaw_labels_or_names_make_setup_dft():
     assert stretched.get_potential_energy() > near.get_potential_energy() + 0.3
 
 
+def test_gpaw_training_labels_use_the_converged_settings_on_the_dask_runner(monkeypatch, pool):
+    """The engine's DFT labels are the dataset's: DEFAULT_DFT_SETTINGS per cell (metal k-points for metal-only
+    cells), through the campaign's label_distributed. GPAW itself is stood in for by EMT here."""
+    import screening.calculators as calculators
+    import screening.reference.campaign as campaign
+    from screening.engine.training_set import label_training_configurations
+    from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS
+
+    seen = {}
+    real = campaign.label_distributed
+
+    def emt_instead(configs, calculator, settings, **kw):
+        seen["calculator"], seen["settings"] = calculator, settings
+        return real(configs, "emt", None, n_workers=1, **kw)
+
+    monkeypatch.setattr(campaign, "label_distributed", emt_instead)
+    real_get = calculators.get_calculator
+    monkeypatch.setattr(calculators, "get_calculator",
+                        lambda name, **kw: (None, None) if name == "gpaw" else real_get(name, **kw))
+    configs = [a for a in pool if a.info["family"] in ("metal", "template")][:4]
+    assert any("H" not in a.get_chemical_symbols() for a in configs) and any("H" in a.get_chemical_symbols() for a in configs)
+    labelled, failures = label_training_configurations(configs, "gpaw", store=False, progress=False)
+    assert seen["calculator"] == "gpaw"
+    assert seen["settings"] == [DEFAULT_DFT_SETTINGS.calculator_settings(a) for a in configs]
+    assert {s["kpt_density"] for s in seen["settings"]} == {DEFAULT_DFT_SETTINGS.kpt_density,
+                                                            DEFAULT_DFT_SETTINGS.metal_kpt_density}
+    assert len(labelled) == len(configs) and not failures
+    assert [a.info["config_id"] for a in labelled] == [a.info["config_id"] for a in configs]
+
+
 def test_h2_layer_cells_use_the_interface_builders_packer(monkeypatch):
     """One H2 packer: the slab + H2-layer cells of the pool are packed by the interface builder's
     pack_h2, so they obey its floors (H–H between molecules >= 0.9 (v_H2/2)^(1/3), fluid H – metal >=

@@ -94,7 +94,7 @@ def test_melting_structure_lookup_does_not_leave_the_folder(tmp_path):
 
 # --------------------------------------------------------------------------- dask scheduler
 def test_scheduler_address_is_validated(monkeypatch):
-    from screening.engine.run import SCHEDULER_ENV, scheduler_address
+    from screening.cluster import SCHEDULER_ENV, scheduler_address
 
     assert scheduler_address("tcp://10.0.0.5:8786") == "tcp://10.0.0.5:8786"
     assert scheduler_address("tls://head.example.org:8786") == "tls://head.example.org:8786"

@@ -532,6 +532,30 @@ def pool_summary(configs: Sequence) -> dict:
 
 
 # --------------------------------------------------------------------------- driver
+def label_training_configurations(configs: Sequence, calculator: Any, *, store=None,
+                                  progress: bool = True) -> tuple[list, list[dict]]:
+    """Labels of training or held-out configurations: ``(labelled, failures)``.
+
+    ``"gpaw"`` labels are the project's DFT labels: the converged
+    :data:`~screening.reference.dft_settings.DEFAULT_DFT_SETTINGS` of each cell, on the Dask runner
+    (:func:`~screening.reference.campaign.label_distributed`: both cores here, a cluster with
+    ``$SCREENING_DASK_SCHEDULER``), in the same result-store entries as the hydride dataset. Any other calculator
+    labels in this process (:func:`~screening.engine.labelling.label_configurations`).
+    """
+    if isinstance(calculator, str) and calculator == "gpaw":
+        from screening.calculators import get_calculator
+        from screening.reference.campaign import label_distributed
+        from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS
+
+        get_calculator("gpaw")  # without GPAW: an error naming make setup-dft, before a cluster starts
+        labelled, failures = label_distributed(configs, "gpaw", [DEFAULT_DFT_SETTINGS.calculator_settings(a)
+                                                                  for a in configs], store=store, progress=progress)
+        return [a for a in labelled if a is not None], failures
+    from screening.engine.labelling import label_configurations
+
+    return label_configurations(configs, calculator, store=store, progress=progress, return_failures=True)
+
+
 def build_training_data(metal: str, spec: TrainingSetSpec | None = None, teacher: Any = "chgnet",
                         out_dir: str | Path | None = None, *, n_train: int | None = 500, n_holdout: int = 25,
                         holdout_pressure_gpa: float = 40.0, holdout_max_atoms: int = 12, min_per_family: int = 20,
@@ -557,8 +581,7 @@ def build_training_data(metal: str, spec: TrainingSetSpec | None = None, teacher
     Returns:
         The summary dict (counts, timings, files, label failures).
     """
-    from screening.engine.labelling import (label_configurations, select_configurations, select_stratified,
-                                            write_extxyz)
+    from screening.engine.labelling import select_configurations, select_stratified, write_extxyz
     from screening.provenance import cache_dir
 
     spec = spec or TrainingSetSpec(metal=metal)
@@ -594,10 +617,10 @@ def build_training_data(metal: str, spec: TrainingSetSpec | None = None, teacher
     holdout = [pool[i] for i in hold_idx]
     ptag = f"{holdout_pressure_gpa:g}gpa"
     write_extxyz(holdout, out / f"holdout_{ptag}.extxyz")
-    hold_lab, hold_fail = label_configurations(holdout, label_calc, store=store, progress=progress, return_failures=True)
+    hold_lab, hold_fail = label_training_configurations(holdout, label_calc, store=store, progress=progress)
     write_extxyz(hold_lab, out / f"holdout_{ptag}_{calc_tag}.extxyz")
-    train_lab, train_fail = label_configurations([pool[i] for i in train_idx], label_calc, store=store,
-                                                 progress=progress, return_failures=True)
+    train_lab, train_fail = label_training_configurations([pool[i] for i in train_idx], label_calc, store=store,
+                                                          progress=progress)
     write_extxyz(train_lab, out / f"train_{calc_tag}.extxyz")
     t_lab = time.perf_counter() - t1
 
@@ -617,4 +640,4 @@ def build_training_data(metal: str, spec: TrainingSetSpec | None = None, teacher
 
 
 __all__ = ["FAMILIES", "TrainingSetSpec", "build_training_data", "config_id", "content_hash", "generate_configurations",
-           "md_cell", "pool_summary", "random_strain", "rattle", "run_hot_md", "small_slabs"]
+           "label_training_configurations", "md_cell", "pool_summary", "random_strain", "rattle", "run_hot_md", "small_slabs"]

@@ -1,7 +1,7 @@
 """Labelling campaigns on the engine's Dask runner.
 
 :func:`label_stream` maps :func:`screening.engine.labelling.label_configurations` over configurations, one
-configuration per task, on the client of :func:`screening.engine.run.get_client` (a ``LocalCluster`` of
+configuration per task, on the client of :func:`screening.cluster.get_client` (a ``LocalCluster`` of
 single-threaded workers here, a cluster by address or ``$SCREENING_DASK_SCHEDULER`` elsewhere). Configurations
 may come from a generator: each is submitted as soon as it exists, so labelling starts while later structures
 are still being relaxed. Every worker writes its label to the result store as soon as it exists (kind
@@ -13,7 +13,6 @@ here and not submitted at all. :func:`label_distributed` is the list form.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any, Callable, Iterable, Sequence
 
@@ -66,7 +65,7 @@ def label_stream(configs: Iterable, calculator: str, settings: dict | Callable[[
     """
     from tqdm.auto import tqdm
 
-    from screening.engine.run import get_client
+    from screening.cluster import close_client, get_client
     from screening.store import ResultStore
 
     store = store or ResultStore()
@@ -121,7 +120,7 @@ def label_stream(configs: Iterable, calculator: str, settings: dict | Callable[[
     finally:
         bar.close()
         if client is not None:
-            _close(client, scheduler)
+            close_client(client, scheduler)
     return failures
 
 
@@ -150,15 +149,6 @@ def label_distributed(configs: Sequence, calculator: str, settings: dict | Seque
     failures = label_stream(tagged, calculator, lambda a: per[a.info["_campaign_index"]], store=store,
                             scheduler=scheduler, n_workers=n_workers, progress=progress, on_label=keep)
     return out, failures
-
-
-def _close(client, scheduler: str | None) -> None:
-    from screening.engine.run import SCHEDULER_ENV
-
-    cluster = getattr(client, "cluster", None)
-    client.close()
-    if cluster is not None and not scheduler and not os.environ.get(SCHEDULER_ENV):
-        cluster.close()
 
 
 __all__ = ["label_distributed", "label_stream"]
