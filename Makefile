@@ -23,7 +23,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: bench-dft dft-convergence dft-data help install screen test finetune bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: bench-dft dft-convergence label-convergence dft-data help install screen test finetune bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
@@ -44,6 +44,7 @@ help:
 	@echo "make compare-dft CHGNet vs GPAW (PBE) pressures and formation energies for Ca-, La-, Y-H (after setup-dft)"
 	@echo "make dft-convergence  GPAW cutoff / k-point convergence (CaH4 40 GPa, LaH10 150 GPa) -> data/dft/convergence.csv"
 	@echo "make dft-data   hydride DFT dataset, GPAW labels on dask, resumable (METALS, MAX_LABELS, SCHEDULER) -> data/dft/"
+	@echo "make label-convergence  k-point convergence of DFT labels of hot/slab/fluid training cells (METAL=Ca, PRESSURE=40)"
 	@echo "make bench-dft  DFT labels per hour: two single-threaded GPAW workers vs one worker with two BLAS threads"
 	@echo "make test       run the test suite"
 	@echo "make bench      speed of every tier: tier-1 featurize+rank vs stock matminer, tier-2a relaxations (CALC) and"
@@ -126,6 +127,9 @@ bench-dft: $(STAMP)
 dft-data: $(STAMP)
 	$(PY) -m screening.reference.dataset --out data/dft $(if $(METALS),--metals "$(METALS)") \
 		$(if $(MAX_LABELS),--max-labels $(MAX_LABELS)) $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
+
+label-convergence: $(STAMP)
+	$(PY) -m screening.reference.label_convergence --metal $(or $(METAL),Ca) --pressure $(or $(PRESSURE),40)
 
 setup-dft: $(STAMP)
 	apt-get update && apt-get install -y libxc-dev libopenblas-dev libfftw3-dev
