@@ -243,3 +243,25 @@ def test_command_lines_report_bad_input_with_exit_code_2(tmp_path, capsys):
     assert benchmark.main(["--data", str(tmp_path), "--models", "emt"]) == 2
     err = capsys.readouterr().err
     assert err.count("error: no *.extxyz files") == 2
+
+
+def test_split_keeps_copies_with_their_parent_and_holds_out_whole_metals():
+    from ase import Atoms
+
+    from screening.reference.finetune import split_frames
+
+    frames = []
+    for metal in ("Ca", "La", "Sr"):
+        for k in range(12):
+            parent = Atoms(f"{metal}H2", positions=[[0, 0, 0], [1, 1, 1], [2, 2, 2]], cell=[3, 3, 3], pbc=True)
+            parent.info.update(config_id=f"{metal}{k}", parent=f"{metal}{k}")
+            frames.append(parent)
+            for fam in ("eos", "rattled"):
+                copy = parent.copy()
+                copy.info = {"config_id": f"{metal}{k}-{fam}", "parent": f"{metal}{k}"}
+                frames.append(copy)
+    split = split_frames(frames, ["Sr"], 0.3)
+    assert {frames[i].get_chemical_symbols()[0] for i in split["unseen"]} == {"Sr"}
+    assert len(split["unseen"]) == 36
+    group = {name: {frames[i].info["parent"] for i in idx} for name, idx in split.items()}
+    assert group["val"] and not group["val"] & group["train"]  # no copy of a validation cell is trained on

@@ -185,7 +185,9 @@ def split_frames(frames: Sequence, holdout_metals: Sequence[str], holdout_fracti
     """Indices of the ``train``, ``val`` (held-out frames of seen metals) and ``unseen`` (held-out metals) sets.
 
     A frame is ``unseen`` when it contains a held-out metal; otherwise it is ``val`` when the hash fraction of its
-    ``config_id`` is below ``holdout_fraction``, else ``train``.
+    group is below ``holdout_fraction``, else ``train``. The group is the frame's ``parent`` (a relaxed cell is its
+    own parent; its EOS, rattled and strained copies share it), so near-copies of a validation frame are never
+    trained on.
 
     Raises:
         CandidateError: a held-out metal has no frame in the data (the metals present are listed).
@@ -199,7 +201,7 @@ def split_frames(frames: Sequence, holdout_metals: Sequence[str], holdout_fracti
     for i, a in enumerate(frames):
         if frame_metals(a) & held:
             out["unseen"].append(i)
-        elif _hash_fraction(a.info["config_id"]) < holdout_fraction:
+        elif _hash_fraction(a.info.get("parent") or a.info["config_id"]) < holdout_fraction:
             out["val"].append(i)
         else:
             out["train"].append(i)
@@ -436,8 +438,8 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
         "settings": settings.as_dict(),
         "n_trainable_parameters": int(n_trainable),
         "split": {k: len(v) for k, v in split.items()},
-        "split_rule": "unseen = frames containing a held-out metal; val = other frames with "
-                      "sha256(config_id) fraction < holdout_fraction; train = the rest",
+        "split_rule": "unseen = frames containing a held-out metal; val = other frames whose group "
+                      "(info parent, else config_id) has sha256 fraction < holdout_fraction; train = the rest",
         "train_config_ids_sha256": hashlib.sha256(
             json.dumps(sorted(str(a.info["config_id"]) for a in train_frames)).encode()).hexdigest(),
         "validation_set": "val" if sets["val"] else "train (no held-out frames of seen metals)",
