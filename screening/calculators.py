@@ -402,9 +402,12 @@ def _make_gpaw(settings: dict):
         raise CalculatorError("calculator 'gpaw' is not installed; run 'make setup-dft' first") from None
     ecut = settings.pop("ecut_ev", 500.0)
     kpt_density = settings.pop("kpt_density", 3.0)
-    params = dict(mode=PW(ecut), xc="PBE", kpts={"density": kpt_density, "gamma": True}, txt=None, **settings)
+    size = settings.pop("kpts_size", None)  # an explicit mesh (symmetric; see DFTSettings.calculator_settings)
+    kpts = {"size": [int(n) for n in size], "gamma": True} if size is not None else {"density": kpt_density, "gamma": True}
+    params = dict(mode=PW(ecut), xc="PBE", kpts=kpts, txt=None, **settings)
     info = CalculatorInfo("gpaw", f"gpaw {_pkg_version('gpaw')}", "DFT (PBE, PAW)",
-                          {"ecut_ev": ecut, "kpt_density": kpt_density, **settings})
+                          {"ecut_ev": ecut, "kpt_density": kpt_density,
+                           **({"kpts_size": [int(n) for n in size]} if size is not None else {}), **settings})
     return GPAW(**params), info
 
 

@@ -60,7 +60,7 @@ def _tiny_plan():
                        metal_lattices=("fcc",), max_atoms=4)
 
 
-def test_dataset_campaign_writes_provenance_and_resumes_from_files(tmp_path):
+def test_dataset_campaign_writes_provenance_and_resumes_from_files(tmp_path, monkeypatch):
     from screening.provenance import sha256_file
     from screening.reference.dataset import load_dataset, run_campaign
     from screening.store import ResultStore
@@ -113,11 +113,19 @@ def test_dataset_campaign_writes_provenance_and_resumes_from_files(tmp_path):
     assert set(manifest["counts"]["by_metal"]) == {"Pd", "H"}
     hashes = {p.name: sha256_file(p) for p in out.glob("*.extxyz")}
 
-    # A fresh machine: the result store is gone, the committed files are there. Nothing is relaxed or labelled again.
+    # A fresh machine: the result store is gone, the committed files are there. Nothing is relaxed or labelled again,
+    # and the folder's frames are not even offered to the labeller (their labels stand as they were made).
+    import screening.reference.campaign as campaign
+
+    offered = []
+    real_stream = campaign.label_stream
+    monkeypatch.setattr(campaign, "label_stream",
+                        lambda stream, *a, **kw: real_stream(offered.extend(stream) or [], *a, **kw))
     store = ResultStore(tmp_path / "b.sqlite")
     res2 = run_campaign(_tiny_plan(), out_dir=out, store=store, relax_calculator="emt", label_calculator="emt",
                         n_workers=1, progress=False)
     assert res2["n_labelled"] == len(frames)
+    assert offered == []
     assert store.count("relax") == 0
     assert {p.name: sha256_file(p) for p in out.glob("*.extxyz")} == hashes
 

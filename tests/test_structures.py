@@ -92,3 +92,45 @@ def test_standardize_primitive_keeps_a_real_distortion():
     fixed, group = standardize_primitive(atoms)
     assert group != "Fm-3m (225)"
     assert len(fixed) == len(atoms)
+
+
+def test_kpoint_mesh_keeps_the_point_group_of_a_body_centred_tetragonal_cell():
+    import spglib
+    from ase.calculators.calculator import kptdensity2monkhorstpack
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS
+    from screening.structures.symmetry import kpoint_mesh, standardize_primitive
+
+    def ibz(atoms, mesh):
+        mapping, _ = spglib.get_ir_reciprocal_mesh(mesh, (atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers),
+                                                   is_shift=[0, 0, 0], symprec=1e-7)
+        return len(np.unique(mapping))
+
+    def ops_keeping(atoms, mesh):  # point-group operations that map the Γ-centred grid onto itself
+        rotations = spglib.get_symmetry((atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers), symprec=1e-7)["rotations"]
+        n = np.array(mesh)
+        grid = np.stack(np.meshgrid(*[np.arange(k) for k in mesh], indexing="ij"), -1).reshape(-1, 3) / n
+        keep = 0
+        for r in rotations:
+            image = (grid @ np.linalg.inv(r)) * n  # k' = (r^-1)^T k: reciprocal coordinates
+            keep += bool(np.allclose(image, np.round(image), atol=1e-9))
+        return keep, len(rotations)
+
+    bct, group = standardize_primitive(AseAtomsAdaptor.get_atoms(build_structure(load_templates()["thcr2si2"], "La", 150.0)))
+    assert group == "I4/mmm (139)"
+    rule = [int(n) for n in kptdensity2monkhorstpack(bct, 4.0, even=False)]
+    mesh = kpoint_mesh(bct, 4.0)
+    assert len(set(rule)) > 1 and len(set(mesh)) == 1  # the rule breaks the symmetry, the mesh does not
+    assert all(m >= r for m, r in zip(mesh, rule))  # never coarser than asked for
+    kept, total = ops_keeping(bct, mesh)
+    assert kept == total and ops_keeping(bct, rule)[0] < total
+    assert DEFAULT_DFT_SETTINGS.calculator_settings(bct)["kpts_size"] == list(mesh)
+
+    fcc, _ = standardize_primitive(AseAtomsAdaptor.get_atoms(build_structure(load_templates()["fluorite"], "Ca", 150.0)))
+    assert kpoint_mesh(fcc, 4.0) == tuple(int(n) for n in kptdensity2monkhorstpack(fcc, 4.0, even=False))
+    assert "kpts_size" not in DEFAULT_DFT_SETTINGS.calculator_settings(fcc)  # cache keys of cubic cells unchanged
+    from ase.build import bulk
+
+    hcp = bulk("Mg", "hcp", a=3.2, c=5.2)
+    assert kpoint_mesh(hcp, 4.0)[0] == kpoint_mesh(hcp, 4.0)[1] != kpoint_mesh(hcp, 4.0)[2]  # c is not mixed with a, b

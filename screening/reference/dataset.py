@@ -419,7 +419,10 @@ def run_campaign(plan: DatasetPlan | None = None, settings: DFTSettings = DEFAUL
             last[0] = time.monotonic()
 
     version_text = code_version()
-    stream = configurations(plan, store, relax_calculator, existing)
+    # Frames of the folder are kept as they were labelled (their provenance says how): not labelled again, even
+    # when the settings of their cell have changed since.
+    in_folder = set(labelled)
+    stream = (a for a in configurations(plan, store, relax_calculator, existing) if a.info["config_id"] not in in_folder)
     if max_labels is not None:
         import itertools
 
@@ -442,7 +445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m screening.reference.dataset", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="data/dft", help="output folder of the extxyz files and manifest.json")
     ap.add_argument("--metals", default=None, help="comma-separated metals (default: the 12-metal plan)")
-    ap.add_argument("--max-labels", type=int, default=None, help="stop after this many configurations")
+    ap.add_argument("--max-labels", type=int, default=None,
+                    help="stop after this many configurations not yet in the output folder")
     ap.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: CPU count)")
     ap.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")

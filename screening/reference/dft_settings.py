@@ -63,17 +63,29 @@ class DFTSettings:
     def calculator_settings(self, atoms=None) -> dict:
         """Keyword settings for ``get_calculator("gpaw", **settings)`` (they enter every cache key).
 
-        ``atoms``: the cell to compute; a cell without hydrogen gets ``metal_kpt_density``.
+        ``atoms``: the cell to compute; a cell without hydrogen gets ``metal_kpt_density``. Where GPAW's density
+        rule would give a mesh that breaks the cell's point group, ``kpts_size`` names the symmetric mesh used
+        instead (:func:`screening.structures.symmetry.kpoint_mesh`; at least as dense in every direction).
         """
         metal_only = atoms is not None and "H" not in atoms.get_chemical_symbols()
-        return {
+        density = float(self.metal_kpt_density if metal_only else self.kpt_density)
+        out = {
             "ecut_ev": float(self.ecut_ev),
-            "kpt_density": float(self.metal_kpt_density if metal_only else self.kpt_density),
+            "kpt_density": density,
             "occupations": {"name": self.smearing, "width": float(self.smearing_width_ev)},
             "spinpol": bool(self.spinpol),
             "convergence": {"energy": float(self.scf_energy_tol_ev)},
             "maxiter": int(self.max_scf_iterations),
         }
+        if atoms is not None:  # a mesh that keeps the point group, where the density rule would break it
+            from ase.calculators.calculator import kptdensity2monkhorstpack
+
+            from screening.structures.symmetry import kpoint_mesh
+
+            mesh = kpoint_mesh(atoms, density)
+            if list(mesh) != [int(n) for n in kptdensity2monkhorstpack(atoms, density, even=False)]:
+                out["kpts_size"] = [int(n) for n in mesh]
+        return out
 
 
 #: The settings chosen by the convergence test (``data/dft/convergence.csv``).

@@ -13,6 +13,8 @@ from __future__ import annotations
 #: Cartesian tolerance (Å) of the space-group search: far above the relaxation noise, far below any real
 #: distortion that would change the physics of the label.
 SYMPREC_A = 1e-3
+#: The tolerance at which GPAW itself looks for symmetry (a cell that has it only to 1e-6 Å gets none there).
+GPAW_SYMPREC_A = 1e-7
 
 
 def standardize_primitive(atoms, symprec: float = SYMPREC_A):
@@ -40,4 +42,41 @@ def standardize_primitive(atoms, symprec: float = SYMPREC_A):
     return out, found
 
 
-__all__ = ["SYMPREC_A", "standardize_primitive"]
+def kpoint_mesh(atoms, density: float, symprec: float = GPAW_SYMPREC_A) -> tuple[int, int, int]:
+    """Γ-centred Monkhorst–Pack mesh of at least ``density`` k-points per Å⁻¹ that keeps the cell's point group.
+
+    GPAW's density rule (ASE's ``kptdensity2monkhorstpack``) sizes each reciprocal direction on its own. In a
+    body-centred tetragonal primitive cell the point group mixes all three directions while their reciprocal
+    lengths differ, so the rule gives e.g. 11 x 11 x 13, a grid that half the operations do not map onto itself:
+    GPAW then reduces the zone by the remaining ones only (432 irreducible points for I4/mmm LaH4 instead of
+    ~170). Here the sizes of directions that some operation (found to ``symprec`` Å, GPAW's tolerance) mixes are
+    raised to their largest value: a Γ-centred grid with equal sizes along mixed directions is invariant under
+    the point group, and every direction keeps at least the requested density.
+    """
+    import spglib
+    from ase.calculators.calculator import kptdensity2monkhorstpack
+
+    mesh = [int(n) for n in kptdensity2monkhorstpack(atoms, density, even=False)]
+    dataset = spglib.get_symmetry_dataset((atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers),
+                                          symprec=symprec)
+    if dataset is None:
+        return tuple(mesh)
+    parent = list(range(3))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for rotation in dataset.rotations:
+        for i in range(3):
+            for j in range(3):
+                if i != j and rotation[i][j] != 0:
+                    parent[root(i)] = root(j)
+    largest = {}
+    for i in range(3):
+        largest[root(i)] = max(largest.get(root(i), 0), mesh[i])
+    return tuple(largest[root(i)] for i in range(3))
+
+
+__all__ = ["GPAW_SYMPREC_A", "SYMPREC_A", "kpoint_mesh", "standardize_primitive"]
