@@ -31,7 +31,7 @@ help:
 	@echo "make proxies    tier 2a: pressure-enthalpy proxies for the top TOP=$(TOP) candidates (CALC=$(CALC), REFINE=gpaw), merged into $(OUT);"
 	@echo "                plots and the relaxed hull structures (CIF, extxyz) in reports/"
 	@echo "make melting    tier 2b: melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR), merged into $(OUT)"
-	@echo "make finetune   fine-tune CHGNet 0.3.0 on data/dft/*.extxyz -> models/chgnet_hydride/ (EPOCHS, HOLDOUT=Sr,Sc,Ce: metals never seen)"
+	@echo "make finetune   fine-tune CHGNet 0.3.0 on data/dft/*.extxyz -> models/chgnet_hydride/ (EPOCHS, HOLDOUT=Sr,Sc,Ce: metals never seen, KEEP=last|best_val_energy)"
 	@echo "make engine     tier 3 for the top TOP=1 candidates: trained POD potential + interface MD on dask (SCHEDULER=addr, POTENTIAL=dir, LABELS=gpaw)"
 	@echo "make engine-demo  tier 3 on the seed system: Ca-H potential, errors vs GPAW, CaH2/H2 at 40 GPa, 1473 K and 300 K"
 	@echo "make score      recompute window + synthesizability score of $(OUT) (after proxies/melting; WEIGHTS='margin=1,prior=0.25')"
@@ -71,7 +71,7 @@ test: $(STAMP)
 
 finetune: $(STAMP)
 	$(PY) -m screening.reference.finetune --data data/dft --out models/chgnet_hydride \
-		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(HOLDOUT),--holdout-metals "$(HOLDOUT)")
+		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(HOLDOUT),--holdout-metals "$(HOLDOUT)") $(if $(KEEP),--keep $(KEEP))
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_tier1.py

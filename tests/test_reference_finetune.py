@@ -265,3 +265,23 @@ def test_split_keeps_copies_with_their_parent_and_holds_out_whole_metals():
     assert len(split["unseen"]) == 36
     group = {name: {frames[i].info["parent"] for i in idx} for name, idx in split.items()}
     assert group["val"] and not group["val"] & group["train"]  # no copy of a validation cell is trained on
+
+
+def test_keep_best_val_energy_returns_the_trainers_best_epoch():
+    import numpy as np
+
+    from screening.reference.finetune import predict_frames
+
+    frames = r2scan_frames()
+    settings = FinetuneSettings(**{**SETTINGS.as_dict(), "epochs": 3, "holdout_fraction": 0.3, "keep": "best_val_energy"})
+    result = finetune(frames, settings)
+    history = result.provenance["training_history_mae"]["e"]["val"]
+    assert result.provenance["selected_epoch"] == int(np.argmin(history))
+    assert result.provenance["split"]["val"] > 0
+    # the returned model is that epoch's: its energy MAE on the val frames is the Trainer's minimum
+    val = [frames[i] for i in result.split["val"]]
+    pred = predict_frames(result.model, val)
+    mae = np.mean([abs(p.get_potential_energy() - r.get_potential_energy()) / len(r) for p, r in zip(pred, val)])
+    assert mae == pytest.approx(min(history), rel=0.02, abs=2e-4)
+    with pytest.raises(CandidateError, match="keep"):
+        FinetuneSettings(keep="best")

@@ -31,6 +31,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import random
 import sys
 import tempfile
@@ -53,6 +54,8 @@ REQUIRED_INFO = ("config_id", "metal", "pressure_gpa")
 DEFAULT_TRAINABLE = ("atom_conv_layers.3", "readout_norm", "mlp")
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "dft"
 SPLITS = ("train", "val", "unseen")
+#: Which model a fine-tune returns (FinetuneSettings.keep).
+KEEP = ("last", "best_val_energy")
 
 
 # --------------------------------------------------------------------------- units
@@ -95,6 +98,8 @@ class FinetuneSettings:
         train_composition_model: let the Trainer also train the per-element reference energies.
         base_model: CHGNet checkpoint of the wheel (``"0.3.0"``).
         num_threads: torch CPU threads (``None``: torch's default).
+        keep: ``"last"``: the model after the last epoch; ``"best_val_energy"``: the epoch with the lowest energy MAE
+            on the ``val`` frames (the Trainer's own checkpoint; the training frames when there is no ``val``).
     """
 
     epochs: int = 30
@@ -113,8 +118,11 @@ class FinetuneSettings:
     train_composition_model: bool = False
     base_model: str = "0.3.0"
     num_threads: int | None = None
+    keep: str = "last"
 
     def __post_init__(self) -> None:
+        if self.keep not in KEEP:
+            raise CandidateError(f"keep must be one of {', '.join(KEEP)}, got {self.keep!r}")
         if not (isinstance(self.epochs, int) and self.epochs >= 0):
             raise CandidateError(f"epochs must be an integer >= 0, got {self.epochs!r}")
         if not self.learning_rate > 0:
@@ -423,8 +431,12 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
             trainer.train(get_loader(train_data, batch_size=settings.batch_size),
                           get_loader(val_data, batch_size=settings.batch_size),
                           save_dir=tmp, train_composition_model=settings.train_composition_model)
+        selected_epoch = len(trainer.training_history["e"]["val"]) - 1
+        if settings.keep == "best_val_energy" and settings.epochs:
+            model, selected_epoch = _best_val_energy_model(tmp, trainer.training_history)
+        else:
+            model = trainer.model
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    model = trainer.model
     model.eval()
     model.model_args["version"] = f"{settings.base_model}+hydride-ft"  # CHGNet.version reads it; saved with the model
     after = _errors_by_split(model, sets, settings)
@@ -453,6 +465,7 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
         "error_units": "energy meV/atom (no alignment beyond the refit element references), forces eV/A, "
                        "stress and pressure GPa; loss = the Trainer's MSE objective over the set (training_loss)",
         "training_history_mae": trainer.training_history,
+        "selected_epoch": int(selected_epoch),
         "train_seconds": seconds,
         "seconds_per_epoch": seconds / settings.epochs if settings.epochs else None,
         "cpu_seconds_per_epoch": cpu_seconds / settings.epochs if settings.epochs else None,
@@ -462,6 +475,23 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     return FinetuneResult(model, split, prov)
+
+
+def _best_val_energy_model(save_dir: str, history: dict):
+    """The Trainer's ``bestE_*`` checkpoint of this run (written by this process into its own temporary folder)
+    and its epoch (0-based)."""
+    import torch
+    from chgnet.model import CHGNet
+
+    files = sorted(Path(save_dir).glob("bestE_epoch*.pth.tar"))
+    if len(files) != 1:
+        raise CandidateError(f"expected one best-energy checkpoint of the Trainer in {save_dir}, found {len(files)}")
+    state = torch.load(files[0], map_location="cpu", weights_only=False)  # our own file, just written
+    model = CHGNet.from_dict(state["model"])
+    epoch = int(files[0].name.split("_")[1].removeprefix("epoch"))
+    if not math.isclose(min(history["e"]["val"]), history["e"]["val"][epoch], rel_tol=1e-9):
+        raise CandidateError(f"best-energy checkpoint epoch {epoch} is not the minimum of the validation history")
+    return model, epoch
 
 
 def save_finetuned(result: FinetuneResult, out_dir: str | Path = HYDRIDE_MODEL_DIR) -> Path:
@@ -503,6 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--force-loss-ratio", type=float, default=d.force_loss_ratio)
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--keep", default=d.keep, choices=KEEP, help="the last epoch or the best on the val frames")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
     try:
@@ -511,7 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     trainable=_csv(args.trainable), targets=args.targets,
                                     energy_loss_ratio=args.energy_loss_ratio, stress_loss_ratio=args.stress_loss_ratio,
                                     force_loss_ratio=args.force_loss_ratio,
-                                    seed=args.seed, num_threads=args.threads)
+                                    seed=args.seed, num_threads=args.threads, keep=args.keep)
         files = dataset_files(args.data)
         frames = load_frames(files)
         result = finetune(frames, settings, data_hash=dataset_hash(files), progress=args.progress)
