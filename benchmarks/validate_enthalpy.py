@@ -15,7 +15,6 @@ Metal references (fcc, bcc, hcp) are relaxed too, as part of each system. Dense 
 
 from __future__ import annotations
 
-import sys
 import time
 import warnings
 
@@ -24,25 +23,19 @@ warnings.filterwarnings("ignore")
 import pandas as pd  # noqa: E402
 
 from descriptors.eos import h2_volume_per_molecule  # noqa: E402
-from screening.proxies.enthalpy import compute_system  # noqa: E402
+from screening.proxies.enthalpy import compute_system, onset_from_points  # noqa: E402
 from screening.structures.builder import target_volume_per_metal  # noqa: E402
 
-ARGS = [a for a in sys.argv[1:] if not a.startswith("--refine")]
-CALC = ARGS[0] if ARGS and ARGS[0] != "gpaw" else "chgnet"
-REFINE = "gpaw" if any(a.startswith("--refine") for a in sys.argv[1:]) else None
 
 
-def onset_from_points(pressures, dh) -> tuple[float, str]:
-    """Lowest pressure where ΔH_r turns from >= 0 to < 0, linear between the computed pressures."""
-    if dh[0] < 0:
-        return float("nan"), "below range"
-    for (p0, d0), (p1, d1) in zip(zip(pressures, dh), zip(pressures[1:], dh[1:])):
-        if d0 >= 0 > d1:
-            return p0 - d0 * (p1 - p0) / (d1 - d0), "within range"
-    return float("nan"), "above range"
+def main(argv=None) -> None:
+    import argparse
 
-
-def main() -> None:
+    ap = argparse.ArgumentParser(description="physics checks of the pressure-enthalpy tier")
+    ap.add_argument("calculator", nargs="?", default="chgnet", help="registry name (default chgnet)")
+    ap.add_argument("--refine", choices=["gpaw"], default=None, help="also check 3. with DFT single points")
+    args = ap.parse_args(argv)
+    CALC, REFINE = args.calculator, args.refine  # noqa: N806
     t0 = time.perf_counter()
     print(f"calculator: {CALC}")
     # 1. Solid H2 at 50/100/150 GPa (the metal/hydride phases are not needed for this check).

@@ -403,11 +403,11 @@ def _make_gpaw(settings: dict):
     ecut = settings.pop("ecut_ev", 500.0)
     kpt_density = settings.pop("kpt_density", 3.0)
     size = settings.pop("kpts_size", None)  # an explicit mesh (symmetric; see DFTSettings.calculator_settings)
-    kpts = {"size": [int(n) for n in size], "gamma": True} if size is not None else {"density": kpt_density, "gamma": True}
+    mesh = {"kpts_size": [int(n) for n in size]} if size is not None else {}
+    kpts = {"size": mesh["kpts_size"], "gamma": True} if mesh else {"density": kpt_density, "gamma": True}
     params = dict(mode=PW(ecut), xc="PBE", kpts=kpts, txt=None, **settings)
     info = CalculatorInfo("gpaw", f"gpaw {_pkg_version('gpaw')}", "DFT (PBE, PAW)",
-                          {"ecut_ev": ecut, "kpt_density": kpt_density,
-                           **({"kpts_size": [int(n) for n in size]} if size is not None else {}), **settings})
+                          {"ecut_ev": ecut, "kpt_density": kpt_density, **mesh, **settings})
     return GPAW(**params), info
 
 

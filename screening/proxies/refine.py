@@ -33,10 +33,10 @@ def refine_enthalpies(system, pressures: Sequence[float], calculator: str = "gpa
     """Single points of every phase of :func:`phases_to_refine` at each pressure.
 
     Args:
-        names: refine only these phases (e.g. the precursor, product and H2 of one reaction).
         calculator: registry name of the reference (``"gpaw"``; any other name for tests).
         settings: :class:`~screening.reference.dft_settings.DFTSettings` for GPAW (default: the converged ones);
             for other calculators, their keyword settings (dict).
+        names: refine only these phases (e.g. the precursor, product and H2 of one reaction).
 
     Returns:
         ``{(phase name, P): {"enthalpy_ev_per_fu", "pressure_gpa", "energy_ev"}}`` for every phase that labelled

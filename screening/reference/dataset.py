@@ -256,17 +256,21 @@ def _frame(atoms, metal: str, round_: int, template: str = ""):
     return atoms
 
 
-def _eos_copy(base, factor: float):
-    """The exact-symmetry primitive cell of a round-1 frame scaled isotropically to ``factor`` x its volume."""
+def _eos_copies(base, factors: Sequence[float]) -> list:
+    """The exact-symmetry primitive cell of a round-1 frame scaled isotropically to each ``factor`` x its volume."""
     from screening.engine.training_set import tag_configuration
     from screening.structures.symmetry import standardize_primitive
 
-    cell, group = standardize_primitive(base)
-    cell.set_cell(cell.cell[:] * factor ** (1.0 / 3.0), scale_atoms=True)
-    source = f"{base.info['source']}; then {group} primitive cell scaled isotropically to {factor:g} x its volume"
-    out = tag_configuration(cell, "eos", base.info["pressure_gpa"], source, parent=base.info["config_id"])
-    out.info["volume_factor"] = float(factor)
-    return _frame(out, base.info["metal"], COPY_ROUNDS["eos"], base.info.get("template", ""))
+    primitive, group = standardize_primitive(base)
+    out = []
+    for factor in factors:
+        cell = primitive.copy()
+        cell.set_cell(cell.cell[:] * factor ** (1.0 / 3.0), scale_atoms=True)
+        source = f"{base.info['source']}; then {group} primitive cell scaled isotropically to {factor:g} x its volume"
+        copy = tag_configuration(cell, "eos", base.info["pressure_gpa"], source, parent=base.info["config_id"])
+        copy.info["volume_factor"] = float(factor)
+        out.append(_frame(copy, base.info["metal"], COPY_ROUNDS["eos"], base.info.get("template", "")))
+    return out
 
 
 def _copies(base, plan: DatasetPlan, family: str):
@@ -302,8 +306,8 @@ def configurations(plan: DatasetPlan, store=None, calculator: str = "chgnet", ex
         yield atoms
     for atoms in base:  # EOS points of every relaxed cell (solid H2 is at its experimental volumes already)
         if atoms.info["family"] != "h2":
-            for f in plan.eos_volume_factors:
-                yield copies.get(("eos", atoms.info["config_id"], round(float(f), 6))) or _eos_copy(atoms, f)
+            for made in _eos_copies(atoms, plan.eos_volume_factors):
+                yield copies.get(_copy_key(made), made)  # the folder's copy, if it has one
     for family in ("rattled", "strained"):
         for atoms in base:
             if len(atoms) > 1 or family == "strained":

@@ -80,11 +80,12 @@ class DFTSettings:
         if atoms is not None:  # a mesh that keeps the point group, where the density rule would break it
             from ase.calculators.calculator import kptdensity2monkhorstpack
 
-            from screening.structures.symmetry import kpoint_mesh
+            from screening.structures.symmetry import symmetric_mesh
 
-            mesh = kpoint_mesh(atoms, density)
-            if list(mesh) != [int(n) for n in kptdensity2monkhorstpack(atoms, density, even=False)]:
-                out["kpts_size"] = [int(n) for n in mesh]
+            rule = [int(n) for n in kptdensity2monkhorstpack(atoms, density, even=False)]
+            mesh = list(symmetric_mesh(atoms, rule))
+            if mesh != rule:
+                out["kpts_size"] = mesh
         return out
 
 

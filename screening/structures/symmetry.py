@@ -53,10 +53,17 @@ def kpoint_mesh(atoms, density: float, symprec: float = GPAW_SYMPREC_A) -> tuple
     raised to their largest value: a Γ-centred grid with equal sizes along mixed directions is invariant under
     the point group, and every direction keeps at least the requested density.
     """
-    import spglib
     from ase.calculators.calculator import kptdensity2monkhorstpack
 
-    mesh = [int(n) for n in kptdensity2monkhorstpack(atoms, density, even=False)]
+    return symmetric_mesh(atoms, [int(n) for n in kptdensity2monkhorstpack(atoms, density, even=False)], symprec)
+
+
+def symmetric_mesh(atoms, mesh, symprec: float = GPAW_SYMPREC_A) -> tuple[int, int, int]:
+    """``mesh`` with the sizes of the directions that the cell's point group mixes raised to their largest value
+    (see :func:`kpoint_mesh`)."""
+    import spglib
+
+    mesh = [int(n) for n in mesh]
     dataset = spglib.get_symmetry_dataset((atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers),
                                           symprec=symprec)
     if dataset is None:
@@ -79,4 +86,4 @@ def kpoint_mesh(atoms, density: float, symprec: float = GPAW_SYMPREC_A) -> tuple
     return tuple(largest[root(i)] for i in range(3))
 
 
-__all__ = ["GPAW_SYMPREC_A", "SYMPREC_A", "kpoint_mesh", "standardize_primitive"]
+__all__ = ["GPAW_SYMPREC_A", "SYMPREC_A", "kpoint_mesh", "standardize_primitive", "symmetric_mesh"]
