@@ -285,3 +285,20 @@ def test_keep_best_val_energy_returns_the_trainers_best_epoch():
     assert mae == pytest.approx(min(history), rel=0.02, abs=2e-4)
     with pytest.raises(CandidateError, match="keep"):
         FinetuneSettings(keep="best")
+
+
+def test_finetune_leaves_out_frames_above_the_pressure_domain():
+    from dataclasses import replace
+
+    frames = tiny_frames()
+    collapsed = frames[0].copy()
+    collapsed.info = dict(frames[0].info, config_id="collapsed")
+    p = 5000.0 * GPa  # a cell CHGNet collapsed: correct DFT of a structure far above the screening grid
+    collapsed.calc = SinglePointCalculator(collapsed, energy=frames[0].get_potential_energy() + 100.0,
+                                           forces=frames[0].get_forces(), stress=np.array([-p, -p, -p, 0, 0, 0]))
+    result = finetune(frames + [collapsed], replace(SETTINGS, epochs=1))
+    dom = result.provenance["out_of_domain"]
+    assert "collapsed" in dom["config_ids"] and dom["max_pressure_gpa"] == 600.0
+    pressure = {a.info["config_id"]: -np.mean(a.get_stress()[:3]) / GPa for a in frames + [collapsed]}
+    assert sorted(dom["config_ids"]) == sorted(k for k, v in pressure.items() if v > 600.0)  # EMT's H2 is one too
+    assert sum(result.provenance["split"].values()) == len(frames) + 1 - dom["n_frames"]

@@ -42,6 +42,7 @@ import pandas as pd
 
 from screening.calculators import CalculatorError, get_calculator, read_finetune_provenance
 from screening.errors import CandidateError
+from screening.reference.domain import DOMAIN_MAX_PRESSURE_GPA, domain_frames
 from screening.reference.finetune import (DEFAULT_DATA_DIR, FinetuneSettings, dataset_files, dataset_hash,
                                           fit_element_offsets, frame_metals, load_frames, split_frames)
 
@@ -228,13 +229,18 @@ def _bin_order(label: str) -> float:
 
 # --------------------------------------------------------------------------- driver
 def benchmark_frames(frames: Sequence, models: Sequence[str] = DEFAULT_MODELS, *, holdout_metals: Sequence[str],
-                     holdout_fraction: float, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                     holdout_fraction: float, progress: bool = False,
+                     max_pressure_gpa: float | None = DOMAIN_MAX_PRESSURE_GPA) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Run every model on every frame; returns (summary table, per-frame table, provenance dict).
+
+    Frames whose DFT pressure is above ``max_pressure_gpa`` are left out and counted in the provenance
+    (:mod:`screening.reference.domain`), as the fine-tune leaves them out.
 
     Raises:
         CalculatorError: a model cannot be loaded (checked for every model before any frame is computed).
     """
     infos = {m: get_calculator(m)[1].as_dict() for m in models}  # fail early, before hours of predictions
+    frames, out_of_domain = domain_frames(frames, max_pressure_gpa)
     split = split_frames(frames, holdout_metals, holdout_fraction)
     split_of = {i: SPLIT_NAMES[k] for k, idx in split.items() for i in idx}
     refs = formation_references(frames)
@@ -253,7 +259,9 @@ def benchmark_frames(frames: Sequence, models: Sequence[str] = DEFAULT_MODELS, *
     prov = {"models": infos, "split": {SPLIT_NAMES[k]: len(v) for k, v in split.items()},
             "holdout_metals": list(holdout_metals), "holdout_fraction": holdout_fraction,
             "element_offsets_ev_per_atom": offsets_by_model, "calibration_frames": calibration_by_model,
-            "n_formation_frames": len(refs), "pressure_bins_gpa": [list(b) for b in PRESSURE_BINS_GPA]}
+            "n_formation_frames": len(refs),
+            "out_of_domain": {"max_pressure_gpa": max_pressure_gpa, "n_frames": len(out_of_domain),
+                              "config_ids": out_of_domain}, "pressure_bins_gpa": [list(b) for b in PRESSURE_BINS_GPA]}
     return summary, table, prov
 
 
@@ -390,7 +398,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    if args.holdout_metals is not None else tuple(defaults["holdout_metals"]))
         fraction = args.holdout_fraction if args.holdout_fraction is not None else float(defaults["holdout_fraction"])
         summary, per_frame, prov = benchmark_frames(frames, models, holdout_metals=holdout, holdout_fraction=fraction,
-                                                    progress=True)
+                                                    progress=True,
+                                                    max_pressure_gpa=defaults.get("max_pressure_gpa",
+                                                                                  DOMAIN_MAX_PRESSURE_GPA))
         table = args.volumes or (str(Path(args.data) / "volumes.csv") if (Path(args.data) / "volumes.csv").is_file()
                                  else "none")
         volumes = volume_benchmark(table, models) if table != "none" else None

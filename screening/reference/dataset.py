@@ -40,6 +40,7 @@ from typing import Iterator, Sequence
 
 from screening.errors import CandidateError
 from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS, DFTSettings
+from screening.reference.domain import in_domain
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +294,8 @@ def configurations(plan: DatasetPlan, store=None, calculator: str = "chgnet", ex
     """Every configuration of the plan, in campaign order: round 1 as it is relaxed, then rounds 2 to 4.
 
     ``existing``: frames already in the dataset; their round-1 structures are reused instead of relaxed again.
+    A round-1 frame of ``existing`` whose DFT pressure is outside the domain (:mod:`screening.reference.domain`)
+    gets no copies.
     """
     from screening.store import ResultStore
 
@@ -300,9 +303,12 @@ def configurations(plan: DatasetPlan, store=None, calculator: str = "chgnet", ex
     known = {_base_key(a.info["family"], a.info["metal"], a.info.get("template", ""), a.info["pressure_gpa"]): _clean(a)
              for a in existing if int(a.info.get("round", 0)) == 1}
     copies = {_copy_key(a): _clean(a) for a in existing if int(a.info.get("round", 0)) > 1}
+    # no copies of a cell whose label shows that the relaxation collapsed it (screening.reference.domain)
+    collapsed = {a.info["config_id"] for a in existing if int(a.info.get("round", 0)) == 1 and not in_domain(a)}
     base = []
     for atoms in _base_configurations(plan, store, calculator, known):
-        base.append(atoms)
+        if atoms.info["config_id"] not in collapsed:
+            base.append(atoms)
         yield atoms
     for atoms in base:  # EOS points of every relaxed cell (solid H2 is at its experimental volumes already)
         if atoms.info["family"] != "h2":

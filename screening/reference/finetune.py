@@ -46,6 +46,7 @@ from screening.calculators import (HYDRIDE_CHECKPOINT, HYDRIDE_MODEL_DIR, HYDRID
                                    _pkg_version)
 from screening.errors import CandidateError
 from screening.reference.dataset import UNSEEN_METALS
+from screening.reference.domain import DOMAIN_MAX_PRESSURE_GPA, domain_frames
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,10 @@ class FinetuneSettings:
     """Settings of one fine-tune (all enter the provenance).
 
     Args:
-        epochs, learning_rate, batch_size: Trainer settings (Adam, cosine learning-rate decay).
+        epochs, learning_rate, batch_size: Trainer settings (Adam, cosine learning-rate decay). Memory grows with
+            the number of bond angles, which is large in compressed cells (~33,000 in an 11-atom cell at
+            2 Å³/atom): a training batch of the 4 densest frames of the dataset peaks at 9.4 GB, and a batch of 8 of
+            them ran out of 24 GB, hence 4.
         trainable: parameter-name prefixes that are trained (``named_parameters()`` of CHGNet); all others frozen.
         targets: CHGNet targets (``"ef"`` or ``"efs"``).
         energy_loss_ratio, force_loss_ratio, stress_loss_ratio: weights of the MSE loss terms (CHGNet units:
@@ -98,13 +102,15 @@ class FinetuneSettings:
         train_composition_model: let the Trainer also train the per-element reference energies.
         base_model: CHGNet checkpoint of the wheel (``"0.3.0"``).
         num_threads: torch CPU threads (``None``: torch's default).
+        max_pressure_gpa: frames whose DFT pressure is above it are left out (:mod:`screening.reference.domain`:
+            cells CHGNet collapsed while relaxing them); ``None`` keeps every frame.
         keep: ``"last"``: the model after the last epoch; ``"best_val_energy"``: the epoch with the lowest energy MAE
             on the ``val`` frames (the Trainer's own checkpoint; the training frames when there is no ``val``).
     """
 
     epochs: int = 30
     learning_rate: float = 1e-3
-    batch_size: int = 8
+    batch_size: int = 4
     trainable: tuple[str, ...] = DEFAULT_TRAINABLE
     targets: str = "efs"
     energy_loss_ratio: float = 100.0
@@ -119,6 +125,7 @@ class FinetuneSettings:
     base_model: str = "0.3.0"
     num_threads: int | None = None
     keep: str = "last"
+    max_pressure_gpa: float | None = DOMAIN_MAX_PRESSURE_GPA
 
     def __post_init__(self) -> None:
         if self.keep not in KEEP:
@@ -217,8 +224,12 @@ def split_frames(frames: Sequence, holdout_metals: Sequence[str], holdout_fracti
 
 
 # --------------------------------------------------------------------------- predictions and errors
-def predict_frames(model, frames: Sequence, batch_size: int = 16) -> list:
-    """Copies of ``frames`` with a SinglePointCalculator of ``model``'s energy, forces and stress (ASE units)."""
+def predict_frames(model, frames: Sequence, batch_size: int = 2) -> list:
+    """Copies of ``frames`` with a SinglePointCalculator of ``model``'s energy, forces and stress (ASE units).
+
+    ``batch_size`` is small because compressed cells have tens of thousands of bond angles each: 16 frames of the
+    dataset at 150–300 GPa took 7.6–11 GB in one batch.
+    """
     from ase.calculators.singlepoint import SinglePointCalculator
     from ase.stress import full_3x3_to_voigt_6_stress
     from ase.units import GPa
@@ -399,6 +410,7 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
     from chgnet.model import CHGNet
     from chgnet.trainer import Trainer
 
+    frames, out_of_domain = domain_frames(frames, settings.max_pressure_gpa)
     split = split_frames(frames, settings.holdout_metals, settings.holdout_fraction)
     sets = {k: [frames[i] for i in idx] for k, idx in split.items()}
     if not sets["train"]:
@@ -450,6 +462,8 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
         "settings": settings.as_dict(),
         "n_trainable_parameters": int(n_trainable),
         "split": {k: len(v) for k, v in split.items()},
+        "out_of_domain": {"max_pressure_gpa": settings.max_pressure_gpa, "n_frames": len(out_of_domain),
+                          "config_ids": out_of_domain},
         "split_rule": "unseen = frames containing a held-out metal; val = other frames whose group "
                       "(info parent, else config_id) has sha256 fraction < holdout_fraction; train = the rest",
         "train_config_ids_sha256": hashlib.sha256(
@@ -534,6 +548,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--keep", default=d.keep, choices=KEEP, help="the last epoch or the best on the val frames")
+    ap.add_argument("--max-pressure", type=float, default=d.max_pressure_gpa,
+                    help="leave out frames whose DFT pressure is above this (GPa; 0 keeps every frame)")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
     try:
@@ -542,7 +558,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     trainable=_csv(args.trainable), targets=args.targets,
                                     energy_loss_ratio=args.energy_loss_ratio, stress_loss_ratio=args.stress_loss_ratio,
                                     force_loss_ratio=args.force_loss_ratio,
-                                    seed=args.seed, num_threads=args.threads, keep=args.keep)
+                                    seed=args.seed, num_threads=args.threads, keep=args.keep,
+                                    max_pressure_gpa=args.max_pressure or None)
         files = dataset_files(args.data)
         frames = load_frames(files)
         result = finetune(frames, settings, data_hash=dataset_hash(files), progress=args.progress)
@@ -552,6 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = save_finetuned(result, args.out)
     p = result.provenance
     print(f"wrote {out} ({p['checkpoint_bytes'] / 1e6:.1f} MB); split {p['split']}; "
+          f"{p['out_of_domain']['n_frames']} frames above {settings.max_pressure_gpa} GPa left out; "
           f"{p['seconds_per_epoch'] or 0:.1f} s/epoch wall, {p['cpu_seconds_per_epoch'] or 0:.1f} s/epoch CPU")
     for when in ("before", "after"):
         for name, e in p["errors"][when].items():

@@ -22,17 +22,13 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from screening.relax import EV_PER_GPA_A3
+from screening.reference.domain import dft_pressure_gpa
 
 #: A cell whose DFT forces are all below this (eV/Å) at every EOS point has no free coordinates to relax.
 MAX_FORCE_EV_PER_A = 0.01
 VOLUME_TABLE_COLUMNS = ("phase", "metal", "template", "pressure_gpa", "dft_volume_a3_per_atom", "structure", "source",
                         "space_group", "n_points", "pressure_min_gpa", "pressure_max_gpa", "max_force_ev_per_a",
                         "status")
-
-
-def _pressure_gpa(atoms) -> float:
-    return float(-np.mean(atoms.get_stress(voigt=True)[:3]) / EV_PER_GPA_A3)
 
 
 def _space_group(atoms) -> tuple[str, int]:
@@ -80,7 +76,7 @@ def dft_volumes(frames: Sequence) -> pd.DataFrame:
         parent = by_id[parent_id]
         points = [parent, *copies]
         target = float(parent.info["pressure_gpa"])
-        pressures = [_pressure_gpa(a) for a in points]
+        pressures = [dft_pressure_gpa(a) for a in points]
         volumes = [a.get_volume() / len(a) for a in points]
         max_force = max(float(np.abs(a.get_forces()).max()) if len(a) else 0.0 for a in points)
         symbol, number = _space_group(copies[0])
