@@ -71,12 +71,14 @@ def test_dataset_campaign_writes_provenance_and_resumes_from_files(tmp_path, mon
     frames = load_dataset(out)
     assert res["n_labelled"] == len(frames) >= 8
     fam = {a.info["family"] for a in frames}
-    assert {"template_relaxed", "metal_ref", "h2", "eos", "rattled", "strained"} <= fam
+    assert {"template_relaxed", "metal_ref", "metal_volume", "h2", "eos", "rattled", "strained"} <= fam
     for a in frames:
         for key in ("label_source", "label_provenance", "label_seconds", "source", "code_version", "metal",
                     "pressure_gpa", "family", "config_id"):
             assert key in a.info, key
-        assert ("relaxed at" in a.info["source"]) or ("EOS volume" in a.info["source"])
+        assert any(k in a.info["source"] for k in ("relaxed at", "EOS volume", "tier-1 volume"))
+        if a.info["family"] == "metal_ref":  # relaxed only at the lowest pressure; above it, metal_volume cells
+            assert a.info["pressure_gpa"] == 0.0
     import spglib
 
     for a in frames:  # relaxed cells are labelled with exact symmetry (GPAW's tolerance is 1e-7)

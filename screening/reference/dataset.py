@@ -7,7 +7,9 @@ interrupted campaign still covers every metal evenly:
    the universal potential dissociates H2 above ~150 GPa); ``template_relaxed``: the tier-2a templates (cells of
    at most ``max_atoms`` atoms) relaxed with the current default calculator at each pressure (the same cached
    relaxations tier 2a uses); ``metal_ref``: the fcc and bcc metal relaxed the same way. Relaxed cells are
-   labelled as their exact-symmetry primitive cell (:mod:`screening.structures.symmetry`);
+   labelled as their exact-symmetry primitive cell (:mod:`screening.structures.symmetry`). Above the lowest
+   pressure the metal references are ``metal_volume`` cells instead: the ideal lattice at the tier-1 volume,
+   because CHGNet collapses elemental metals under pressure;
 2. ``eos``: the exact-symmetry primitive cell of each relaxed round-1 cell scaled isotropically to
    ``eos_volume_factors`` of its volume (DFT pressure–volume points; they keep the point group, so they cost no
    more than round 1, and for cells without free coordinates they give the DFT volume at the target pressure,
@@ -54,7 +56,7 @@ DEFAULT_TEMPLATES = ("fluorite", "thcr2si2", "sodalite", "fcc_clathrate", "bif3"
 #: In campaign order: the superhydride range first, then the seed's, then the top of the grid.
 DEFAULT_PRESSURES_GPA = (150.0, 25.0, 300.0)
 DEFAULT_H2_PRESSURES_GPA = (0.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0)
-FAMILIES = ("template_relaxed", "metal_ref", "h2", "eos", "rattled", "strained")
+FAMILIES = ("template_relaxed", "metal_ref", "metal_volume", "h2", "eos", "rattled", "strained")
 #: Round of each family of copies (round 1: the relaxed cells and H2).
 COPY_ROUNDS = {"eos": 2, "rattled": 3, "strained": 4}
 
@@ -178,6 +180,9 @@ def _base_configurations(plan: DatasetPlan, store, calculator, existing: dict | 
     templates = [load_templates()[t] for t in plan.templates if primitive_size(load_templates()[t]) <= plan.max_atoms]
     yield from _h2_frames(plan, existing)  # first: cheap, and every hull needs it
     for kind, name, p, metal in campaign_order(plan, [t.name for t in templates]):
+        if kind == "metal_ref" and p > min(plan.pressures_gpa):
+            yield _metal_at_tier1_volume(metal, name, p, existing)
+            continue
         if kind == "metal_ref":
             key = _base_key("metal_ref", metal, name, p)
             if key in existing:
@@ -202,6 +207,28 @@ def _base_configurations(plan: DatasetPlan, store, calculator, existing: dict | 
                                                 f"at {p:g} GPa with {relaxer} (tier-2a cache)")
             yield _frame(tag_configuration(atoms, "template_relaxed", p, source, parent=""), metal, 1,
                          template=t.name)
+
+
+def _metal_at_tier1_volume(metal: str, lattice: str, pressure: float, existing: dict):
+    """The ideal ``lattice`` of ``metal`` at its tier-1 volume for ``pressure``, not relaxed (family ``metal_volume``).
+
+    CHGNet 0.3.0 collapses elemental metals under pressure: 11 of the 12 fcc metals it relaxed at 150 GPa came
+    out at GPAW pressures of 400 to 146,000 GPa (fcc Sr at 0.95 Å³/atom). A one-atom fcc or bcc cell has no free
+    coordinate, so the reference above the lowest pressure of the plan is the lattice at the tier-1 EOS volume
+    (:func:`screening.structures.builder.target_volume_per_metal`), and its EOS copies bracket the DFT volume.
+    """
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from screening.engine.training_set import tag_configuration
+    from screening.structures import metal_structures
+
+    key = _base_key("metal_volume", metal, lattice, pressure)
+    if key in existing:
+        return existing[key]
+    atoms = AseAtomsAdaptor.get_atoms(metal_structures(metal, pressure)[lattice])
+    source = (f"{lattice} {metal} at the tier-1 volume for {pressure:g} GPa ({atoms.get_volume() / len(atoms):.2f} "
+              f"A^3/atom), not relaxed (CHGNet 0.3.0 collapses metals under pressure)")
+    return _frame(tag_configuration(atoms, "metal_volume", pressure, source, parent=""), metal, 1, template=lattice)
 
 
 def campaign_order(plan: DatasetPlan, templates: Sequence[str]) -> list[tuple[str, str, float, str]]:
