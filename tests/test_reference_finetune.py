@@ -49,7 +49,7 @@ def tiny_frames() -> list:
     return frames
 
 
-SETTINGS = FinetuneSettings(epochs=4, batch_size=4, learning_rate=1e-2, holdout_metals=("Ni",), holdout_fraction=0.0,
+SETTINGS = FinetuneSettings(epochs=4, batch_size=4, learning_rate=3e-3, holdout_metals=("Ni",), holdout_fraction=0.0,
                             energy_loss_ratio=1.0, force_loss_ratio=1.0, stress_loss_ratio=0.1, num_threads=1)
 
 
@@ -128,8 +128,8 @@ def test_finetune_lowers_its_own_training_error(tiny_model):
     """From the element-reference refit to the end of training, the training objective (CHGNet's MSE loss with
     the test's 1 : 1 : 0.1 weights, over the whole training set) must drop by at least a fifth, and the stress
     error, which dominates it here (r2SCAN vs PBE stresses of compressed cells differ by GPa), with it.
-    Measured: loss 0.58 -> 0.32, stress RMSE 2.38 -> 1.74 GPa (energy and forces, nearly weightless in this
-    loss, move by < 0.03 eV/atom and < 0.01 eV/Å)."""
+    Measured with the default trainable layers at lr 3e-3: loss 0.58 -> 0.19, stress RMSE 2.38 -> 1.35 GPa (energy,
+    nearly weightless in this loss, 14 -> 21 meV/atom; forces 0.126 -> 0.107 eV/Å)."""
     out, result, frames = tiny_model
     before, after = result.provenance["errors"]["before"]["train"], result.provenance["errors"]["after"]["train"]
     assert after["loss"] < 0.8 * before["loss"]
@@ -174,7 +174,9 @@ def test_benchmark_of_the_labelling_model_against_its_own_labels_is_exact(tmp_pa
     from screening.reference.benchmark import benchmark_frames, write_benchmark
 
     frames = tiny_frames()
-    summary, per_frame, prov = benchmark_frames(frames, ["emt"], holdout_metals=["Ni"], holdout_fraction=0.3)
+    # max_pressure_gpa=None: EMT puts the compressed H2 cell above the DFT domain (600 GPa); all frames count here
+    summary, per_frame, prov = benchmark_frames(frames, ["emt"], holdout_metals=["Ni"], holdout_fraction=0.3,
+                                                max_pressure_gpa=None)
     assert prov["split"]["unseen"] == 4 and prov["split"]["train"] + prov["split"]["seen"] == 12
     assert set(summary["pressure_bin"]) >= {"all", "0-50", "50-150", "150-300"}
     for col in ("energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "pressure_rmse_gpa", "formation_rmse_mev_per_atom"):
@@ -203,7 +205,8 @@ def test_benchmark_alignment_recovers_per_element_zero_shifts():
         b.calc = SinglePointCalculator(b, energy=r["energy"] + sum(shifts[s] for s in a.get_chemical_symbols()),
                                        forces=r["forces"], stress=r["stress"])
         shifted.append(b)
-    summary, per_frame, prov = benchmark_frames(shifted, ["emt"], holdout_metals=["Ni"], holdout_fraction=0.0)
+    summary, per_frame, prov = benchmark_frames(shifted, ["emt"], holdout_metals=["Ni"], holdout_fraction=0.0,
+                                                max_pressure_gpa=None)
     off = prov["element_offsets_ev_per_atom"]["emt"]
     assert off == pytest.approx(shifts, abs=1e-6)
     assert np.nanmax(np.abs(per_frame["energy_error_mev_per_atom"])) < 1e-3
