@@ -180,10 +180,10 @@ def _base_configurations(plan: DatasetPlan, store, calculator, existing: dict | 
     templates = [load_templates()[t] for t in plan.templates if primitive_size(load_templates()[t]) <= plan.max_atoms]
     yield from _h2_frames(plan, existing)  # first: cheap, and every hull needs it
     for kind, name, p, metal in campaign_order(plan, [t.name for t in templates]):
-        if kind == "metal_ref" and p > min(plan.pressures_gpa):
-            yield _metal_at_tier1_volume(metal, name, p, existing)
-            continue
         if kind == "metal_ref":
+            if p > min(plan.pressures_gpa):
+                yield _metal_at_tier1_volume(metal, name, p, existing)
+                continue
             key = _base_key("metal_ref", metal, name, p)
             if key in existing:
                 yield existing[key]

@@ -2,8 +2,8 @@
 
 CHGNet 0.3.0, the calculator of the dataset's round-1 relaxations, collapses some cells under pressure. The
 collapse is visible only in the DFT label: fcc Sr relaxed "at 150 GPa" has 0.95 Å³/atom and a GPAW pressure of
-146,000 GPa; 11 of the 12 fcc metals at 150 GPa and 12 hydride cells at 300 GPa have GPAW pressures of 400 to
-30,000 GPa. Such labels are correct DFT of structures that no experiment of the screening grid (0–300 GPa)
+146,000 GPa; 11 of the 12 fcc metals at 150 GPa have GPAW pressures of 400 to 146,000 GPa, and 12 hydride
+cells at 300 GPa 450 to 1,400 GPa. Such labels are correct DFT of structures that no experiment of the screening grid (0–300 GPa)
 reaches, and their energies (up to +715 eV/atom) would dominate a squared-error fit. A frame is in the domain
 when its DFT pressure is at most :data:`DOMAIN_MAX_PRESSURE_GPA`, twice the top of the grid, so that the
 repulsive wall above the grid is still learnt. The rule reads only the label's own pressure, never a model's
