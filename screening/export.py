@@ -134,6 +134,7 @@ def stored_relaxations(metal: str, store=None) -> list[tuple[dict, dict]]:
     """(inputs, result) of every stored tier-2a relaxation of the ``metal``–H system (read-only), including the
     H2 relaxations every system shares (stored under :data:`~screening.proxies.enthalpy.SHARED_H2_METAL`)."""
     from screening.proxies.enthalpy import SHARED_H2_METAL
+    from screening.relax import checked_relaxation
     from screening.store import ResultStore
 
     path = (store or ResultStore()).path
@@ -150,7 +151,7 @@ def stored_relaxations(metal: str, store=None) -> list[tuple[dict, dict]]:
         inputs = json.loads(inputs_text)
         start = inputs.get("start", {})
         if start.get("metal") == metal or (start.get("metal") == SHARED_H2_METAL and start.get("phase") == "H2"):
-            out.append((inputs, json.loads(result_text)))
+            out.append((inputs, checked_relaxation(json.loads(result_text))))
     return out
 
 

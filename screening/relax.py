@@ -40,6 +40,24 @@ def _distance_problem(structure, when: str) -> str | None:
     return None
 
 
+def checked_relaxation(result: dict) -> dict:
+    """A stored relaxation with the distance floors applied to its relaxed structure.
+
+    Results cached before the floors existed (or before they were tightened) can hold a structure the
+    potential collapsed, e.g. fcc Sr at 0.95 Å^3/atom "relaxed" at 150 GPa. Such a result comes back as
+    ``failed`` with the floor it breaks; every other result comes back unchanged.
+    """
+    if result.get("status") not in ("ok", "not_converged") or "structure" not in result:
+        return result
+    from pymatgen.core import Structure
+
+    problem = _distance_problem(Structure.from_dict(result["structure"]), "stored relaxation")
+    if problem is None:
+        return result
+    return {**{k: v for k, v in result.items() if k != "structure"}, "status": "failed", "converged": False,
+            "error": problem}
+
+
 def relax_at_pressure(structure, pressure_gpa: float, calc, settings: RelaxSettings) -> dict:
     """Relax cell and positions at ``pressure_gpa`` (ASE ``FrechetCellFilter`` with ``scalar_pressure``).
 
@@ -120,7 +138,9 @@ def cached_relaxation(
     """Relaxation through the store. ``label`` identifies the starting structure (formula, template,
     builder version); with pressure, calculator provenance and settings it forms the cache key."""
     inputs = relaxation_inputs(label, pressure_gpa, info, settings)
-    return store.get_or_compute("relax", inputs, lambda: relax_at_pressure(structure_factory(), pressure_gpa, calc, settings))
+    result, cached = store.get_or_compute(
+        "relax", inputs, lambda: relax_at_pressure(structure_factory(), pressure_gpa, calc, settings))
+    return (checked_relaxation(result) if cached else result), cached
 
 
 def relaxation_inputs(label: dict, pressure_gpa: float, info: CalculatorInfo, settings: RelaxSettings) -> dict:

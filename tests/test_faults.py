@@ -271,6 +271,47 @@ def test_collapsing_relaxation_is_stopped_early_and_failed():
     assert res["steps"] < 300 and res["steps"] % COLLAPSE_CHECK_EVERY == 0
 
 
+def test_a_sheared_one_atom_cell_is_measured_by_its_shortest_lattice_vector():
+    """Edges of 3.0 Å with a − b = 1.0 Å: the atom sits 1.0 Å from its own image, not 3.0 Å."""
+    from pymatgen.core import Lattice, Structure
+
+    from screening.structures import StructureError, check_distances
+    from screening.structures.builder import shortest_distances
+
+    theta = 2 * np.arcsin(1 / 6)  # |a - b| = 2 * 3.0 * sin(theta / 2) = 1.0 Å
+    sheared = Structure(Lattice([[3.0, 0.0, 0.0], [3.0 * np.cos(theta), 3.0 * np.sin(theta), 0.0], [0.0, 0.0, 3.0]]),
+                        ["Ca"], [[0, 0, 0]])
+    assert min(sheared.lattice.abc) == pytest.approx(3.0)
+    assert shortest_distances(sheared)["M-M"] == pytest.approx(1.0)
+    with pytest.raises(StructureError, match="M-M"):
+        check_distances(sheared)
+
+
+def test_a_stored_collapsed_relaxation_is_failed_when_read(tmp_path):
+    """A result cached before the floors existed (fcc Sr at 0.95 Å^3/atom, as CHGNet 0.3.0 gave at 150 GPa)
+    is refused on every read path: the cached relaxation and the store export."""
+    from pymatgen.core import Lattice, Structure
+
+    from screening.calculators import CalculatorInfo
+    from screening.export import stored_relaxations
+    from screening.relax import RelaxSettings, cached_relaxation, relaxation_inputs
+    from screening.store import ResultStore
+
+    store = ResultStore(tmp_path / "s.sqlite")
+    info = CalculatorInfo(name="emt", version="x", kind="EMT")
+    label = {"metal": "Sr", "phase": "metal", "template": "fcc"}
+    collapsed = Structure(Lattice.cubic(1.56), ["Sr"] * 4, [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    stale = {"status": "ok", "converged": True, "pressure_gpa": 150.0, "energy_ev": 2860.0, "n_atoms": 4,
+             "volume_a3": collapsed.volume, "enthalpy_ev": 2860.0, "structure": collapsed.as_dict()}
+    store.put("relax", relaxation_inputs(label, 150.0, info, RelaxSettings()), stale, "ok", 1.0)
+
+    res, cached = cached_relaxation(store, label, lambda: pytest.fail("must not recompute"), 150.0, None, info,
+                                    RelaxSettings())
+    assert cached and res["status"] == "failed" and "M-M" in res["error"] and "structure" not in res
+    [(_, exported)] = stored_relaxations("Sr", store)
+    assert exported["status"] == "failed"
+
+
 def test_ase_md_blow_up_is_failed_not_liquid():
     from ase.build import bulk
 

@@ -36,12 +36,24 @@ def _floors(metal_radius: float) -> dict[str, float]:
     }
 
 
+def shortest_lattice_vector(lattice) -> float:
+    """Length (Å) of the shortest non-zero lattice vector: the distance from an atom to its own image.
+
+    ``min(lattice.abc)`` is that length only for a reduced basis; a cell sheared during a relaxation can
+    have three long edges and a short a − b. The search runs over the LLL-reduced basis, whose shortest
+    vector is among the combinations with coefficients in {-1, 0, 1} in three dimensions.
+    """
+    m = lattice.get_lll_reduced_lattice().matrix
+    coeffs = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1) if (i, j, k) != (0, 0, 0)])
+    return float(np.linalg.norm(coeffs @ m, axis=1).min())
+
+
 def shortest_distances(structure) -> dict[str, float]:
     """Shortest H–H, M–H and M–M distances (Å), periodic images included."""
     dm = structure.distance_matrix.copy()
     np.fill_diagonal(dm, np.inf)
     # A one-atom-per-species cell needs its own periodic images.
-    self_image = min(structure.lattice.abc)
+    self_image = shortest_lattice_vector(structure.lattice)
     is_h = np.array([site.specie.symbol == "H" for site in structure])
     out = {}
     for name, a, b in (("H-H", is_h, is_h), ("M-H", ~is_h, is_h), ("M-M", ~is_h, ~is_h)):
@@ -128,4 +140,4 @@ def metal_structures(metal: str, pressure_gpa: float) -> dict:
 
 
 __all__ = ["StructureError", "build_structure", "check_distances", "h2_structure", "metal_structures",
-           "shortest_distances", "target_volume_per_metal"]
+           "shortest_distances", "shortest_lattice_vector", "target_volume_per_metal"]
