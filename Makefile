@@ -2,7 +2,7 @@
 # Variables (all optional):
 #   METALS="La,Y,Ca"  H_PER_METAL="2,4,6,10"  PRESSURES="50,100,150"  FORMULAS="LaH10,CaH6"
 #   OUT=reports/ranking.csv  PLOT=reports/prior_by_metal.png
-#   TOP=5 CALC=chgnet          (tier 2: how many top candidates, which calculator)
+#   TOP=5 CALC=chgnet-hydride        (tier 2: how many top candidates, which calculator)
 #   REFINE=gpaw                (tier 2a: DFT single points of the phases on the hull, beside the relaxation's numbers)
 #   SCREENING_CACHE_DIR (default .cache/ in the repository, as for the CLI and API run from this checkout;
 #                        models and the result database)
@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= reports/ranking.csv
 PLOT   ?= reports/prior_by_metal.png
 TOP    ?= 5
-CALC   ?= chgnet
+CALC   ?= chgnet-hydride
 export SCREENING_CACHE_DIR ?= $(CURDIR)/.cache
 
 SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \

@@ -1,4 +1,4 @@
-"""Physics checks of the pressure–enthalpy tier with the default calculator (CHGNet).
+"""Physics checks of the pressure–enthalpy tier with a calculator (default: the project default, ``chgnet-hydride``).
 
     make validate-enthalpy          (results cached in $SCREENING_CACHE_DIR/results.sqlite)
     .venv/bin/python benchmarks/validate_enthalpy.py chgnet --refine gpaw   (3. also with GPAW single points)
@@ -32,7 +32,9 @@ def main(argv=None) -> None:
     import argparse
 
     ap = argparse.ArgumentParser(description="physics checks of the pressure-enthalpy tier")
-    ap.add_argument("calculator", nargs="?", default="chgnet", help="registry name (default chgnet)")
+    from screening.calculators import DEFAULT_CALCULATOR
+
+    ap.add_argument("calculator", nargs="?", default=DEFAULT_CALCULATOR, help=f"registry name (default {DEFAULT_CALCULATOR})")
     ap.add_argument("--refine", choices=["gpaw"], default=None, help="also check 3. with DFT single points")
     args = ap.parse_args(argv)
     CALC, REFINE = args.calculator, args.refine  # noqa: N806

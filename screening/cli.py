@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from screening.calculators import DEFAULT_CALCULATOR
 from screening.candidates import parse_list
 from screening.errors import CandidateError
 
@@ -91,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("proxies", help="tier 2a: pressure-enthalpy proxies for the top N of a ranking, merged into it")
     e.add_argument("--top", type=int, default=5, help="how many top-ranked binary candidates whose H/M has a template (default 5)")
     e.add_argument("--ranking", default=DEFAULT_RANKING, help=f"ranking CSV to read and update (default {DEFAULT_RANKING})")
-    e.add_argument("--calculator", default="chgnet", help="chgnet (default), emt, lammps:<style>:<file>, gpaw, mace:<file>")
+    e.add_argument("--calculator", default=DEFAULT_CALCULATOR,
+                   help=f"{DEFAULT_CALCULATOR} (default), chgnet, chgnet-r2scan, emt, lammps:<style>:<file>, gpaw, mace:<file>")
     e.add_argument("--pressures", help="relaxation pressures in GPa (default 0,25,50,100,150,200,300 plus the candidates')")
     e.add_argument("--templates", help="template names, comma-separated (default: all with <= --max-atoms atoms)")
     e.add_argument("--max-atoms", type=int, default=20, help="largest primitive cell to relax (default 20)")
@@ -161,7 +163,8 @@ def _add_melting_parser(sub) -> None:
     m.add_argument("--structures", default=None, help="folder with <candidate_id>.cif / <formula>.cif / POSCAR_<formula> "
                                                       "files (default: the template library, unrelaxed)")
     m.add_argument("--structure", default=None, help="one structure file, used for every selected row")
-    m.add_argument("--calculator", default="chgnet", help="chgnet (default), emt, lammps:<style>:<file>, mace:<file>")
+    m.add_argument("--calculator", default=DEFAULT_CALCULATOR,
+                   help=f"{DEFAULT_CALCULATOR} (default), chgnet, chgnet-r2scan, emt, lammps:<style>:<file>, mace:<file>")
     m.add_argument("--method", default="auto", choices=METHODS,
                    help="coexistence (LAMMPS), hysteresis (ASE) or auto (default: by back end)")
     m.add_argument("--precision-k", type=float, default=30.0, help="target 1-sigma precision of T_m, K (default 30)")

@@ -103,7 +103,7 @@ def test_registered_chgnet_models_load_offline_and_say_not_dft():
         a.calc = calc
         assert np.isfinite(a.get_potential_energy())
         assert "not DFT" in info.kind and info.name == name
-    assert get_calculator()[1].name == default_calculator_name() == "chgnet"
+    assert get_calculator()[1].name == default_calculator_name() == "chgnet-hydride"
     if hydride_model_files()[0].is_file():
         calc, info = get_calculator("chgnet-hydride")
         assert "fine-tuned" in info.kind and "not DFT" in info.kind and info.settings["data_hash"]

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from screening.calculators import DEFAULT_CALCULATOR
 from screening.engine.config_ids import config_id, content_hash
 from screening.errors import CandidateError
 
@@ -206,7 +207,7 @@ def _label_one(atoms, calc) -> dict:
             "seconds": time.perf_counter() - start}
 
 
-def label_configurations(configs: Sequence, calculator: Any = "chgnet", *, store=None,
+def label_configurations(configs: Sequence, calculator: Any = DEFAULT_CALCULATOR, *, store=None,
                          calculator_settings: dict | None = None, progress: bool = True,
                          return_failures: bool = False, retry_failed: bool = False, only_cached: bool = False):
     """Single-point energy, forces and stress of every configuration (cached per configuration).

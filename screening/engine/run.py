@@ -29,6 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from screening.calculators import DEFAULT_CALCULATOR
 from screening.cluster import check_scheduler_reachable, close_client, get_client, scheduler_address, single_thread
 from screening.errors import CandidateError
 from screening.paths import file_in
@@ -66,7 +67,7 @@ class EngineSettings:
     time_ps: float = 10.0
     timestep_fs: float = 0.5
     n_slab_atoms_target: int = 150
-    teacher: str = "chgnet"
+    teacher: str = DEFAULT_CALCULATOR
     label_calculator: str | None = None
     training_pressures_gpa: tuple[float, ...] = (0.0, 20.0, 40.0, 60.0)
     n_train: int = 500

@@ -41,6 +41,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from screening.calculators import DEFAULT_CALCULATOR
 from screening.engine.config_ids import config_id, content_hash
 from screening.engine.interface import add_h2_fluid, cut_in_widest_gap, orthogonal_inplane
 from screening.errors import CandidateError
@@ -339,7 +340,7 @@ def _interface_builder_cells(spec: TrainingSetSpec, template, pressure_gpa: floa
 
 
 # --------------------------------------------------------------------------- hot MD
-def run_hot_md(atoms, temperatures_k: Sequence[float], steps: int, snapshot_every: int, teacher: Any = "chgnet", *,
+def run_hot_md(atoms, temperatures_k: Sequence[float], steps: int, snapshot_every: int, teacher: Any = DEFAULT_CALCULATOR, *,
                timestep_fs: float = 1.0, mass_amu: float | None = 4.0, seed: int = 0, store=None, calc=None,
                info=None, progress: bool = False) -> dict:
     """NVT segments at each temperature (velocities redrawn per segment), cached in the ResultStore.
@@ -448,7 +449,7 @@ def _md_systems(spec: TrainingSetSpec, systems: list) -> list[tuple[str, str, An
     return out
 
 
-def generate_configurations(spec: TrainingSetSpec, teacher: Any = "chgnet", *, store=None,
+def generate_configurations(spec: TrainingSetSpec, teacher: Any = DEFAULT_CALCULATOR, *, store=None,
                             progress: bool = True, stats: dict | None = None) -> list:
     """The training pool of ``spec`` (ASE Atoms with ``info`` tags; see the module docstring).
 
@@ -556,7 +557,7 @@ def label_training_configurations(configs: Sequence, calculator: Any, *, store=N
     return label_configurations(configs, calculator, store=store, progress=progress, return_failures=True)
 
 
-def build_training_data(metal: str, spec: TrainingSetSpec | None = None, teacher: Any = "chgnet",
+def build_training_data(metal: str, spec: TrainingSetSpec | None = None, teacher: Any = DEFAULT_CALCULATOR,
                         out_dir: str | Path | None = None, *, n_train: int | None = 500, n_holdout: int = 25,
                         holdout_pressure_gpa: float = 40.0, holdout_max_atoms: int = 12, min_per_family: int = 20,
                         label_calculator: Any = None,

@@ -28,7 +28,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from descriptors.eos import vinet_pressure, vinet_volume
-from screening.calculators import CalculatorInfo, check_elements, get_calculator
+from screening.calculators import DEFAULT_CALCULATOR, CalculatorInfo, check_elements, get_calculator
 from screening.candidates import DEFAULT_PRESSURES_GPA, validate_pressures
 from screening.errors import CandidateError
 from screening.formulas import hydride_formula
@@ -277,7 +277,7 @@ def _display_name(job_name: str, kind: str, metal: str, x: float, template: str)
 def compute_system(
     metal: str,
     pressures_gpa: Sequence[float] = DEFAULT_PRESSURES_GPA,
-    calculator="chgnet",
+    calculator=DEFAULT_CALCULATOR,
     templates: Iterable[str] | None = None,
     max_atoms: int = DEFAULT_MAX_ATOMS,
     store: ResultStore | None = None,
@@ -406,7 +406,7 @@ def proxies_for_candidate(system: SystemResult, h_per_metal: float, pressure_gpa
 
 def enthalpy_proxy(
     candidates: pd.DataFrame,
-    calculator="chgnet",
+    calculator=DEFAULT_CALCULATOR,
     pressures_gpa: Sequence[float] | None = None,
     templates: Iterable[str] | None = None,
     max_atoms: int = DEFAULT_MAX_ATOMS,

@@ -57,6 +57,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from screening.calculators import DEFAULT_CALCULATOR
 from screening.errors import CandidateError
 from screening.paths import file_in
 from screening.md import backend_name, open_session, resolve_calculator, to_atoms, validate_structure
@@ -463,7 +464,7 @@ def _coexistence_summary(record: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- public API
-def phase_at(structure: Any, temperature_k: float, pressure_gpa: float, calculator: Any = "chgnet", *,
+def phase_at(structure: Any, temperature_k: float, pressure_gpa: float, calculator: Any = DEFAULT_CALCULATOR, *,
              n_atoms: int = 256, max_ps: float = 10.0, min_ps: float = 2.0, timestep_fs: float | None = None,
              seed: int = 0, store: Any = None, progress: bool = False, n_threads: int = 1) -> PhaseResult:
     """Run NPT at (T, P) from the crystal and classify the metal sublattice.
@@ -497,7 +498,7 @@ def phase_at(structure: Any, temperature_k: float, pressure_gpa: float, calculat
                        rec["error"] or "", len(cell), (n_t - 1) / FRAMES_PER_PS, cached, job.info.as_dict())
 
 
-def melting_temperature(structure: Any, pressure_gpa: float, calculator: Any = "chgnet", *, method: str = "auto",
+def melting_temperature(structure: Any, pressure_gpa: float, calculator: Any = DEFAULT_CALCULATOR, *, method: str = "auto",
                         t_range_k: tuple[float, float] | None = None, precision_k: float = 30.0,
                         rate_k_per_ps: float = 25.0, ramp_atoms: int | None = None, timestep_fs: float | None = None,
                         max_nph_ps: float = 40.0, seed: int = 0, store: Any = None, budget_s: float | None = None,
@@ -693,7 +694,7 @@ def _finish(est: MeltingEstimate, job: _Job, start: float, plot: str | Path | No
     return est
 
 
-def melting_curve(structure: Any, pressures_gpa: Sequence[float], calculator: Any = "chgnet",
+def melting_curve(structure: Any, pressures_gpa: Sequence[float], calculator: Any = DEFAULT_CALCULATOR,
                   **kwargs) -> list[MeltingEstimate]:
     """:func:`melting_temperature` at each pressure (ascending, non-empty); keyword arguments pass through."""
     pressures = [_check_pressure(p) for p in (pressures_gpa or [])]

@@ -5,8 +5,9 @@ interrupted campaign still covers every metal evenly:
 
 1. ``h2``: solid H2 from 0 to 300 GPa at the experimental EOS volume (molecules intact; not relaxed, since
    the universal potential dissociates H2 above ~150 GPa); ``template_relaxed``: the tier-2a templates (cells of
-   at most ``max_atoms`` atoms) relaxed with the current default calculator at each pressure (the same cached
-   relaxations tier 2a uses); ``metal_ref``: the fcc and bcc metal relaxed the same way. Relaxed cells are
+   at most ``max_atoms`` atoms) relaxed with stock CHGNet 0.3.0 at each pressure (the project default when the
+   dataset was started, pinned so that the committed frames stay reproducible; the same cached relaxations tier 2a
+   used then); ``metal_ref``: the fcc and bcc metal relaxed the same way. Relaxed cells are
    labelled as their exact-symmetry primitive cell (:mod:`screening.structures.symmetry`). Above the lowest
    pressure the metal references are ``metal_volume`` cells instead: the ideal lattice at the tier-1 volume,
    because CHGNet collapses elemental metals under pressure;
@@ -428,7 +429,8 @@ def run_campaign(plan: DatasetPlan | None = None, settings: DFTSettings = DEFAUL
     campaign leaves every finished label on disk.
 
     Args:
-        relax_calculator: the calculator of the round-1 relaxations (the current default: CHGNet).
+        relax_calculator: the calculator of the round-1 relaxations (stock CHGNet 0.3.0, pinned: the committed
+            frames were made with it).
         label_calculator: the labelling calculator (``"gpaw"`` with ``settings``; any registry name for tests).
     """
     from screening.reference.campaign import label_stream
