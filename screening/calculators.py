@@ -287,6 +287,16 @@ def hydride_model_files(model_dir: str | os.PathLike | None = None) -> tuple[Pat
     return d / HYDRIDE_CHECKPOINT, d / HYDRIDE_PROVENANCE
 
 
+def checkpoint_identity(spec: str | None) -> str | None:
+    """The SHA-256 of the fine-tuned checkpoint a registry name points to (from its ``provenance.json``, without
+    loading the model), or None for a calculator without one. A summary keyed by the registry name alone would
+    outlive a refit of ``chgnet-hydride``; keyed with this, it does not."""
+    spec = spec or default_calculator_name()
+    if not (spec == "chgnet-hydride" or spec.startswith("chgnet-hydride:")):
+        return None
+    return read_finetune_provenance(spec.split(":", 1)[1] if ":" in spec else None)["checkpoint_sha256"]
+
+
 def read_finetune_provenance(model_dir: str | os.PathLike | None = None) -> dict:
     """The ``provenance.json`` of a fine-tuned model, checking that its checkpoint exists and matches.
 

@@ -88,12 +88,16 @@ def table_pressures(observed: Iterable[float], extra_grid: Sequence[float] | Non
 
 
 def _store_inputs(metal: str, candidates: pd.DataFrame, pressures: list[float], settings: Tier2aSettings) -> dict:
+    from screening.calculators import checkpoint_identity
     from screening.relax import RelaxSettings
 
-    return {"metal": metal, "pressures_gpa": pressures, "templates": list(settings.templates or []) or "all",
-            "max_atoms": int(settings.max_atoms), "calculator_spec": settings.resolved_calculator(),
-            "relax_settings": RelaxSettings().as_dict(),
-            "candidates": sorted((float(h), float(p)) for h, p in zip(candidates["h_per_metal"], candidates["pressure_gpa"]))}
+    spec = settings.resolved_calculator()
+    inputs = {"metal": metal, "pressures_gpa": pressures, "templates": list(settings.templates or []) or "all",
+              "max_atoms": int(settings.max_atoms), "calculator_spec": spec,
+              "relax_settings": RelaxSettings().as_dict(),
+              "candidates": sorted((float(h), float(p)) for h, p in zip(candidates["h_per_metal"], candidates["pressure_gpa"]))}
+    checkpoint = checkpoint_identity(spec)  # a refitted model is another calculator
+    return {**inputs, "calculator_checkpoint_sha256": checkpoint} if checkpoint else inputs
 
 
 def tier2a_for_metal(metal: str, candidates: pd.DataFrame, settings: Tier2aSettings | None = None, *,

@@ -123,6 +123,30 @@ def test_missing_or_altered_checkpoint_is_a_clear_error(tmp_path):
     assert HYDRIDE_MODEL_DIR.name == "chgnet_hydride"
 
 
+def test_a_refitted_model_does_not_reuse_tier2a_summaries_of_the_old_one(tmp_path):
+    """Tier-2a summaries are keyed by the registry name and, for a fine-tuned model, its checkpoint's SHA-256."""
+    import pandas as pd
+
+    from screening.calculators import checkpoint_identity
+    from screening.provenance import sha256_file
+    from screening.tier2a_table import Tier2aSettings, _store_inputs
+
+    cands = pd.DataFrame({"h_per_metal": [2.0], "pressure_gpa": [50.0]})
+    keys = []
+    for name, content in (("old", b"checkpoint one"), ("new", b"checkpoint two")):
+        ckpt, prov = hydride_model_files(tmp_path / name)
+        ckpt.parent.mkdir()
+        ckpt.write_bytes(content)
+        prov.write_text(json.dumps({"checkpoint_sha256": sha256_file(ckpt)}))
+        spec = f"chgnet-hydride:{tmp_path / name}"
+        inputs = _store_inputs("Ca", cands, [50.0], Tier2aSettings(calculator=spec))
+        assert inputs["calculator_checkpoint_sha256"] == checkpoint_identity(spec) == sha256_file(ckpt)
+        keys.append(inputs)
+    assert keys[0] != keys[1]
+    assert checkpoint_identity("chgnet") is None
+    assert "calculator_checkpoint_sha256" not in _store_inputs("Ca", cands, [50.0], Tier2aSettings(calculator="emt"))
+
+
 # --------------------------------------------------------------------------- fine-tune
 def test_finetune_lowers_its_own_training_error(tiny_model):
     """From the element-reference refit to the end of training, the training objective (CHGNet's MSE loss with
