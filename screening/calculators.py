@@ -287,14 +287,24 @@ def hydride_model_files(model_dir: str | os.PathLike | None = None) -> tuple[Pat
     return d / HYDRIDE_CHECKPOINT, d / HYDRIDE_PROVENANCE
 
 
+def is_hydride_spec(spec: str) -> bool:
+    """True for ``"chgnet-hydride"`` and ``"chgnet-hydride:<dir>"``."""
+    return spec == "chgnet-hydride" or spec.startswith("chgnet-hydride:")
+
+
+def hydride_spec_dir(spec: str) -> str | None:
+    """The model folder of a ``"chgnet-hydride[:<dir>]"`` spec (None: the repository's)."""
+    return spec.split(":", 1)[1] if ":" in spec else None
+
+
 def checkpoint_identity(spec: str | None) -> str | None:
     """The SHA-256 of the fine-tuned checkpoint a registry name points to (from its ``provenance.json``, without
     loading the model), or None for a calculator without one. A summary keyed by the registry name alone would
     outlive a refit of ``chgnet-hydride``; keyed with this, it does not."""
     spec = spec or default_calculator_name()
-    if not (spec == "chgnet-hydride" or spec.startswith("chgnet-hydride:")):
+    if not is_hydride_spec(spec):
         return None
-    return read_finetune_provenance(spec.split(":", 1)[1] if ":" in spec else None)["checkpoint_sha256"]
+    return read_finetune_provenance(hydride_spec_dir(spec))["checkpoint_sha256"]
 
 
 def read_finetune_provenance(model_dir: str | os.PathLike | None = None) -> dict:
@@ -346,7 +356,7 @@ def _label_kind(prov: dict) -> str:
 def _make_chgnet_hydride(spec: str, settings: dict):
     from chgnet.model.dynamics import CHGNetCalculator
 
-    model_dir = spec.split(":", 1)[1] if ":" in spec else None
+    model_dir = hydride_spec_dir(spec)
     model, prov = load_finetuned_chgnet(model_dir)
     inner = CHGNetCalculator(model=model, use_device="cpu", **settings)
     calc = ElementCheckedCalculator(inner, prov["elements_seen"], "chgnet-hydride")
@@ -466,7 +476,7 @@ def get_calculator(spec: Any = None, **settings) -> tuple[Any, CalculatorInfo]:
         return _make_chgnet(settings)
     if name == "chgnet-r2scan":
         return _make_chgnet_r2scan(settings)
-    if name == "chgnet-hydride" or name.startswith("chgnet-hydride:"):
+    if is_hydride_spec(name):
         return _make_chgnet_hydride(name, settings)
     if name == "emt":
         return _make_emt(settings)

@@ -40,7 +40,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from screening.calculators import CalculatorError, get_calculator, read_finetune_provenance
+from screening.calculators import (CalculatorError, get_calculator, hydride_spec_dir, is_hydride_spec,
+                                  read_finetune_provenance)
 from screening.errors import CandidateError
 from screening.reference.domain import DOMAIN_MAX_PRESSURE_GPA, domain_frames
 from screening.reference.finetune import (DEFAULT_DATA_DIR, FinetuneSettings, dataset_files, dataset_hash,
@@ -389,10 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         files = dataset_files(args.data)
         frames = load_frames(files)
         data_hash = dataset_hash(files)
-        ft = {}
-        if any(m.startswith("chgnet-hydride") for m in models):
-            spec = next(m for m in models if m.startswith("chgnet-hydride"))
-            ft = read_finetune_provenance(spec.split(":", 1)[1] if ":" in spec else None)
+        spec = next((m for m in models if is_hydride_spec(m)), None)
+        ft = read_finetune_provenance(hydride_spec_dir(spec)) if spec else {}
         defaults = ft.get("settings") or FinetuneSettings().as_dict()
         holdout = (tuple(x.strip() for x in args.holdout_metals.split(",") if x.strip())
                    if args.holdout_metals is not None else tuple(defaults["holdout_metals"]))
