@@ -54,3 +54,21 @@ def test_a_collapsed_round_one_cell_gets_no_copies(tmp_path):
     assert collapsed not in parents
     assert base[1].info["config_id"] in parents  # the other cells keep theirs
     assert collapsed in {a.info["config_id"] for a in made}  # the collapsed frame itself stays in the dataset
+
+
+def test_solid_h2_copies_come_before_the_eos_round(tmp_path):
+    """H2 enters every hull: its rattled and strained copies are labelled before any EOS point."""
+    from screening.reference.dataset import DatasetPlan, configurations, load_dataset, run_campaign
+    from screening.store import ResultStore
+
+    plan = DatasetPlan(metals=("Pd",), templates=("rocksalt",), pressures_gpa=(0.0,), h2_pressures_gpa=(10.0,),
+                       metal_lattices=("fcc",), max_atoms=4)
+    store = ResultStore(tmp_path / "s.sqlite")
+    run_campaign(plan, out_dir=tmp_path / "dft", store=store, relax_calculator="emt", label_calculator="emt",
+                 n_workers=1, progress=False, max_labels=3)  # round 1 only: H2, PdH rocksalt, fcc Pd
+    made = list(configurations(plan, store, "emt", load_dataset(tmp_path / "dft")))
+    order = [(a.info["family"], a.info["metal"]) for a in made if a.info["round"] > 1]
+    h2_copies = [i for i, (family, metal) in enumerate(order) if metal == "H"]
+    first_eos = next(i for i, (family, _) in enumerate(order) if family == "eos")
+    assert sorted(f for f, m in order if m == "H") == ["rattled", "strained"]
+    assert max(h2_copies) < first_eos

@@ -18,6 +18,9 @@ interrupted campaign still covers every metal evenly:
 3. ``rattled``: copies of round 1 with Gaussian displacements (forces far from zero);
 4. ``strained``: copies of round 1 under random symmetric strains (stress far from the target pressure).
 
+The rattled and strained copies of solid H2 are labelled right after round 1, before the EOS points: H2 is the
+reservoir of every hull and reaction enthalpy, and its 4-atom cells cost a minute or two.
+
 Every configuration is labelled with GPAW at :data:`~screening.reference.dft_settings.DEFAULT_DFT_SETTINGS`
 through :func:`~screening.reference.campaign.label_distributed` (Dask; labels cached in the result store, so an
 interrupted run resumes). Finished labels are exported as they accumulate to ``data/dft/<metal>.extxyz`` (and
@@ -338,16 +341,23 @@ def configurations(plan: DatasetPlan, store=None, calculator: str = "chgnet", ex
         if atoms.info["config_id"] not in collapsed:
             base.append(atoms)
         yield atoms
-    for atoms in base:  # EOS points of every relaxed cell (solid H2 is at its experimental volumes already)
-        if atoms.info["family"] != "h2":
-            for made in _eos_copies(atoms, plan.eos_volume_factors):
-                yield copies.get(_copy_key(made), made)  # the folder's copy, if it has one
-    for family in ("rattled", "strained"):
-        for atoms in base:
-            if len(atoms) > 1 or family == "strained":
-                copy = copies.get((family, atoms.info["config_id"], None)) or _copies(atoms, plan, family)
-                if copy is not None:
-                    yield copy
+
+    def rattled_and_strained(frames):
+        for family in ("rattled", "strained"):
+            for atoms in frames:
+                if len(atoms) > 1 or family == "strained":
+                    copy = copies.get((family, atoms.info["config_id"], None)) or _copies(atoms, plan, family)
+                    if copy is not None:
+                        yield copy
+
+    # Solid H2 is the reservoir of every hull and reaction, and its 4-atom cells are cheap: its copies come first.
+    h2 = [a for a in base if a.info["family"] == "h2"]
+    others = [a for a in base if a.info["family"] != "h2"]
+    yield from rattled_and_strained(h2)
+    for atoms in others:  # EOS points of every relaxed cell (solid H2 is at its experimental volumes already)
+        for made in _eos_copies(atoms, plan.eos_volume_factors):
+            yield copies.get(_copy_key(made), made)  # the folder's copy, if it has one
+    yield from rattled_and_strained(others)
 
 
 def _copy_key(frame) -> tuple:
