@@ -74,6 +74,7 @@ class BaggingPUClassifier(ClassifierMixin, BaseEstimator):
         rng = np.random.default_rng(self.random_state)
         self.classes_ = np.array([0, 1])
         self.estimators_ = []
+        self._node_fractions = None  # per-node P(labelled) of the fitted trees, built by predict_proba
         oob_sum = np.zeros(len(y))
         oob_n = np.zeros(len(y))
         for i in tqdm(range(self.n_estimators), desc="PU bags", disable=not self.progress, leave=False):
@@ -109,10 +110,31 @@ class BaggingPUClassifier(ClassifierMixin, BaseEstimator):
             return value[:, classes.index(1)] / value.sum(axis=1)
         return est.predict_proba(X)[:, classes.index(1)]
 
+    @staticmethod
+    def _node_positive_fraction(est) -> np.ndarray | None:
+        """P(labelled) at every node of a fitted decision tree (None for other estimators).
+
+        Per node, the same arithmetic as :meth:`_positive_proba` does per sample, so looking it up at
+        each sample's leaf (``tree_.apply``) gives identical numbers at a fraction of the cost.
+        """
+        if not isinstance(est, DecisionTreeClassifier):
+            return None
+        classes = list(est.classes_)
+        value = est.tree_.value[:, 0, :]  # (nodes, classes)
+        if 1 not in classes:
+            return np.zeros(len(value))
+        return value[:, classes.index(1)] / value.sum(axis=1)
+
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "estimators_")
         X = validate_data(self, X, reset=False, dtype=np.float32, order="C")
-        p = np.mean([self._positive_proba(e, X) for e in self.estimators_], axis=0)
+        fractions = getattr(self, "_node_fractions", None)
+        if fractions is None or len(fractions) != len(self.estimators_):  # computed once per fitted ensemble
+            fractions = self._node_fractions = [self._node_positive_fraction(e) for e in self.estimators_]
+        total = np.zeros(len(X))
+        for est, frac in zip(self.estimators_, fractions):
+            total += frac[est.tree_.apply(X)] if frac is not None else self._positive_proba(est, X)
+        p = total / len(self.estimators_)
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X) -> np.ndarray:

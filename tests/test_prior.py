@@ -175,3 +175,17 @@ def test_crafted_tree_arrays_are_rejected(tmp_path):
         save_arrays(path, bad, meta)
         with pytest.raises(ModelFileError, match=str(path)):
             load_prior(path, cfg, first.cache_key)
+
+
+def test_fast_ensemble_probability_equals_sklearns_own_tree_predictions():
+    """predict_proba looks each sample's leaf up instead of asking sklearn: same numbers, also after a refit."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    s = (X[:, 0] + 0.3 * rng.normal(size=300) > 1.0).astype(int)
+    clf = BaggingPUClassifier(n_estimators=20, random_state=1).fit(X, s)
+    Xf = X.astype(np.float32)
+    expected = np.mean([e.predict_proba(Xf)[:, list(e.classes_).index(1)] for e in clf.estimators_], axis=0)
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], expected, rtol=0, atol=1e-12)
+    clf.fit(X, 1 - s)  # a refit must not reuse the first ensemble's node table
+    expected = np.mean([e.predict_proba(Xf)[:, list(e.classes_).index(1)] for e in clf.estimators_], axis=0)
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], expected, rtol=0, atol=1e-12)
