@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", help="experimental table to train the prior on (default data/experimental_hydrides.csv)")
     s.add_argument("--cache", help="model cache directory (default $SCREENING_CACHE_DIR, else <checkout>/.cache, "
                                         "else ~/.cache/superhydride-screening)")
-    s.add_argument("--top", type=int, default=15, help="print this many top candidates (default 15; >= 1)")
+    s.add_argument("--top", type=int, default=20, help="print this many top candidates (default 20; >= 1)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
 
     c = sub.add_parser("prior-cv", help="leave-one-metal-out evaluation of the prior")
