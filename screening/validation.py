@@ -75,6 +75,9 @@ def _context(table: pd.DataFrame, prior_config, progress: bool, tier2a=None, com
     y = frame["label"].to_numpy()
     points = experimental_points(table)
     points = points[points["metal"].isin(list(FAMILY_OF))].reset_index(drop=True)
+    if points["metal"].nunique() < 3:  # before any tier-2a relaxation is started
+        raise CandidateError(f"leave-one-metal-out needs >= 3 metals with an observed pressure, got "
+                             f"{sorted(points['metal'].unique())}")
     grids = validation_candidates(table)
     physics = tier2a_for_candidates(grids, tier2a, compute=compute_tier2a, progress=progress) if tier2a is not False else {}
     candidates = {metal: merge_tier2a(featurize_candidates(grid, progress=False), physics.get(metal))
@@ -168,9 +171,6 @@ def validate(data_path: str | Path | None = None, *, prior_config=None, nested: 
         if col not in table.columns:
             table[col] = np.nan
     ctx = _context(table, prior_config, progress, tier2a, compute_tier2a)
-    if ctx.points["metal"].nunique() < 3:
-        raise CandidateError(f"leave-one-metal-out needs >= 3 metals with an observed pressure, got "
-                             f"{sorted(ctx.points['metal'].unique())}")
     grid = _weight_candidates()
     metals = sorted(ctx.points["metal"].unique())
     rows, chosen = [], {}

@@ -195,3 +195,20 @@ def test_validation_accepts_another_table(tmp_path):
     small.drop(columns="reference").to_csv(bad, index=False)
     with pytest.raises(CandidateError, match="reference"):
         validate(bad, nested=False, progress=False)
+
+
+def test_validation_of_too_few_metals_fails_before_any_tier2a_work(tmp_path, monkeypatch):
+    """A table with one metal is refused before tier 2a is looked up or computed (minutes per metal)."""
+    import screening.tier2a_table as t2a
+    from screening.experimental import load_experimental
+    from screening.prior import PriorConfig
+    from screening.validation import validate
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("tier 2a was started for a table the harness refuses")
+
+    monkeypatch.setattr(t2a, "tier2a_for_candidates", must_not_run)
+    path = tmp_path / "one_metal.csv"
+    load_experimental().query("metal == 'Ca'").to_csv(path, index=False)
+    with pytest.raises(CandidateError, match=r">= 3 metals.*Ca"):
+        validate(path, prior_config=PriorConfig(n_estimators=5), nested=False, progress=False, compute_tier2a=True)
