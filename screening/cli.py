@@ -125,8 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
                                              "(default: the pressures each metal was observed at)")
     v.add_argument("--tier2a-templates", help="tier-2a template names, comma-separated, as given to make tier2a "
                                              "(default: all)")
-    v.add_argument("--tier2a-max-atoms", type=int, default=20,
-                   help="tier-2a largest primitive cell, as given to make tier2a (default 20)")
+    from screening.tier2a_table import DEFAULT_TIER2A_MAX_ATOMS
+
+    v.add_argument("--tier2a-max-atoms", type=int, default=DEFAULT_TIER2A_MAX_ATOMS,
+                   help=f"tier-2a largest primitive cell, as given to make tier2a (default {DEFAULT_TIER2A_MAX_ATOMS}, "
+                        "as the committed tables)")
     v.add_argument("--quiet", action="store_true", help="no progress bars")
 
     g = sub.add_parser("engine", help="tier 3: trained fast potential + precursor/H2 interface MD for the top N "
