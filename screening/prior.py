@@ -94,28 +94,12 @@ class BaggingPUClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     @staticmethod
-    def _positive_proba(est, X) -> np.ndarray:
-        """P(labelled | x) of one fitted bag member.
-
-        For decision trees, the fitted ``tree_`` is evaluated directly on the
-        already validated float32 array: identical numbers to ``predict_proba``
-        (a test checks this) without sklearn re-validating the input 1000 times.
-        """
-        classes = list(est.classes_)
-        if 1 not in classes:
-            return np.zeros(len(X))
-        if isinstance(est, DecisionTreeClassifier) and X.dtype == np.float32 and X.flags.c_contiguous:
-            value = est.tree_.predict(X)
-            value = value[:, 0, :] if value.ndim == 3 else value  # (n, classes)
-            return value[:, classes.index(1)] / value.sum(axis=1)
-        return est.predict_proba(X)[:, classes.index(1)]
-
-    @staticmethod
     def _node_positive_fraction(est) -> np.ndarray | None:
         """P(labelled) at every node of a fitted decision tree (None for other estimators).
 
-        Per node, the same arithmetic as :meth:`_positive_proba` does per sample, so looking it up at
-        each sample's leaf (``tree_.apply``) gives identical numbers at a fraction of the cost.
+        Looked up at each sample's leaf (``tree_.apply``), it gives the same numbers as ``predict_proba``
+        (a test checks this) without sklearn re-validating the input and normalising class counts per sample,
+        1000 times over.
         """
         if not isinstance(est, DecisionTreeClassifier):
             return None
@@ -125,6 +109,19 @@ class BaggingPUClassifier(ClassifierMixin, BaseEstimator):
             return np.zeros(len(value))
         return value[:, classes.index(1)] / value.sum(axis=1)
 
+    @classmethod
+    def _positive_proba(cls, est, X, node_fraction: np.ndarray | None = None) -> np.ndarray:
+        """P(labelled | x) of one fitted bag member (``node_fraction``: its :meth:`_node_positive_fraction`,
+        if already computed)."""
+        if node_fraction is None:
+            node_fraction = cls._node_positive_fraction(est)
+        if node_fraction is not None and X.dtype == np.float32 and X.flags.c_contiguous:
+            return node_fraction[est.tree_.apply(X)]
+        classes = list(est.classes_)
+        if 1 not in classes:
+            return np.zeros(len(X))
+        return est.predict_proba(X)[:, classes.index(1)]
+
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "estimators_")
         X = validate_data(self, X, reset=False, dtype=np.float32, order="C")
@@ -133,7 +130,7 @@ class BaggingPUClassifier(ClassifierMixin, BaseEstimator):
             fractions = self._node_fractions = [self._node_positive_fraction(e) for e in self.estimators_]
         total = np.zeros(len(X))
         for est, frac in zip(self.estimators_, fractions):
-            total += frac[est.tree_.apply(X)] if frac is not None else self._positive_proba(est, X)
+            total += self._positive_proba(est, X, frac)
         p = total / len(self.estimators_)
         return np.column_stack([1.0 - p, p])
 
