@@ -90,9 +90,8 @@ validate: prior-cv tier2a validate-score
 
 # Tier-2a physics (default calculator) for every metal of the experimental table (DATA=other.csv), cached and
 # resumable; knobs TIER2A_PRESSURES="100,150" TIER2A_TEMPLATES="fluorite,sodalite" TIER2A_MAX_ATOMS=12.
-# The committed data/tier2a tables were computed with cells of at most 12 atoms (the 20-atom hcp clathrate costs
-# ~5 min per relaxation), so that is the default here: a fresh machine reads them back instead of recomputing.
-TIER2A_MAX_ATOMS ?= 12  # = screening.tier2a_table.DEFAULT_TIER2A_MAX_ATOMS
+# Without TIER2A_MAX_ATOMS the cell-size limit is screening.tier2a_table.DEFAULT_TIER2A_MAX_ATOMS (12), the setting
+# of the committed data/tier2a tables, so a fresh machine reads them back instead of recomputing.
 tier2a: $(STAMP)
 	$(PY) -m screening.tier2a_table $(if $(DATA),--data "$(DATA)") \
 		$(if $(TIER2A_PRESSURES),--pressures "$(TIER2A_PRESSURES)") $(if $(TIER2A_TEMPLATES),--templates "$(TIER2A_TEMPLATES)") \
