@@ -329,3 +329,43 @@ def test_finetune_leaves_out_frames_above_the_pressure_domain():
     pressure = {a.info["config_id"]: -np.mean(a.get_stress()[:3]) / GPa for a in frames + [collapsed]}
     assert sorted(dom["config_ids"]) == sorted(k for k, v in pressure.items() if v > 600.0)  # EMT's H2 is one too
     assert sum(result.provenance["split"].values()) == len(frames) + 1 - dom["n_frames"]
+
+
+def test_an_interrupted_finetune_resumes_from_its_last_epoch(tmp_path, monkeypatch):
+    """Killed after epoch 1 of 3, the same fine-tune continues at epoch 2 with the first two epochs' history, from a
+    hash-checked checkpoint; an altered checkpoint is refused, not loaded."""
+    from dataclasses import replace
+
+    from screening.reference import finetune_checkpoints as ckpt
+
+    frames = r2scan_frames()
+    settings = replace(SETTINGS, epochs=3, holdout_fraction=0.3)
+    original = ckpt.write_manifest
+
+    def interrupt_after_epoch_1(run_dir, key, epoch):
+        path = original(run_dir, key, epoch)
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return path
+
+    monkeypatch.setattr(ckpt, "write_manifest", interrupt_after_epoch_1)
+    with pytest.raises(KeyboardInterrupt):
+        finetune(frames, settings, data_hash="test", checkpoint_dir=tmp_path)
+    monkeypatch.setattr(ckpt, "write_manifest", original)
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    done = json.loads((run_dir / ckpt.MANIFEST).read_text())
+    assert done["last_epoch"] == 1
+    interrupted = ckpt.read_verified(run_dir, done["last_file"])["training_history"]["e"]["train"]
+
+    resumed = finetune(frames, settings, data_hash="test", checkpoint_dir=tmp_path)
+    history = resumed.provenance["training_history_mae"]["e"]["train"]
+    assert resumed.provenance["resumed_at_epoch"] == 2 and len(history) == 3
+    assert history[:2] == interrupted
+    # a different run (other settings) does not pick these checkpoints up
+    assert ckpt.find_resume_point(run_dir, "another-run") is None
+    # an altered checkpoint is refused before it is loaded
+    last = json.loads((run_dir / ckpt.MANIFEST).read_text())["last_file"]
+    with open(run_dir / last, "ab") as fh:
+        fh.write(b"tampered")
+    with pytest.raises(CandidateError, match="SHA-256"):
+        ckpt.find_resume_point(run_dir, resumed.provenance["run_key"])

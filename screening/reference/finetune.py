@@ -12,6 +12,9 @@ CHGNet's own :class:`chgnet.trainer.Trainer` and :class:`chgnet.data.dataset.Str
 * **Frozen layers.** Only parameters whose names start with one of :attr:`FinetuneSettings.trainable` are trained
   (default :data:`DEFAULT_TRAINABLE`: every interaction and readout layer; the last convolution and the readout
   alone, as in CHGNet's fine-tuning example, underfit the compressed cells).
+* **Resumable.** ``make finetune`` keeps the Trainer's per-epoch checkpoints under ``<cache>/finetune/<run key>/``
+  and an interrupted run with the same settings, data and split continues from its last finished epoch
+  (:mod:`screening.reference.finetune_checkpoints`).
 * **Split by metal** (:func:`split_frames`): ``holdout_metals`` are never seen (every frame containing one, their
   metal references included); of the other frames (H2 included) a fraction ``holdout_fraction`` is held out,
   chosen by a hash of ``config_id`` (deterministic, independent of file order and of frames added later).
@@ -34,6 +37,7 @@ import json
 import logging
 import math
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -46,6 +50,7 @@ import numpy as np
 from screening.calculators import (HYDRIDE_CHECKPOINT, HYDRIDE_MODEL_DIR, HYDRIDE_PROVENANCE, CalculatorError,
                                    _pkg_version)
 from screening.errors import CandidateError
+from screening.provenance import cache_dir
 from screening.reference.dataset import UNSEEN_METALS
 from screening.reference.domain import DOMAIN_MAX_PRESSURE_GPA, domain_frames
 
@@ -398,7 +403,7 @@ def _range(values) -> list[float] | None:
 
 
 def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), *, data_hash: str | None = None,
-             progress: bool = False) -> FinetuneResult:
+             progress: bool = False, checkpoint_dir: str | Path | None = None) -> FinetuneResult:
     """Fine-tune CHGNet on the ``train`` part of ``frames`` (see the module docstring).
 
     Args:
@@ -406,6 +411,9 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
         settings: :class:`FinetuneSettings`.
         data_hash: recorded in the provenance (:func:`dataset_hash` of the files the frames came from).
         progress: print the Trainer's per-batch log.
+        checkpoint_dir: where the Trainer's per-epoch checkpoints go (``<checkpoint_dir>/<run key>/``), so that an
+            interrupted run with the same settings, data and split resumes from its last finished epoch
+            (:mod:`screening.reference.finetune_checkpoints`); None: a temporary folder, nothing resumes.
 
     Returns:
         :class:`FinetuneResult`; ``provenance["errors"]`` holds errors on ``train``/``val``/``unseen`` before
@@ -414,7 +422,8 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
     import torch
     from chgnet.data.dataset import get_loader
     from chgnet.model import CHGNet
-    from chgnet.trainer import Trainer
+
+    from screening.reference import finetune_checkpoints as ckpt
 
     frames, out_of_domain = domain_frames(frames, settings.max_pressure_gpa)
     split = split_frames(frames, settings.holdout_metals, settings.holdout_fraction)
@@ -437,24 +446,42 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
     train_data = _structure_data(sets["train"], settings.targets)
     val_frames = sets["val"] or sets["train"]
     val_data = _structure_data(val_frames, settings.targets)
-    trainer = Trainer(model=model, targets=settings.targets, energy_loss_ratio=settings.energy_loss_ratio,
-                      force_loss_ratio=settings.force_loss_ratio, stress_loss_ratio=settings.stress_loss_ratio,
-                      optimizer="Adam", scheduler="CosLR", criterion=settings.criterion, epochs=settings.epochs,
-                      learning_rate=settings.learning_rate, print_freq=10**6, torch_seed=settings.seed,
-                      data_seed=settings.seed, use_device="cpu")
+    trainer = ckpt.checkpointing_trainer_class()(
+        model=model, targets=settings.targets, energy_loss_ratio=settings.energy_loss_ratio,
+        force_loss_ratio=settings.force_loss_ratio, stress_loss_ratio=settings.stress_loss_ratio, optimizer="Adam",
+        scheduler="CosLR", criterion=settings.criterion, epochs=settings.epochs, learning_rate=settings.learning_rate,
+        print_freq=10**6, torch_seed=settings.seed, data_seed=settings.seed, use_device="cpu")
+    trainer.run_key = ckpt.run_key(settings.as_dict(), data_hash, [str(a.info["config_id"]) for a in sets["train"]],
+                                   [str(a.info["config_id"]) for a in sets["val"]])
     start, cpu_start = time.perf_counter(), time.process_time()
-    with tempfile.TemporaryDirectory(prefix="chgnet-ft-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if checkpoint_dir is None:
+            run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chgnet-ft-")))
+        else:
+            run_dir = Path(checkpoint_dir) / trainer.run_key
+            run_dir.mkdir(parents=True, exist_ok=True)
+        resume = ckpt.find_resume_point(run_dir, trainer.run_key)
+        if resume is None:
+            ckpt.clear(run_dir)
+        else:
+            ckpt.restore(trainer, resume)
+            torch.manual_seed(settings.seed + resume.next_epoch)  # batch order of the remaining epochs
+            log.warning("fine-tune: resuming run %s at epoch %d of %d from %s", trainer.run_key, resume.next_epoch,
+                        settings.epochs, run_dir)
+        first_epoch = trainer.starting_epoch
         out = sys.stdout if progress else io.StringIO()
-        with contextlib.redirect_stdout(out):
-            trainer.train(get_loader(train_data, batch_size=settings.batch_size),
-                          get_loader(val_data, batch_size=settings.batch_size),
-                          save_dir=tmp, train_composition_model=settings.train_composition_model)
+        if first_epoch < settings.epochs:
+            with contextlib.redirect_stdout(out):
+                trainer.train(get_loader(train_data, batch_size=settings.batch_size),
+                              get_loader(val_data, batch_size=settings.batch_size),
+                              save_dir=str(run_dir), train_composition_model=settings.train_composition_model)
         selected_epoch = len(trainer.training_history["e"]["val"]) - 1
         if settings.keep == "best_val_energy" and settings.epochs:
-            model, selected_epoch = _best_val_energy_model(tmp, trainer.training_history)
+            model, selected_epoch = _best_val_energy_model(run_dir, trainer.training_history)
         else:
             model = trainer.model
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    epochs_run = settings.epochs - first_epoch
     model.eval()
     model.model_args["version"] = f"{settings.base_model}+hydride-ft"  # CHGNet.version reads it; saved with the model
     after = _errors_by_split(model, sets, settings)
@@ -487,8 +514,10 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
         "training_history_mae": trainer.training_history,
         "selected_epoch": int(selected_epoch),
         "train_seconds": seconds,
-        "seconds_per_epoch": seconds / settings.epochs if settings.epochs else None,
-        "cpu_seconds_per_epoch": cpu_seconds / settings.epochs if settings.epochs else None,
+        "seconds_per_epoch": seconds / epochs_run if epochs_run else None,
+        "cpu_seconds_per_epoch": cpu_seconds / epochs_run if epochs_run else None,
+        "resumed_at_epoch": first_epoch or None,
+        "run_key": trainer.run_key,
         "n_train_atoms": int(sum(len(a) for a in train_frames)),
         "torch_threads": torch.get_num_threads(),
         "versions": {"chgnet": _pkg_version("chgnet"), "torch": _pkg_version("torch"), "ase": _pkg_version("ase")},
@@ -497,16 +526,17 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
     return FinetuneResult(model, split, prov)
 
 
-def _best_val_energy_model(save_dir: str, history: dict):
-    """The Trainer's ``bestE_*`` checkpoint of this run (written by this process into its own temporary folder)
-    and its epoch (0-based)."""
-    import torch
+def _best_val_energy_model(save_dir: str | Path, history: dict):
+    """The Trainer's ``bestE_*`` checkpoint of this run (hash-checked against the run's manifest, loaded with
+    ``weights_only=True``) and its epoch (0-based)."""
     from chgnet.model import CHGNet
+
+    from screening.reference.finetune_checkpoints import read_verified
 
     files = sorted(Path(save_dir).glob("bestE_epoch*.pth.tar"))
     if len(files) != 1:
         raise CandidateError(f"expected one best-energy checkpoint of the Trainer in {save_dir}, found {len(files)}")
-    state = torch.load(files[0], map_location="cpu", weights_only=False)  # our own file, just written
+    state = read_verified(save_dir, files[0].name)
     model = CHGNet.from_dict(state["model"])
     epoch = int(files[0].name.split("_")[1].removeprefix("epoch"))
     if not math.isclose(min(history["e"]["val"]), history["e"]["val"][epoch], rel_tol=1e-9):
@@ -559,6 +589,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-pressure", type=float, default=d.max_pressure_gpa,
                     help="leave out frames whose DFT pressure is above this (GPa; 0 keeps every frame)")
     ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--checkpoint-dir", default=None,
+                    help="per-epoch checkpoints of the run, for resuming an interrupted fine-tune (default: "
+                         "<cache>/finetune, see screening.provenance.cache_dir); removed after a finished run")
     args = ap.parse_args(argv)
     try:
         settings = FinetuneSettings(epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size,
@@ -570,11 +603,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     max_pressure_gpa=args.max_pressure or None)
         files = dataset_files(args.data)
         frames = load_frames(files)
-        result = finetune(frames, settings, data_hash=dataset_hash(files), progress=args.progress)
+        checkpoints = Path(args.checkpoint_dir) if args.checkpoint_dir else cache_dir() / "finetune"
+        result = finetune(frames, settings, data_hash=dataset_hash(files), progress=args.progress,
+                          checkpoint_dir=checkpoints)
     except (CandidateError, CalculatorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = save_finetuned(result, args.out)
+    shutil.rmtree(checkpoints / result.provenance["run_key"], ignore_errors=True)  # the run is saved: not resumed
+    if result.provenance.get("resumed_at_epoch"):
+        print(f"resumed an interrupted run at epoch {result.provenance['resumed_at_epoch']}")
     p = result.provenance
     print(f"wrote {out} ({p['checkpoint_bytes'] / 1e6:.1f} MB); split {p['split']}; "
           f"{p['out_of_domain']['n_frames']} frames above {settings.max_pressure_gpa} GPa left out; "
