@@ -165,9 +165,22 @@ def training_h_per_metal(metal: str, candidates_h: Sequence[float] = ()) -> tupl
 
 def system_potential(metal: str, settings: EngineSettings, *, candidates_h: Sequence[float] = (),
                      cache: str | None = None, progress: bool = False):
-    """Training data, labels and the POD fit for M–H (all cached); returns a FittedPotential."""
+    """Training data, labels and the POD fit for M–H (all cached); returns a FittedPotential.
+
+    With ``label_calculator="gpaw"`` and committed DFT labels of the metal (``data/engine/<M>-H``, ``make
+    engine-labels``), the fit uses those labels and their hold-out set as they are: no pool, no relabelling.
+    """
     from screening.engine.labelling import read_extxyz
     from screening.engine.potential import fit_pod
+
+    if settings.label_calculator == "gpaw":
+        from screening.engine.dft_labels import committed_labels
+
+        committed = committed_labels(metal)
+        if committed and committed["train"]:
+            single_thread()
+            return fit_pod(committed["train"], (metal, "H"), holdout=committed["holdout"] or None, cache=cache,
+                           progress=progress)
     from screening.engine.training_set import TrainingSetSpec, build_training_data
     from screening.store import ResultStore
 

@@ -557,6 +557,30 @@ def label_training_configurations(configs: Sequence, calculator: Any, *, store=N
     return label_configurations(configs, calculator, store=store, progress=progress, return_failures=True)
 
 
+def split_pool(pool: Sequence, *, n_train: int | None, n_holdout: int, holdout_pressure_gpa: float,
+               holdout_max_atoms: int, min_per_family: int) -> tuple[list[int], list[int]]:
+    """``(train, holdout)`` indices of a training pool (see :func:`build_training_data` for the rules).
+
+    The hold-out set is ``n_holdout`` members at ``holdout_pressure_gpa`` with at most ``holdout_max_atoms`` atoms,
+    spread over the families (sorted). The training indices come in selection order: first ``min_per_family`` per
+    family (FPS within each), then FPS over the rest, so any prefix of them is itself a diverse set.
+    """
+    from screening.engine.labelling import select_configurations, select_stratified
+
+    cand = [i for i, a in enumerate(pool) if abs(a.info["pressure_gpa"] - holdout_pressure_gpa) < 1e-6
+            and len(a) <= holdout_max_atoms]
+    hold_local = select_stratified([pool[i] for i in cand], n_holdout) if cand else []
+    hold_idx = sorted(cand[i] for i in hold_local)
+    hold_set = set(hold_idx)
+    rest = [i for i in range(len(pool)) if i not in hold_set]
+    n_sel = len(rest) if n_train is None else min(n_train, len(rest))
+    rest_cfg = [pool[i] for i in rest]
+    n_families = len({a.info["family"] for a in rest_cfg})
+    base = select_stratified(rest_cfg, min(n_sel, min_per_family * n_families))
+    fill = select_configurations(rest_cfg, n_sel - len(base), already_selected=base)
+    return [rest[i] for i in list(base) + fill], hold_idx
+
+
 def build_training_data(metal: str, spec: TrainingSetSpec | None = None, teacher: Any = DEFAULT_CALCULATOR,
                         out_dir: str | Path | None = None, *, n_train: int | None = 500, n_holdout: int = 25,
                         holdout_pressure_gpa: float = 40.0, holdout_max_atoms: int = 12, min_per_family: int = 20,
@@ -582,7 +606,7 @@ def build_training_data(metal: str, spec: TrainingSetSpec | None = None, teacher
     Returns:
         The summary dict (counts, timings, files, label failures).
     """
-    from screening.engine.labelling import select_configurations, select_stratified, write_extxyz
+    from screening.engine.labelling import write_extxyz
     from screening.provenance import cache_dir
 
     spec = spec or TrainingSetSpec(metal=metal)
@@ -601,18 +625,9 @@ def build_training_data(metal: str, spec: TrainingSetSpec | None = None, teacher
         md_stats["md_atom_steps_per_s"] = md_stats["md_atom_steps"] / md_stats["md_wall_s"]
     write_extxyz(pool, out / "pool.extxyz")
 
-    cand = [i for i, a in enumerate(pool) if abs(a.info["pressure_gpa"] - holdout_pressure_gpa) < 1e-6
-            and len(a) <= holdout_max_atoms]
-    hold_local = select_stratified([pool[i] for i in cand], n_holdout) if cand else []
-    hold_idx = sorted(cand[i] for i in hold_local)
-    hold_set = set(hold_idx)
-    rest = [i for i in range(len(pool)) if i not in hold_set]
-    n_sel = len(rest) if n_train is None else min(n_train, len(rest))
-    rest_cfg = [pool[i] for i in rest]
-    n_families = len({a.info["family"] for a in rest_cfg})
-    base = select_stratified(rest_cfg, min(n_sel, min_per_family * n_families))
-    fill = select_configurations(rest_cfg, n_sel - len(base), already_selected=base)
-    train_idx = [rest[i] for i in list(base) + fill]
+    train_idx, hold_idx = split_pool(pool, n_train=n_train, n_holdout=n_holdout,
+                                     holdout_pressure_gpa=holdout_pressure_gpa, holdout_max_atoms=holdout_max_atoms,
+                                     min_per_family=min_per_family)
 
     t1 = time.perf_counter()
     holdout = [pool[i] for i in hold_idx]
@@ -641,4 +656,5 @@ def build_training_data(metal: str, spec: TrainingSetSpec | None = None, teacher
 
 
 __all__ = ["FAMILIES", "TrainingSetSpec", "build_training_data", "config_id", "content_hash", "generate_configurations",
-           "label_training_configurations", "md_cell", "pool_summary", "random_strain", "rattle", "run_hot_md", "small_slabs"]
+           "label_training_configurations", "md_cell", "pool_summary", "random_strain", "rattle", "run_hot_md", "small_slabs",
+           "split_pool"]

@@ -124,6 +124,39 @@ def label_stream(configs: Iterable, calculator: str, settings: dict | Callable[[
     return failures
 
 
+def _interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_interruptible(run: Callable[[], Any], where: str) -> Any:
+    """``run()`` with SIGTERM treated like Ctrl-C (a batch scheduler stops a job with SIGTERM), so a campaign's
+    ``finally`` exports its finished labels. Returns ``run()``'s result, or None after an interruption (reported
+    on stderr, naming ``where`` the finished labels are)."""
+    import signal
+    import sys
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return run()
+    except KeyboardInterrupt:
+        print(f"interrupted; finished labels are in {where} and the result store", file=sys.stderr)
+        return None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def campaign_exit_code(run: Callable[[], dict], where: str) -> int:
+    """A labelling command line's ending: :func:`run_interruptible`, then the summary (``n_labelled``, failures,
+    ``counts``) as JSON on stdout and exit 0, or exit 130 after an interruption."""
+    import json
+
+    res = run_interruptible(run, where)
+    if res is None:
+        return 130
+    print(json.dumps({"n_labelled": res["n_labelled"], "n_failed": len(res["failures"]), **res["counts"]}, indent=1))
+    return 0
+
+
 def label_distributed(configs: Sequence, calculator: str, settings: dict | Sequence[dict] | None = None, *,
                       store=None, scheduler: str | None = None, n_workers: int | None = None,
                       progress: bool = True) -> tuple[list, list[dict]]:
@@ -151,4 +184,4 @@ def label_distributed(configs: Sequence, calculator: str, settings: dict | Seque
     return out, failures
 
 
-__all__ = ["label_distributed", "label_stream"]
+__all__ = ["label_distributed", "label_stream", "campaign_exit_code", "run_interruptible"]

@@ -36,7 +36,6 @@ import argparse
 import json
 import logging
 import math
-import signal
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -486,10 +485,6 @@ def run_campaign(plan: DatasetPlan | None = None, settings: DFTSettings = DEFAUL
     return {"counts": counts, "n_labelled": len(labelled), "failures": failures}
 
 
-def _interrupt(signum, _frame) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m screening.reference.dataset", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="data/dft", help="output folder of the extxyz files and manifest.json")
@@ -505,16 +500,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CandidateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    # A batch scheduler stops a job with SIGTERM: treat it like Ctrl-C, so the finished labels are exported.
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        res = run_campaign(plan, out_dir=args.out, scheduler=args.scheduler, n_workers=args.workers,
-                           max_labels=args.max_labels, progress=not args.quiet)
-    except KeyboardInterrupt:
-        print(f"interrupted; finished labels are in {args.out} and the result store", file=sys.stderr)
-        return 130
-    print(json.dumps({"n_labelled": res["n_labelled"], "n_failed": len(res["failures"]), **res["counts"]}, indent=1))
-    return 0
+    from screening.reference.campaign import campaign_exit_code
+
+    return campaign_exit_code(lambda: run_campaign(plan, out_dir=args.out, scheduler=args.scheduler,
+                                                   n_workers=args.workers, max_labels=args.max_labels,
+                                                   progress=not args.quiet), args.out)
 
 
 if __name__ == "__main__":

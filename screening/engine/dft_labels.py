@@ -1,0 +1,277 @@
+"""The engine's DFT training labels for one M–H system, committed under ``data/engine/<M>-H/`` (``make engine-labels``).
+
+The engine's potential is only as good as its teacher. Instead of CHGNet labels, this labels the engine's own
+training pool (:func:`screening.engine.training_set.generate_configurations`: strained and rattled crystals at several
+H contents, hot MD up to liquid-like cells, slabs, precursor/H2 cells and dense H2 fluid over 0–60 GPa) with GPAW,
+in cells small enough (``max_atoms``) that one label takes minutes, and commits the labels:
+
+* **Selection** (:func:`screening.engine.training_set.split_pool`): a hold-out set at the engine's pressure (40 GPa),
+  spread over the families, labelled first; then the training set in selection order (a few per family, then
+  farthest-point sampling), so that whatever has been labelled when a session stops is already a diverse set.
+* **Labels** on the campaign's Dask runner (:func:`screening.reference.campaign.label_stream`: both cores here, a
+  cluster by address), each one stored in the result store as soon as it exists, with the DFT settings of
+  :data:`ENGINE_DFT_SETTINGS` (the dataset's cutoff and smearing; the k-point density of the engine's label
+  convergence test, :mod:`screening.reference.label_convergence`).
+* **Export** every few minutes and at the end, also on Ctrl-C or SIGTERM: ``train_gpaw.extxyz``,
+  ``holdout_<P>gpa_gpaw.extxyz`` and ``manifest.json`` (plan, DFT settings, teacher and its checkpoint, code version,
+  counts, file hashes). Each frame carries its label provenance, so a fresh machine puts the committed labels back
+  into its store (:func:`screening.engine.labelling.seed_labels`) and never computes them again.
+
+:func:`committed_labels` reads the folder back; the engine fits its potential from it when asked for GPAW labels
+(:func:`screening.engine.run.system_potential`), in minutes and without relabelling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+from screening.errors import CandidateError
+from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS, DFTSettings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OUT_DIR = Path(__file__).resolve().parents[2] / "data" / "engine"
+#: k-point density of the engine's labels (Å⁻¹), from the label convergence test of Ca–H hot, slab and H2-fluid
+#: cells at 40 GPa (``make label-convergence``, ``data/dft/label_convergence_CaH_40GPa.csv``). Before that test
+#: finished, the dataset's own table gave the bound: CaH4's formation enthalpy at k = 2 is within 1.8 meV/atom of
+#: k = 6 (``data/dft/convergence.csv``).
+ENGINE_KPT_DENSITY = 2.0
+ENGINE_DFT_SETTINGS = DEFAULT_DFT_SETTINGS.with_(kpt_density=ENGINE_KPT_DENSITY)
+SETS = ("holdout", "train")
+
+
+@dataclass(frozen=True)
+class LabelPlan:
+    """What to label for one M–H system (every field is recorded in the manifest).
+
+    Args:
+        metal: the metal, e.g. ``"Ca"``.
+        h_per_metal, pressures_gpa: the pool's H contents (0: the metal) and pressures (the potential's range).
+        max_atoms: no cell is larger (a label stays within minutes).
+        n_train, n_holdout: sizes of the training and hold-out sets; ``holdout_pressure_gpa``: the hold-out's pressure.
+        min_per_family: training members per family chosen before farthest-point sampling over all of them.
+        teacher: calculator of the hot MD that makes the pool (not of the labels).
+        seed: every random choice of the pool.
+    """
+
+    metal: str = "Ca"
+    h_per_metal: tuple[float, ...] = (0.0, 2.0, 4.0, 6.0)
+    pressures_gpa: tuple[float, ...] = (0.0, 20.0, 40.0, 60.0)
+    max_atoms: int = 12
+    n_train: int = 200
+    n_holdout: int = 25
+    holdout_pressure_gpa: float = 40.0
+    min_per_family: int = 10
+    teacher: str = "chgnet-hydride"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n_train < 1 or self.n_holdout < 0:
+            raise CandidateError(f"n_train must be >= 1 and n_holdout >= 0, got {self.n_train}, {self.n_holdout}")
+        if self.holdout_pressure_gpa not in self.pressures_gpa:
+            raise CandidateError(f"hold-out pressure {self.holdout_pressure_gpa:g} GPa is not one of the pool's "
+                                 f"pressures {list(self.pressures_gpa)}")
+
+    def spec(self):
+        """The :class:`~screening.engine.training_set.TrainingSetSpec` of the pool (cells of at most ``max_atoms``)."""
+        from screening.engine.training_set import TrainingSetSpec
+
+        return TrainingSetSpec(metal=self.metal, h_per_metal=tuple(self.h_per_metal),
+                               pressures_gpa=tuple(self.pressures_gpa), max_atoms=int(self.max_atoms),
+                               md_min_atoms=min(8, int(self.max_atoms)), h2_fluid_atoms=min(12, int(self.max_atoms)),
+                               seed=self.seed)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def folder(metal: str, out_dir: str | Path = DEFAULT_OUT_DIR) -> Path:
+    """``<out_dir>/<metal>-H``."""
+    return Path(out_dir) / f"{metal}-H"
+
+
+def file_names(plan: LabelPlan) -> dict[str, str]:
+    """The extxyz file of each set."""
+    return {"train": "train_gpaw.extxyz", "holdout": f"holdout_{plan.holdout_pressure_gpa:g}gpa_gpaw.extxyz"}
+
+
+def selection(plan: LabelPlan, *, spec=None, store=None, progress: bool = True) -> list:
+    """The configurations to label, in labelling order: the hold-out set, then the training set in selection
+    order; each tagged with ``info["engine_set"]`` and ``info["selection_rank"]``. ``spec``: the pool's
+    :class:`~screening.engine.training_set.TrainingSetSpec` (default :meth:`LabelPlan.spec`)."""
+    from screening.engine.training_set import generate_configurations, split_pool
+
+    pool = generate_configurations(spec or plan.spec(), plan.teacher, store=store, progress=progress)
+    pool = [a for a in pool if len(a) <= plan.max_atoms]
+    train_idx, hold_idx = split_pool(pool, n_train=plan.n_train, n_holdout=plan.n_holdout,
+                                     holdout_pressure_gpa=plan.holdout_pressure_gpa,
+                                     holdout_max_atoms=plan.max_atoms, min_per_family=plan.min_per_family)
+    out = []
+    for name, indices in (("holdout", hold_idx), ("train", train_idx)):
+        for rank, i in enumerate(indices):
+            a = pool[i].copy()
+            a.info = {**pool[i].info, "engine_set": name, "selection_rank": rank}
+            out.append(a)
+    return out
+
+
+def committed_labels(metal: str, out_dir: str | Path | None = None) -> dict | None:
+    """``{"train": [...], "holdout": [...], "manifest": {...}}`` of a committed folder (default
+    :data:`DEFAULT_OUT_DIR`), or None if there is none."""
+    from screening.engine.labelling import read_extxyz
+
+    path = folder(metal, DEFAULT_OUT_DIR if out_dir is None else out_dir) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except ValueError as exc:
+        raise CandidateError(f"{path}: not readable JSON ({exc})")
+    out = {"manifest": manifest}
+    for name, fname in manifest.get("files", {}).items():
+        out[name] = read_extxyz(path.parent / fname)
+    for name in SETS:
+        out.setdefault(name, [])
+    return out
+
+
+def export(frames: Sequence, plan: LabelPlan, settings: DFTSettings, out_dir: str | Path = DEFAULT_OUT_DIR, *,
+           spec=None, failures: Sequence[dict] = (), label_calculator: str = "gpaw") -> dict:
+    """Write the labelled frames of each set (selection order) and ``manifest.json``, atomically; return counts."""
+    from screening.calculators import checkpoint_identity
+    from screening.engine.labelling import write_extxyz
+    from screening.provenance import atomic_write, sha256_file
+    from screening.reference.dataset import code_version
+
+    target = folder(plan.metal, out_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    names = file_names(plan)
+    files, counts = {}, {}
+    for name in SETS:
+        group = sorted((a for a in frames if a.info.get("engine_set") == name),
+                       key=lambda a: (int(a.info.get("selection_rank", 10**9)), str(a.info["config_id"])))
+        path = write_extxyz(group, target / names[name])
+        files[name] = names[name]
+        counts[name] = {"n": len(group), "by_family": dict(sorted(Counter(a.info["family"] for a in group).items())),
+                        "by_pressure_gpa": {f"{p:g}": n for p, n in sorted(Counter(float(a.info["pressure_gpa"])
+                                                                                     for a in group).items())},
+                        "by_n_atoms": {str(k): v for k, v in sorted(Counter(len(a) for a in group).items())},
+                        "sha256": sha256_file(path)}
+    manifest = {"kind": "engine DFT training labels", "metal": plan.metal, "plan": plan.as_dict(),
+                "pool_spec": (spec or plan.spec()).as_dict(),
+                "label_calculator": label_calculator,
+                "dft_settings": settings.as_dict() if label_calculator == "gpaw" else None,
+                "teacher_checkpoint_sha256": checkpoint_identity(plan.teacher), "code_version": code_version(),
+                "files": files, "counts": counts, "failures": list(failures),
+                "updated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                "regenerate": f"make engine-labels METAL={plan.metal}"}
+    atomic_write(target / "manifest.json", lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n"))
+    return counts
+
+
+def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, out_dir: str | Path = DEFAULT_OUT_DIR,
+               label_calculator: str = "gpaw", spec=None, store=None, scheduler: str | None = None,
+               n_workers: int | None = None, max_labels: int | None = None, export_every_s: float = 300.0,
+               progress: bool = True) -> dict:
+    """Label the plan's selection (resumable), exporting as labels arrive; return counts and failures.
+
+    Frames already in the folder are put into the store and not labelled again, and stay in the folder even if
+    the selection no longer names them (e.g. after the teacher changed). ``label_calculator`` other than
+    ``"gpaw"`` (with no settings) and ``spec`` (the pool's, default :meth:`LabelPlan.spec`) are for tests.
+    """
+    import itertools
+
+    from screening.engine.labelling import seed_labels
+    from screening.reference.campaign import label_stream
+    from screening.store import ResultStore
+
+    store = store or ResultStore()
+    old = committed_labels(plan.metal, out_dir)
+    existing = (old["train"] + old["holdout"]) if old else []
+    if existing:
+        log.info("%d committed labels of %s put into the result store", seed_labels(existing, store), plan.metal)
+    labelled = {str(a.info["config_id"]): a for a in existing}
+    failures: list[dict] = []
+    last = [time.monotonic()]
+    version = None
+
+    def on_label(atoms) -> None:
+        nonlocal version
+        if str(atoms.info["config_id"]) in labelled:
+            return
+        if version is None:
+            from screening.reference.dataset import code_version
+
+            version = code_version()
+        atoms.info["code_version"] = version
+        labelled[str(atoms.info["config_id"])] = atoms
+        if time.monotonic() - last[0] > export_every_s:
+            export(list(labelled.values()), plan, settings, out_dir, spec=spec, failures=failures,
+                   label_calculator=label_calculator)
+            last[0] = time.monotonic()
+
+    todo = (a for a in selection(plan, spec=spec, store=store, progress=progress) if str(a.info["config_id"]) not in labelled)
+    if max_labels is not None:
+        todo = itertools.islice(todo, int(max_labels))
+    calc_settings = settings.calculator_settings if label_calculator == "gpaw" else {}
+    try:
+        failures.extend(label_stream(todo, label_calculator, calc_settings, store=store, scheduler=scheduler,
+                                     n_workers=n_workers, progress=progress, on_label=on_label))
+    finally:  # also on Ctrl-C or SIGTERM: every finished label reaches the folder
+        counts = export(list(labelled.values()), plan, settings, out_dir, spec=spec, failures=failures,
+                        label_calculator=label_calculator)
+    return {"counts": counts, "n_labelled": len(labelled), "failures": failures}
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise CandidateError(f"expected comma-separated numbers, got {text!r}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m screening.engine.dft_labels --metal Ca [--n-train 200] ...`` (``make engine-labels``)."""
+    d = LabelPlan()
+    ap = argparse.ArgumentParser(prog="python -m screening.engine.dft_labels", description=__doc__.split("\n")[0])
+    ap.add_argument("--metal", default=d.metal)
+    ap.add_argument("--h-per-metal", default=",".join(f"{h:g}" for h in d.h_per_metal))
+    ap.add_argument("--pressures", default=",".join(f"{p:g}" for p in d.pressures_gpa), help="GPa, comma-separated")
+    ap.add_argument("--max-atoms", type=int, default=d.max_atoms)
+    ap.add_argument("--n-train", type=int, default=d.n_train)
+    ap.add_argument("--n-holdout", type=int, default=d.n_holdout)
+    ap.add_argument("--teacher", default=d.teacher, help="calculator of the hot MD that makes the pool")
+    ap.add_argument("--out", default=str(DEFAULT_OUT_DIR))
+    ap.add_argument("--max-labels", type=int, default=None, help="stop after this many new labels")
+    ap.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: CPU count)")
+    ap.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    from screening.calculators import CalculatorError, get_calculator
+
+    try:
+        plan = LabelPlan(metal=args.metal, h_per_metal=_floats(args.h_per_metal), pressures_gpa=_floats(args.pressures),
+                         max_atoms=args.max_atoms, n_train=args.n_train, n_holdout=args.n_holdout,
+                         teacher=args.teacher)
+        plan.spec()  # bad metal or H/M: an error before any work
+        get_calculator("gpaw")  # without GPAW: an error naming make setup-dft
+    except (CandidateError, CalculatorError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from screening.reference.campaign import campaign_exit_code
+
+    return campaign_exit_code(lambda: run_labels(plan, out_dir=args.out, scheduler=args.scheduler,
+                                                 n_workers=args.workers, max_labels=args.max_labels,
+                                                 progress=not args.quiet), str(folder(plan.metal, args.out)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""The engine's committed training labels (``make engine-labels``): selection order, export, resume, bad input.
+
+Fast: EMT (Pd–H) as teacher and labeller, tiny MD; GPAW itself is not run here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from screening.engine.dft_labels import LabelPlan, committed_labels, file_names, main, run_labels, selection
+from screening.engine.training_set import TrainingSetSpec
+from screening.errors import CandidateError
+from screening.store import ResultStore
+
+PLAN = LabelPlan(metal="Pd", h_per_metal=(0.0, 1.0), pressures_gpa=(0.0, 10.0), max_atoms=8, n_train=8, n_holdout=3,
+                 holdout_pressure_gpa=10.0, min_per_family=1, teacher="emt", seed=3)
+
+
+def _spec() -> TrainingSetSpec:
+    return TrainingSetSpec(**{**PLAN.spec().as_dict(), "n_strain": 1, "strain_magnitudes": (0.03,), "n_rattle": 1,
+                              "rattle_amplitudes_a": (0.1,), "md_temperatures_k": (1000.0,), "md_steps": 10,
+                              "snapshot_every": 5, "slab_md_steps": 5})
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return ResultStore(tmp_path_factory.mktemp("labels") / "results.sqlite")
+
+
+def test_selection_labels_the_holdout_first_then_a_diverse_training_prefix(store):
+    chosen = selection(PLAN, spec=_spec(), store=store, progress=False)
+    sets = [a.info["engine_set"] for a in chosen]
+    assert sets == ["holdout"] * PLAN.n_holdout + ["train"] * PLAN.n_train
+    assert all(a.info["pressure_gpa"] == 10.0 and len(a) <= PLAN.max_atoms for a in chosen[:PLAN.n_holdout])
+    train = chosen[PLAN.n_holdout:]
+    assert [a.info["selection_rank"] for a in train] == list(range(PLAN.n_train))
+    # the first members (one per family) already cover several families
+    n_families = len({a.info["family"] for a in train})
+    assert n_families >= 3 and len({a.info["family"] for a in train[:n_families]}) == n_families
+    assert len({a.info["config_id"] for a in chosen}) == len(chosen)
+
+
+def test_an_interrupted_campaign_keeps_its_labels_and_resumes_without_relabelling(tmp_path, store):
+    first = run_labels(PLAN, label_calculator="emt", spec=_spec(), out_dir=tmp_path, store=store, max_labels=5,
+                       n_workers=1, progress=False)
+    assert first["n_labelled"] == 5
+    done = committed_labels("Pd", tmp_path)
+    assert len(done["holdout"]) == 3 and len(done["train"]) == 2  # the hold-out set came first
+    manifest = done["manifest"]
+    assert manifest["plan"]["n_train"] == 8 and manifest["label_calculator"] == "emt"
+    assert manifest["files"] == file_names(PLAN) and manifest["regenerate"] == "make engine-labels METAL=Pd"
+    frame = done["train"][0]
+    assert {"label_provenance", "label_source", "code_version", "family", "pressure_gpa"} <= set(frame.info)
+    assert frame.get_forces().shape == (len(frame), 3) and frame.get_stress().shape == (6,)
+
+    # a fresh machine: an empty store, the committed folder only; the 5 labels are not computed again
+    fresh = ResultStore(tmp_path / "fresh.sqlite")
+    again = run_labels(PLAN, label_calculator="emt", spec=_spec(), out_dir=tmp_path, store=fresh, n_workers=1,
+                       progress=False)
+    assert again["n_labelled"] == PLAN.n_train + PLAN.n_holdout
+    assert again["counts"]["train"]["n"] == PLAN.n_train and again["counts"]["holdout"]["n"] == PLAN.n_holdout
+    kept = {a.info["config_id"]: a.get_potential_energy() for a in done["train"] + done["holdout"]}
+    final = committed_labels("Pd", tmp_path)
+    assert {a.info["config_id"]: a.get_potential_energy() for a in final["train"] + final["holdout"]
+            if a.info["config_id"] in kept} == kept
+    assert json.loads((tmp_path / "Pd-H" / "manifest.json").read_text())["counts"]["train"]["n"] == PLAN.n_train
+
+
+def test_bad_plan_values_are_named():
+    with pytest.raises(CandidateError, match="hold-out pressure 30"):
+        LabelPlan(pressures_gpa=(0.0, 20.0), holdout_pressure_gpa=30.0)
+    with pytest.raises(CandidateError, match="n_train"):
+        LabelPlan(n_train=0)
+
+
+def test_command_line_bad_input_is_exit_2(capsys):
+    assert main(["--metal", "Ca", "--pressures", "0,x"]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert main(["--metal", "Xx"]) == 2
+    assert "Xx" in capsys.readouterr().err
+
+
+def test_sigterm_stops_a_campaign_like_ctrl_c_and_its_finally_runs(capsys):
+    import os
+    import signal
+
+    from screening.reference.campaign import run_interruptible
+
+    exported = []
+
+    def campaign():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return "not reached"
+        finally:
+            exported.append(True)
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert run_interruptible(campaign, "data/engine/Ca-H") is None
+    assert exported == [True] and "finished labels are in data/engine/Ca-H" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert run_interruptible(lambda: 7, "x") == 7
+
+
+def test_engine_fits_from_committed_labels_without_a_pool(tmp_path, store, monkeypatch):
+    """``label_calculator="gpaw"`` with a committed folder: the POD fit uses exactly its frames (here EMT labels
+    standing in for GPAW ones), and nothing else is generated or labelled."""
+    from screening.engine import dft_labels, training_set
+    from screening.engine.run import EngineSettings, system_potential
+
+    run_labels(PLAN, label_calculator="emt", spec=_spec(), out_dir=tmp_path, store=store, n_workers=1, progress=False)
+    monkeypatch.setattr(dft_labels, "DEFAULT_OUT_DIR", tmp_path)
+
+    def no_pool(*_a, **_k):
+        raise AssertionError("the pool must not be generated when committed labels exist")
+
+    monkeypatch.setattr(training_set, "generate_configurations", no_pool)
+    fitted = system_potential("Pd", EngineSettings(label_calculator="gpaw"), cache=str(tmp_path / "cache"))
+    assert fitted.n_configs == PLAN.n_train
+    assert fitted.label_sources and all("emt" in s.lower() for s in fitted.label_sources)
