@@ -66,6 +66,9 @@ def test_an_interrupted_campaign_keeps_its_labels_and_resumes_without_relabellin
     assert {a.info["config_id"]: a.get_potential_energy() for a in final["train"] + final["holdout"]
             if a.info["config_id"] in kept} == kept
     assert json.loads((tmp_path / "Pd-H" / "manifest.json").read_text())["counts"]["train"]["n"] == PLAN.n_train
+    # labels of another calculator or other settings never go into the same folder
+    with pytest.raises(CandidateError, match="one folder holds one kind of label"):
+        run_labels(PLAN, label_calculator="gpaw", spec=_spec(), out_dir=tmp_path, store=fresh, progress=False)
 
 
 def test_bad_plan_values_are_named():

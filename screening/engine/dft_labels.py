@@ -195,6 +195,11 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
 
     store = store or ResultStore()
     old = committed_labels(plan.metal, out_dir)
+    wanted = settings.as_dict() if label_calculator == "gpaw" else None
+    if old and (old["manifest"].get("label_calculator"), old["manifest"].get("dft_settings")) != (label_calculator, wanted):
+        raise CandidateError(f"{folder(plan.metal, out_dir)} holds labels by {old['manifest'].get('label_calculator')} "
+                             f"with settings {old['manifest'].get('dft_settings')}, not {label_calculator} with "
+                             f"{wanted}; one folder holds one kind of label: choose another --out")
     existing = (old["train"] + old["holdout"]) if old else []
     if existing:
         log.info("%d committed labels of %s put into the result store", seed_labels(existing, store), plan.metal)
