@@ -36,7 +36,7 @@ def test_selection_labels_the_holdout_first_then_a_diverse_training_prefix(store
     assert all(a.info["pressure_gpa"] == 10.0 and len(a) <= PLAN.max_atoms for a in chosen[:PLAN.n_holdout])
     train = chosen[PLAN.n_holdout:]
     assert [a.info["selection_rank"] for a in train] == list(range(PLAN.n_train))
-    # the first members (one per family) already cover several families
+    # round-robin over the families: the first members, one per family, already cover all of them
     n_families = len({a.info["family"] for a in train})
     assert n_families >= 3 and len({a.info["family"] for a in train[:n_families]}) == n_families
     assert len({a.info["config_id"] for a in chosen}) == len(chosen)

@@ -6,8 +6,9 @@ H contents, hot MD up to liquid-like cells, slabs, precursor/H2 cells and dense 
 in cells small enough (``max_atoms``) that one label takes minutes, and commits the labels:
 
 * **Selection** (:func:`screening.engine.training_set.split_pool`): a hold-out set at the engine's pressure (40 GPa),
-  spread over the families, labelled first; then the training set in selection order (a few per family, then
-  farthest-point sampling), so that whatever has been labelled when a session stops is already a diverse set.
+  spread over the families, labelled first; then the training set, spread evenly over the families (farthest-point
+  sampling within each) and labelled round-robin over them (:func:`interleave_by_family`), so that whatever has been
+  labelled when a session stops is already a diverse set.
 * **Labels** on the campaign's Dask runner (:func:`screening.reference.campaign.label_stream`: both cores here, a
   cluster by address), each one stored in the result store as soon as it exists, with the DFT settings of
   :data:`ENGINE_DFT_SETTINGS` (the dataset's cutoff and smearing; the k-point density of the engine's label
@@ -57,7 +58,9 @@ class LabelPlan:
         h_per_metal, pressures_gpa: the pool's H contents (0: the metal) and pressures (the potential's range).
         max_atoms: no cell is larger (a label stays within minutes).
         n_train, n_holdout: sizes of the training and hold-out sets; ``holdout_pressure_gpa``: the hold-out's pressure.
-        min_per_family: training members per family chosen before farthest-point sampling over all of them.
+        min_per_family: training members per family chosen before farthest-point sampling over all of them (the
+            default, 30 for the 7 families of a Ca–H pool, spreads all 200 evenly: plain FPS over the pool took
+            half of them from the strained crystals and a third from the pure metal).
         teacher: calculator of the hot MD that makes the pool (not of the labels).
         seed: every random choice of the pool.
     """
@@ -69,7 +72,7 @@ class LabelPlan:
     n_train: int = 200
     n_holdout: int = 25
     holdout_pressure_gpa: float = 40.0
-    min_per_family: int = 10
+    min_per_family: int = 30
     teacher: str = "chgnet-hydride"
     seed: int = 0
 
@@ -103,6 +106,24 @@ def file_names(plan: LabelPlan) -> dict[str, str]:
     return {"train": "train_gpaw.extxyz", "holdout": f"holdout_{plan.holdout_pressure_gpa:g}gpa_gpaw.extxyz"}
 
 
+def interleave_by_family(pool: Sequence, indices: Sequence[int]) -> list[int]:
+    """``indices`` reordered so that every prefix is diverse: round-robin over the families, each family's members
+    in farthest-point order (:func:`~screening.engine.labelling.select_configurations`)."""
+    from screening.engine.labelling import select_configurations
+
+    groups: dict[str, list[int]] = {}
+    for i in indices:
+        groups.setdefault(str(pool[i].info.get("family")), []).append(i)
+    ordered = []
+    for members in groups.values():
+        order = select_configurations([pool[i] for i in members], len(members))
+        ordered.append([members[k] for k in order])
+    out = []
+    for rank in range(max((len(o) for o in ordered), default=0)):
+        out.extend(o[rank] for o in ordered if rank < len(o))
+    return out
+
+
 def selection(plan: LabelPlan, *, spec=None, store=None, progress: bool = True) -> list:
     """The configurations to label, in labelling order: the hold-out set, then the training set in selection
     order; each tagged with ``info["engine_set"]`` and ``info["selection_rank"]``. ``spec``: the pool's
@@ -115,7 +136,7 @@ def selection(plan: LabelPlan, *, spec=None, store=None, progress: bool = True) 
                                      holdout_pressure_gpa=plan.holdout_pressure_gpa,
                                      holdout_max_atoms=plan.max_atoms, min_per_family=plan.min_per_family)
     out = []
-    for name, indices in (("holdout", hold_idx), ("train", train_idx)):
+    for name, indices in (("holdout", hold_idx), ("train", interleave_by_family(pool, train_idx))):
         for rank, i in enumerate(indices):
             a = pool[i].copy()
             a.info = {**pool[i].info, "engine_set": name, "selection_rank": rank}
