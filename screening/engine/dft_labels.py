@@ -212,6 +212,7 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
 
     from screening.engine.labelling import seed_labels
     from screening.reference.campaign import label_stream
+    from screening.reference.dataset import code_version
     from screening.store import ResultStore
 
     store = store or ResultStore()
@@ -227,16 +228,11 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
     labelled = {str(a.info["config_id"]): a for a in existing}
     failures: list[dict] = []
     last = [time.monotonic()]
-    version = None
+    version = code_version()
 
     def on_label(atoms) -> None:
-        nonlocal version
         if str(atoms.info["config_id"]) in labelled:
             return
-        if version is None:
-            from screening.reference.dataset import code_version
-
-            version = code_version()
         atoms.info["code_version"] = version
         labelled[str(atoms.info["config_id"])] = atoms
         if time.monotonic() - last[0] > export_every_s:
