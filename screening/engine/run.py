@@ -168,7 +168,9 @@ def system_potential(metal: str, settings: EngineSettings, *, candidates_h: Sequ
     """Training data, labels and the POD fit for M–H (all cached); returns a FittedPotential.
 
     With ``label_calculator="gpaw"`` and committed DFT labels of the metal (``data/engine/<M>-H``, ``make
-    engine-labels``), the fit uses those labels and their hold-out set as they are: no pool, no relabelling.
+    engine-labels``), the fit uses those labels and their hold-out set as they are: no pool, no relabelling; and
+    the POD settings chosen for them by cross-validation (``make pod-selection``), if that choice was made for
+    exactly these labels (:func:`screening.engine.pod_selection.chosen_settings`).
     """
     from screening.engine.labelling import read_extxyz
     from screening.engine.potential import fit_pod
@@ -176,10 +178,15 @@ def system_potential(metal: str, settings: EngineSettings, *, candidates_h: Sequ
     if settings.label_calculator == "gpaw":
         from screening.engine.dft_labels import committed_labels
 
+        from screening.engine.dft_labels import DEFAULT_OUT_DIR, folder
+        from screening.engine.pod_selection import chosen_settings
+        from screening.engine.potential import PodSettings
+
         committed = committed_labels(metal)
         if committed and committed["train"]:
             single_thread()
-            return fit_pod(committed["train"], (metal, "H"), holdout=committed["holdout"] or None, cache=cache,
+            pod = chosen_settings(folder(metal, DEFAULT_OUT_DIR)) or PodSettings()
+            return fit_pod(committed["train"], (metal, "H"), pod, holdout=committed["holdout"] or None, cache=cache,
                            progress=progress)
     from screening.engine.training_set import TrainingSetSpec, build_training_data
     from screening.store import ResultStore
