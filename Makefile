@@ -23,7 +23,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: bench-dft dft-convergence label-convergence engine-labels pod-selection dft-data help install screen test finetune bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: bench-dft dft-convergence label-convergence engine-labels engine-fit dft-data help install screen test finetune bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
@@ -44,7 +44,7 @@ help:
 	@echo "make compare-dft CHGNet vs GPAW (PBE) pressures and formation energies for Ca-, La-, Y-H (after setup-dft)"
 	@echo "make dft-convergence  GPAW cutoff / k-point convergence (CaH4 40 GPa, LaH10 150 GPa) -> data/dft/convergence.csv"
 	@echo "make dft-data   hydride DFT dataset, GPAW labels on dask, resumable (METALS, MAX_LABELS, SCHEDULER) -> data/dft/"
-	@echo "make pod-selection  POD basis/weights for the committed labels by grouped cross-validation (METAL=Ca)"
+	@echo "make engine-fit  POD fit to the committed labels: settings by grouped CV, errors by set/family (METAL=Ca)"
 	@echo "make engine-labels  GPAW training labels of the engine's M-H pool -> data/engine/<M>-H (METAL=Ca, N_TRAIN, MAX_LABELS)"
 	@echo "make label-convergence  k-point convergence of DFT labels of hot/slab/fluid training cells (METAL=Ca, PRESSURE=40)"
 	@echo "make bench-dft  DFT labels per hour: two single-threaded GPAW workers vs one worker with two BLAS threads"
@@ -115,9 +115,11 @@ engine-labels: $(STAMP)
 	$(PY) -m screening.engine.dft_labels --metal $(or $(METAL),Ca) $(if $(N_TRAIN),--n-train $(N_TRAIN)) \
 		$(if $(SCHEDULER),--scheduler "$(SCHEDULER)") $(if $(MAX_LABELS),--max-labels $(MAX_LABELS))
 
-# The engine's POD basis and weights for the committed labels of one M-H system, by grouped cross-validation.
-pod-selection: $(STAMP)
+# The engine's POD fit to the committed labels of one M-H system: basis and weights by grouped cross-validation on
+# the training labels, then the errors by set and family (data/engine/<M>-H/pod_selection.csv, fit_errors.csv).
+engine-fit: $(STAMP)
 	$(PY) -m screening.engine.pod_selection --metal $(or $(METAL),Ca)
+	$(PY) -m screening.engine.fit_report --metal $(or $(METAL),Ca)
 
 engine-demo: $(STAMP)
 	$(PY) benchmarks/engine_ca_h.py

@@ -14,7 +14,7 @@ So the choice is made by grouped k-fold cross-validation on the training labels 
 * the score of a candidate is ``max(E_rmse / 10 meV/atom, F_rmse / 0.3 eV/Å)`` over all out-of-fold cells, the worse
   of the two errors relative to its target; the lowest score wins, ties go to the smaller basis (faster MD).
 
-``python -m screening.engine.pod_selection --metal Ca`` (``make pod-selection``) writes the table and the chosen
+``python -m screening.engine.pod_selection --metal Ca`` (``make engine-fit``) writes the table and the chosen
 settings next to the committed labels (``data/engine/<M>-H/pod_selection.csv``, ``pod_settings.json``); the engine
 then fits with them (:func:`chosen_settings`).
 """

@@ -169,25 +169,20 @@ def system_potential(metal: str, settings: EngineSettings, *, candidates_h: Sequ
 
     With ``label_calculator="gpaw"`` and committed DFT labels of the metal (``data/engine/<M>-H``, ``make
     engine-labels``), the fit uses those labels and their hold-out set as they are: no pool, no relabelling; and
-    the POD settings chosen for them by cross-validation (``make pod-selection``), if that choice was made for
-    exactly these labels (:func:`screening.engine.pod_selection.chosen_settings`).
+    the POD settings chosen for them by cross-validation (``make engine-fit``), if that choice was made for
+    exactly these labels (:func:`screening.engine.fit_report.fit_committed`).
     """
     from screening.engine.labelling import read_extxyz
     from screening.engine.potential import fit_pod
 
     if settings.label_calculator == "gpaw":
         from screening.engine.dft_labels import committed_labels
-
-        from screening.engine.dft_labels import DEFAULT_OUT_DIR, folder
-        from screening.engine.pod_selection import chosen_settings
-        from screening.engine.potential import PodSettings
+        from screening.engine.fit_report import fit_committed
 
         committed = committed_labels(metal)
         if committed and committed["train"]:
             single_thread()
-            pod = chosen_settings(folder(metal, DEFAULT_OUT_DIR)) or PodSettings()
-            return fit_pod(committed["train"], (metal, "H"), pod, holdout=committed["holdout"] or None, cache=cache,
-                           progress=progress)
+            return fit_committed(metal, cache=cache, progress=progress)[0]
     from screening.engine.training_set import TrainingSetSpec, build_training_data
     from screening.store import ResultStore
 
