@@ -123,3 +123,15 @@ def test_engine_fits_from_committed_labels_without_a_pool(tmp_path, store, monke
     fitted = system_potential("Pd", EngineSettings(label_calculator="gpaw"), cache=str(tmp_path / "cache"))
     assert fitted.n_configs == PLAN.n_train
     assert fitted.label_sources and all("emt" in s.lower() for s in fitted.label_sources)
+
+
+def test_costly_metal_only_cells_are_labelled_last():
+    """Metal-only cells beyond the 1-2-atom references (metal k-point density, no symmetry) move to the end,
+    everything else keeps its order."""
+    from ase import Atoms
+
+    from screening.engine.dft_labels import expensive_last
+
+    pool = [Atoms("Ca"), Atoms("Ca8"), Atoms("CaH2"), Atoms("Ca2"), Atoms("Ca4H8"), Atoms("Ca8"), Atoms("H8")]
+    assert expensive_last(pool, [5, 0, 1, 2, 3, 4, 6]) == [0, 2, 3, 4, 6, 5, 1]
+    assert expensive_last(pool, [1, 5]) == [1, 5]

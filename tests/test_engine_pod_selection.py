@@ -40,7 +40,13 @@ def test_folds_keep_near_copies_together(configs):
         sel.folds(configs, n_folds=7)
 
 
-def test_cross_validation_scores_out_of_fold_errors(configs, tmp_path):
+@pytest.fixture(scope="module")
+def pod_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("pod")
+
+
+def test_cross_validation_scores_out_of_fold_errors(configs, pod_cache):
+    tmp_path = pod_cache
     table = sel.cross_validate(configs, ("Pd", "H"), SMALL, n_folds=3, cache=str(tmp_path), progress=False)
     assert list(table["candidate"]) == sorted(SMALL, key=lambda k: table.set_index("candidate").loc[k, "score"])
     for _, row in table.iterrows():
