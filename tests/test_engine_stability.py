@@ -51,3 +51,5 @@ def test_bulk_run_reports_a_crystal_and_a_superheated_melt():
 def test_command_line_rejects_a_bad_duration(capsys):
     assert st.main(["--potential", "emt", "--bulk-ps", "-1"]) == 2
     assert "error: --bulk-ps" in capsys.readouterr().err
+    assert st.main(["--potential", "emt", "--checks", "bulk,melt"]) == 2
+    assert "error: --checks 'bulk,melt'" in capsys.readouterr().err

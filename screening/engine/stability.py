@@ -16,7 +16,8 @@ synthesis temperature would make the interface runs meaningless. Two runs check 
   beyond 1.2 Å).
 
 Both run with the MD sessions of :mod:`screening.md` (LAMMPS for a ``lammps:`` spec), and a blown-up run is a failed
-check with its error text, not an exception.
+check with its error text, not an exception. Time steps: 1 fs for the bulk hydride at 300 K (its H modes have
+periods near 30 fs), 0.5 fs for hot H2 (the vibron's period is about 8 fs; the engine's interface runs use the same).
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def _run(atoms, calculator: str, stage_kw: dict, time_ps: float, timestep_fs: fl
 
 
 def bulk_stability(calculator: str, metal: str = "Ca", h_per_metal: float = 2.0, pressure_gpa: float = 40.0,
-                   temperature_k: float = 300.0, time_ps: float = 50.0, *, atoms=None, timestep_fs: float = 0.5,
+                   temperature_k: float = 300.0, time_ps: float = 50.0, *, atoms=None, timestep_fs: float = 1.0,
                    frame_every_ps: float = FRAME_EVERY_PS, seed: int = 0, progress: bool = True) -> StabilityRun:
     """NPT of the bulk precursor (:func:`bulk_cell`, or ``atoms`` if given); passes when its metal sublattice stays
     crystalline (module doc)."""
@@ -175,7 +176,7 @@ def bulk_stability(calculator: str, metal: str = "Ca", h_per_metal: float = 2.0,
 
 
 def h2_stability(calculator: str, pressure_gpa: float = 40.0, temperature_k: float = 1473.0, time_ps: float = 20.0, *,
-                 timestep_fs: float = 0.25, seed: int = 0, progress: bool = True) -> StabilityRun:
+                 timestep_fs: float = 0.5, seed: int = 0, progress: bool = True) -> StabilityRun:
     """NPT of dense H2; passes when the fluid stays molecular (module doc)."""
     atoms = h2_cell(pressure_gpa)
     t, paired = [], []
@@ -200,17 +201,19 @@ def h2_stability(calculator: str, pressure_gpa: float = 40.0, temperature_k: flo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m screening.engine.stability --potential lammps:pod:<dir>:Ca,H``: both runs, a CSV and a JSON."""
+    """``python -m screening.engine.stability [--potential lammps:pod:<dir>:Ca,H]``: both runs, a CSV and a JSON."""
     import pandas as pd
 
     ap = argparse.ArgumentParser(prog="python -m screening.engine.stability", description=__doc__.split("\n")[0])
-    ap.add_argument("--potential", required=True, help="a lammps:pod:<dir>:<elements> spec (or any registry name)")
+    ap.add_argument("--potential", default=None, help="a lammps:pod:<dir>:<elements> spec or any registry name "
+                    "(default: the POD fit to the committed labels of --metal, make engine-fit)")
     ap.add_argument("--metal", default="Ca")
     ap.add_argument("--pressure", type=float, default=40.0, help="GPa")
     ap.add_argument("--bulk-temperature", type=float, default=300.0)
     ap.add_argument("--bulk-ps", type=float, default=50.0)
     ap.add_argument("--h2-temperature", type=float, default=1473.0)
     ap.add_argument("--h2-ps", type=float, default=20.0)
+    ap.add_argument("--checks", default="bulk,h2", help="which runs, comma-separated: bulk, h2")
     ap.add_argument("--out", default="reports/engine_stability.csv")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
@@ -219,10 +222,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (math.isfinite(v) and v > 0):
             print(f"error: --{name.replace('_', '-')} must be positive, got {v}", file=sys.stderr)
             return 2
+    checks = [c.strip() for c in args.checks.split(",") if c.strip()]
+    bad = [c for c in checks if c not in ("bulk", "h2")]
+    if bad or not checks:
+        print(f"error: --checks {args.checks!r}: valid are bulk, h2", file=sys.stderr)
+        return 2
     try:
-        runs = [bulk_stability(args.potential, args.metal, 2.0, args.pressure, args.bulk_temperature, args.bulk_ps,
-                               progress=not args.quiet),
-                h2_stability(args.potential, args.pressure, args.h2_temperature, args.h2_ps, progress=not args.quiet)]
+        if args.potential is None:
+            from screening.engine.fit_report import fit_committed
+
+            args.potential = fit_committed(args.metal)[0].spec
+        runs = []
+        if "bulk" in checks:
+            runs.append(bulk_stability(args.potential, args.metal, 2.0, args.pressure, args.bulk_temperature,
+                                       args.bulk_ps, progress=not args.quiet))
+        if "h2" in checks:
+            runs.append(h2_stability(args.potential, args.pressure, args.h2_temperature, args.h2_ps,
+                                     progress=not args.quiet))
     except CandidateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
