@@ -129,8 +129,9 @@ def expensive_last(pool: Sequence, indices: Sequence[int], max_metal_atoms: int 
 
     Cells without hydrogen get the metals' k-point density (6 Å⁻¹ against 2 for the hydrides: a metal needs it,
     ``data/dft/convergence.csv``), and a hot or rattled Ca8 cell has no symmetry to reduce its 216–640 k-points;
-    one such label took over 40 min of a core against a median of about 2 min for the others. Labelled last, they
-    no longer hold up the rest of a session's labels. The 1- and 2-atom elemental references stay in place.
+    two such labels were still running after 60 min of a core each, against about 2 min for a typical hydride cell.
+    Labelled last, they no longer hold up the rest of a session's labels. The 1- and 2-atom elemental references
+    stay in place.
     """
     cheap, costly = [], []
     for i in indices:
@@ -141,8 +142,8 @@ def expensive_last(pool: Sequence, indices: Sequence[int], max_metal_atoms: int 
 
 def selection(plan: LabelPlan, *, spec=None, store=None, progress: bool = True) -> list:
     """The configurations to label, in labelling order: the hold-out set, then the training set in selection
-    order (round-robin over the families, :func:`interleave_by_family`, with the costly metal-only cells last,
-    :func:`expensive_last`); each tagged with ``info["engine_set"]`` and ``info["selection_rank"]``. ``spec``: the pool's
+    order (round-robin over the families, :func:`interleave_by_family`); within each set the costly metal-only
+    cells come last (:func:`expensive_last`); each tagged with ``info["engine_set"]`` and ``info["selection_rank"]``. ``spec``: the pool's
     :class:`~screening.engine.training_set.TrainingSetSpec` (default :meth:`LabelPlan.spec`)."""
     from screening.engine.training_set import generate_configurations, split_pool
 
@@ -152,7 +153,8 @@ def selection(plan: LabelPlan, *, spec=None, store=None, progress: bool = True) 
                                      holdout_pressure_gpa=plan.holdout_pressure_gpa,
                                      holdout_max_atoms=plan.max_atoms, min_per_family=plan.min_per_family)
     out = []
-    for name, indices in (("holdout", hold_idx), ("train", expensive_last(pool, interleave_by_family(pool, train_idx)))):
+    for name, indices in (("holdout", expensive_last(pool, hold_idx)),
+                          ("train", expensive_last(pool, interleave_by_family(pool, train_idx)))):
         for rank, i in enumerate(indices):
             a = pool[i].copy()
             a.info = {**pool[i].info, "engine_set": name, "selection_rank": rank}
