@@ -32,7 +32,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from screening.errors import CandidateError
 from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS, DFTSettings
@@ -124,7 +124,7 @@ def interleave_by_family(pool: Sequence, indices: Sequence[int]) -> list[int]:
     return out
 
 
-def expensive_last(pool: Sequence, indices: Sequence[int], max_metal_atoms: int = 2) -> list[int]:
+def expensive_last(pool: Sequence, indices: Iterable[int], max_metal_atoms: int = 2) -> list[int]:
     """``indices`` with the metal-only cells of more than ``max_metal_atoms`` atoms moved to the end (order kept).
 
     Cells without hydrogen get the metals' k-point density (6 Å⁻¹ against 2 for the hydrides: a metal needs it,
@@ -142,8 +142,8 @@ def expensive_last(pool: Sequence, indices: Sequence[int], max_metal_atoms: int 
 
 def selection(plan: LabelPlan, *, spec=None, store=None, progress: bool = True) -> list:
     """The configurations to label, in labelling order: the hold-out set, then the training set in selection
-    order (round-robin over the families, :func:`interleave_by_family`); within each set the costly metal-only
-    cells come last (:func:`expensive_last`); each tagged with ``info["engine_set"]`` and ``info["selection_rank"]``. ``spec``: the pool's
+    order (round-robin over the families, :func:`interleave_by_family`), and at the very end the costly
+    metal-only cells of both sets (:func:`expensive_last`); each tagged with ``info["engine_set"]`` and ``info["selection_rank"]``. ``spec``: the pool's
     :class:`~screening.engine.training_set.TrainingSetSpec` (default :meth:`LabelPlan.spec`)."""
     from screening.engine.training_set import generate_configurations, split_pool
 
@@ -153,13 +153,12 @@ def selection(plan: LabelPlan, *, spec=None, store=None, progress: bool = True) 
                                      holdout_pressure_gpa=plan.holdout_pressure_gpa,
                                      holdout_max_atoms=plan.max_atoms, min_per_family=plan.min_per_family)
     out = []
-    for name, indices in (("holdout", expensive_last(pool, hold_idx)),
-                          ("train", expensive_last(pool, interleave_by_family(pool, train_idx)))):
+    for name, indices in (("holdout", hold_idx), ("train", interleave_by_family(pool, train_idx))):
         for rank, i in enumerate(indices):
             a = pool[i].copy()
             a.info = {**pool[i].info, "engine_set": name, "selection_rank": rank}
             out.append(a)
-    return out
+    return [out[k] for k in expensive_last(out, range(len(out)))]
 
 
 def committed_labels(metal: str, out_dir: str | Path | None = None) -> dict | None:
