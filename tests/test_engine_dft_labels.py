@@ -63,6 +63,17 @@ def test_an_interrupted_campaign_keeps_its_labels_and_resumes_without_relabellin
     assert {"label_provenance", "label_source", "code_version", "family", "pressure_gpa"} <= set(frame.info)
     assert frame.get_forces().shape == (len(frame), 3) and frame.get_stress().shape == (6,)
 
+    # files made from these labels by make engine-fit survive a rerun that adds nothing ...
+    from screening.engine import fit_report, pod_selection
+    from screening.engine.dft_labels import DERIVED_FILES
+
+    assert set(DERIVED_FILES) == {pod_selection.SELECTION_FILE, pod_selection.TABLE_FILE, fit_report.REPORT_FILE}
+    for name in DERIVED_FILES:
+        (tmp_path / "Pd-H" / name).write_text("made from the first 5 labels")
+    run_labels(PLAN, label_calculator="emt", spec=_spec(), out_dir=tmp_path, store=store, max_labels=0,
+               n_workers=1, progress=False)
+    assert all((tmp_path / "Pd-H" / name).is_file() for name in DERIVED_FILES)
+
     # a fresh machine: an empty store, the committed folder only; the 5 labels are not computed again
     fresh = ResultStore(tmp_path / "fresh.sqlite")
     again = run_labels(PLAN, label_calculator="emt", spec=_spec(), out_dir=tmp_path, store=fresh, n_workers=1,
@@ -74,6 +85,8 @@ def test_an_interrupted_campaign_keeps_its_labels_and_resumes_without_relabellin
     assert {a.info["config_id"]: a.get_potential_energy() for a in final["train"] + final["holdout"]
             if a.info["config_id"] in kept} == kept
     assert json.loads((tmp_path / "Pd-H" / "manifest.json").read_text())["counts"]["train"]["n"] == PLAN.n_train
+    # ... and are removed once the labels have changed: they described other labels
+    assert not any((tmp_path / "Pd-H" / name).exists() for name in DERIVED_FILES)
     # labels of another calculator or other settings never go into the same folder
     with pytest.raises(CandidateError, match="one folder holds one kind of label"):
         run_labels(PLAN, label_calculator="gpaw", spec=_spec(), out_dir=tmp_path, store=fresh, progress=False)

@@ -47,6 +47,9 @@ DEFAULT_OUT_DIR = Path(__file__).resolve().parents[2] / "data" / "engine"
 ENGINE_KPT_DENSITY = 2.0
 ENGINE_DFT_SETTINGS = DEFAULT_DFT_SETTINGS.with_(kpt_density=ENGINE_KPT_DENSITY)
 SETS = ("holdout", "train")
+#: files made from the labels by ``make engine-fit`` (:mod:`~screening.engine.pod_selection`,
+#: :mod:`~screening.engine.fit_report`); an export that changes the labels removes them, since they describe others
+DERIVED_FILES = ("pod_settings.json", "pod_selection.csv", "fit_errors.csv")
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,7 @@ def export(frames: Sequence, plan: LabelPlan, settings: DFTSettings, out_dir: st
     target = folder(plan.metal, out_dir)
     target.mkdir(parents=True, exist_ok=True)
     names = file_names(plan)
+    before = {n: sha256_file(target / f) for n, f in names.items() if (target / f).is_file()}
     files, counts = {}, {}
     for name in SETS:
         group = sorted((a for a in frames if a.info.get("engine_set") == name),
@@ -212,6 +216,11 @@ def export(frames: Sequence, plan: LabelPlan, settings: DFTSettings, out_dir: st
                 "updated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                 "regenerate": f"make engine-labels METAL={plan.metal}"}
     atomic_write(target / "manifest.json", lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n"))
+    if before != {n: c["sha256"] for n, c in counts.items() if (target / names[n]).is_file()}:
+        for stale in DERIVED_FILES:
+            if (target / stale).is_file():
+                (target / stale).unlink()
+                log.info("removed %s: it was made from other labels (make engine-fit METAL=%s)", stale, plan.metal)
     return counts
 
 
