@@ -146,8 +146,9 @@ def expensive_last(pool: Sequence, indices: Iterable[int], max_metal_atoms: int 
 def selection(plan: LabelPlan, *, spec=None, store=None, progress: bool = True) -> list:
     """The configurations to label, in labelling order: the hold-out set, then the training set in selection
     order (round-robin over the families, :func:`interleave_by_family`), and at the very end the costly
-    metal-only cells of both sets (:func:`expensive_last`); each tagged with ``info["engine_set"]`` and ``info["selection_rank"]``. ``spec``: the pool's
-    :class:`~screening.engine.training_set.TrainingSetSpec` (default :meth:`LabelPlan.spec`)."""
+    metal-only cells of both sets (:func:`expensive_last`); each tagged with ``info["engine_set"]`` and
+    ``info["selection_rank"]``. ``spec``: the pool's :class:`~screening.engine.training_set.TrainingSetSpec`
+    (default :meth:`LabelPlan.spec`)."""
     from screening.engine.training_set import generate_configurations, split_pool
 
     pool = generate_configurations(spec or plan.spec(), plan.teacher, store=store, progress=progress)

@@ -29,14 +29,18 @@ REPORT_FILE = "fit_errors.csv"
 SETS = ("train", "holdout")
 
 
-def fit_committed(metal: str, out_dir: str | Path | None = None, cache: str | None = None, progress: bool = False):
-    """``(potential, committed)``: the POD fit to the committed labels with the chosen (or default) settings."""
+def fit_committed(metal: str, out_dir: str | Path | None = None, cache: str | None = None, progress: bool = False,
+                  committed: dict | None = None):
+    """``(potential, committed)``: the POD fit to the committed labels with the chosen (or default) settings.
+
+    ``committed``: the folder's :func:`~screening.engine.dft_labels.committed_labels`, if the caller has read it.
+    """
     from screening.engine.dft_labels import DEFAULT_OUT_DIR, committed_labels, folder
     from screening.engine.pod_selection import chosen_settings
     from screening.engine.potential import PodSettings, fit_pod
 
     root = DEFAULT_OUT_DIR if out_dir is None else out_dir
-    committed = committed_labels(metal, root)
+    committed = committed if committed is not None else committed_labels(metal, root)
     if not committed or not committed["train"]:
         raise CandidateError(f"{folder(metal, root)}: no committed training labels (run make engine-labels "
                              f"METAL={metal})")

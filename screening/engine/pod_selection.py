@@ -112,7 +112,11 @@ def cross_validate(configs: Sequence, elements: Sequence[str], candidates: dict[
 
 def settings_from_json(text: str) -> PodSettings:
     """:class:`PodSettings` from its JSON (unknown keys are an error, so a stale file is not silently misread)."""
-    d = json.loads(text)
+    return settings_from_dict(json.loads(text))
+
+
+def settings_from_dict(d: dict) -> PodSettings:
+    """:class:`PodSettings` from a dict of its fields (unknown keys are an error)."""
     known = {f.name for f in fields(PodSettings)}
     unknown = set(d) - known
     if unknown:
@@ -133,7 +137,7 @@ def chosen_settings(directory: str | Path) -> PodSettings | None:
         train = Path(directory) / rec["labels_file"]
         if not train.is_file() or sha256_file(train) != rec["labels_sha256"]:
             return None
-        return settings_from_json(json.dumps(rec["settings"]))
+        return settings_from_dict(rec["settings"])
     except (ValueError, KeyError, TypeError) as exc:
         raise CandidateError(f"{path}: not a POD selection record ({exc})") from None
 

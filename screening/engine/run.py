@@ -182,7 +182,7 @@ def system_potential(metal: str, settings: EngineSettings, *, candidates_h: Sequ
         committed = committed_labels(metal)
         if committed and committed["train"]:
             single_thread()
-            return fit_committed(metal, cache=cache, progress=progress)[0]
+            return fit_committed(metal, cache=cache, progress=progress, committed=committed)[0]
     from screening.engine.training_set import TrainingSetSpec, build_training_data
     from screening.store import ResultStore
 
