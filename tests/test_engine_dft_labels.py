@@ -9,9 +9,11 @@ import json
 
 import pytest
 
-from screening.engine.dft_labels import LabelPlan, committed_labels, file_names, main, run_labels, selection
+from screening.engine.dft_labels import (COSTLY_LABEL, ENGINE_DFT_SETTINGS, LabelPlan, committed_labels, file_names,
+                                         main, run_labels, selection)
 from screening.engine.training_set import TrainingSetSpec
 from screening.errors import CandidateError
+from screening.reference.label_cost import label_cost
 from screening.store import ResultStore
 
 PLAN = LabelPlan(metal="Pd", h_per_metal=(0.0, 1.0), pressures_gpa=(0.0, 10.0), max_atoms=8, n_train=8, n_holdout=3,
@@ -31,9 +33,10 @@ def store(tmp_path_factory):
 
 def test_selection_labels_the_holdout_first_then_a_diverse_training_prefix(store):
     chosen = selection(PLAN, spec=_spec(), store=store, progress=False)
-    costly = ["H" not in a.get_chemical_symbols() and len(a) > 2 for a in chosen]
+    cost = [label_cost(a, ENGINE_DFT_SETTINGS) for a in chosen]
+    costly = [c > COSTLY_LABEL for c in cost]
     n_cheap = costly.index(True) if any(costly) else len(chosen)
-    assert all(costly[n_cheap:])  # the costly metal-only cells of both sets come last
+    assert all(costly[n_cheap:]) and cost[n_cheap:] == sorted(cost[n_cheap:])  # costly cells last, cheapest first
     cheap = chosen[:n_cheap]
     sets = [a.info["engine_set"] for a in cheap]
     n_hold = sets.count("holdout")
@@ -55,7 +58,8 @@ def test_an_interrupted_campaign_keeps_its_labels_and_resumes_without_relabellin
                        n_workers=1, progress=False)
     assert first["n_labelled"] == 5
     done = committed_labels("Pd", tmp_path)
-    assert len(done["holdout"]) == 3 and len(done["train"]) == 2  # the hold-out set came first
+    order = [a.info["config_id"] for a in selection(PLAN, spec=_spec(), store=store, progress=False)]
+    assert {a.info["config_id"] for a in done["holdout"] + done["train"]} == set(order[:5])  # in labelling order
     manifest = done["manifest"]
     assert manifest["plan"]["n_train"] == 8 and manifest["label_calculator"] == "emt"
     assert manifest["files"] == file_names(PLAN) and manifest["regenerate"] == "make engine-labels METAL=Pd"
@@ -146,13 +150,25 @@ def test_engine_fits_from_committed_labels_without_a_pool(tmp_path, store, monke
     assert fitted.label_sources and all("emt" in s.lower() for s in fitted.label_sources)
 
 
-def test_costly_metal_only_cells_are_labelled_last():
-    """Metal-only cells beyond the 1-2-atom references (metal k-point density, no symmetry) move to the end,
-    everything else keeps its order."""
-    from ase import Atoms
+def test_costly_cells_are_labelled_last_cheapest_first():
+    """A rattled metal cell (metal k-point density, no symmetry left) costs far more than a symmetric hydride or
+    the one-atom reference; cells above the limit move to the end, cheapest first, the others keep their order."""
+    from ase.build import bulk
 
-    from screening.engine.dft_labels import expensive_last
+    from screening.engine.dft_labels import ENGINE_DFT_SETTINGS, expensive_last
+    from screening.reference.label_cost import label_cost
 
-    pool = [Atoms("Ca"), Atoms("Ca8"), Atoms("CaH2"), Atoms("Ca2"), Atoms("Ca4H8"), Atoms("Ca8"), Atoms("H8")]
-    assert expensive_last(pool, [5, 0, 1, 2, 3, 4, 6]) == [0, 2, 3, 4, 6, 5, 1]
-    assert expensive_last(pool, [1, 5]) == [1, 5]
+    ca = bulk("Ca", "fcc", a=4.6)
+    ca8 = bulk("Ca", "fcc", a=4.6, cubic=True).repeat((2, 1, 1))
+    ca8.rattle(0.1, seed=1)
+    strained = ca.copy()
+    strained.set_cell(ca.cell[:] @ [[1.03, 0.01, 0], [0, 0.98, 0.02], [0, 0, 1.01]], scale_atoms=True)
+    cah2 = bulk("CaH2", "fluorite", a=4.9)  # the fluorite prototype, hydride k-point density
+    pool = [ca, ca8, cah2, strained, cah2.repeat((1, 1, 2))]
+    cost = [label_cost(a, ENGINE_DFT_SETTINGS) for a in pool]
+    assert cost[1] > 10 * cost[2] and cost[1] > 5 * cost[0]  # no symmetry, 6 Å⁻¹, 8 metal atoms
+    assert cost[3] > 2 * cost[0]  # the strain breaks the cubic point group
+    limit = (max(cost[0], cost[2], cost[4]) + min(cost[1], cost[3])) / 2
+    costly = sorted((1, 3), key=lambda i: cost[i])
+    assert expensive_last(pool, [1, 4, 3, 0, 2], max_cost=limit) == [4, 0, 2] + costly
+    assert expensive_last(pool, [3, 1], max_cost=limit) == costly

@@ -127,26 +127,36 @@ def interleave_by_family(pool: Sequence, indices: Sequence[int]) -> list[int]:
     return out
 
 
-def expensive_last(pool: Sequence, indices: Iterable[int], max_metal_atoms: int = 2) -> list[int]:
-    """``indices`` with the metal-only cells of more than ``max_metal_atoms`` atoms moved to the end (order kept).
+#: labels estimated above this many electron·k-points (:func:`~screening.reference.label_cost.label_cost`; about
+#: 10 min of a core at the measured median of 0.12 s each) wait until every cheaper label of both sets is done
+COSTLY_LABEL = 3000.0
+
+
+def expensive_last(pool: Sequence, indices: Iterable[int], settings: DFTSettings | None = None,
+                   max_cost: float = COSTLY_LABEL) -> list[int]:
+    """``indices`` with the cells whose label would cost more than ``max_cost`` electron·k-points moved to the
+    end, cheapest first; the others keep their order.
 
     Cells without hydrogen get the metals' k-point density (6 Å⁻¹ against 2 for the hydrides: a metal needs it,
-    ``data/dft/convergence.csv``), and a hot or rattled Ca8 cell has no symmetry to reduce its 216–640 k-points;
-    two such labels were still running after 60 min of a core each, against about 2 min for a typical hydride cell.
-    Labelled last, they no longer hold up the rest of a session's labels. The 1- and 2-atom elemental references
-    stay in place.
+    ``data/dft/convergence.csv``), and a strained, hot or rattled metal cell has little symmetry to reduce it: a
+    strained Ca2 cell took 56 min of a core, two hot Ca8 cells were still running after 60 min, against about 2
+    min for a typical hydride cell. Labelled last, they no longer hold up the rest of a session's labels.
+    ``settings``: the labels' DFT settings (default :data:`ENGINE_DFT_SETTINGS`).
     """
+    from screening.reference.label_cost import label_cost
+
+    settings = settings or ENGINE_DFT_SETTINGS
     cheap, costly = [], []
     for i in indices:
-        symbols = pool[i].get_chemical_symbols()
-        (costly if "H" not in symbols and len(symbols) > max_metal_atoms else cheap).append(i)
-    return cheap + costly
+        cost = label_cost(pool[i], settings)
+        (costly if cost > max_cost else cheap).append((cost, i))
+    return [i for _, i in cheap] + [i for _, i in sorted(costly, key=lambda c: c[0])]
 
 
 def selection(plan: LabelPlan, *, spec=None, store=None, progress: bool = True) -> list:
     """The configurations to label, in labelling order: the hold-out set, then the training set in selection
     order (round-robin over the families, :func:`interleave_by_family`), and at the very end the costly
-    metal-only cells of both sets (:func:`expensive_last`); each tagged with ``info["engine_set"]`` and
+    cells of both sets, cheapest first (:func:`expensive_last`); each tagged with ``info["engine_set"]`` and
     ``info["selection_rank"]``. ``spec``: the pool's :class:`~screening.engine.training_set.TrainingSetSpec`
     (default :meth:`LabelPlan.spec`)."""
     from screening.engine.training_set import generate_configurations, split_pool
