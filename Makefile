@@ -44,7 +44,7 @@ help:
 	@echo "make compare-dft CHGNet vs GPAW (PBE) pressures and formation energies for Ca-, La-, Y-H (after setup-dft)"
 	@echo "make dft-convergence  GPAW cutoff / k-point convergence (CaH4 40 GPa, LaH10 150 GPa) -> data/dft/convergence.csv"
 	@echo "make dft-data   hydride DFT dataset, GPAW labels on dask, resumable (METALS, MAX_LABELS, SCHEDULER) -> data/dft/"
-	@echo "make engine-fit  POD fit to the committed labels: settings by grouped CV, errors by set/family (METAL=Ca)"
+	@echo "make engine-fit  POD fit to the committed labels: settings by grouped CV, errors by set/family, learning curve (METAL=Ca)"
 	@echo "make engine-labels  GPAW training labels of the engine's M-H pool -> data/engine/<M>-H (METAL=Ca, N_TRAIN, MAX_LABELS)"
 	@echo "make label-convergence  k-point convergence of DFT labels of hot/slab/fluid training cells (METAL=Ca, PRESSURE=40)"
 	@echo "make bench-dft  DFT labels per hour: two single-threaded GPAW workers vs one worker with two BLAS threads"
@@ -116,10 +116,12 @@ engine-labels: $(STAMP)
 		$(if $(SCHEDULER),--scheduler "$(SCHEDULER)") $(if $(MAX_LABELS),--max-labels $(MAX_LABELS))
 
 # The engine's POD fit to the committed labels of one M-H system: basis and weights by grouped cross-validation on
-# the training labels, then the errors by set and family (data/engine/<M>-H/pod_selection.csv, fit_errors.csv).
+# the training labels, then the errors by set and family and against the number of labels
+# (data/engine/<M>-H/pod_selection.csv, fit_errors.csv, learning_curve.csv).
 engine-fit: $(STAMP)
 	$(PY) -m screening.engine.pod_selection --metal $(or $(METAL),Ca)
 	$(PY) -m screening.engine.fit_report --metal $(or $(METAL),Ca)
+	$(PY) -m screening.engine.learning_curve --metal $(or $(METAL),Ca)
 
 engine-demo: $(STAMP)
 	$(PY) benchmarks/engine_ca_h.py

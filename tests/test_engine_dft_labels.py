@@ -68,10 +68,11 @@ def test_an_interrupted_campaign_keeps_its_labels_and_resumes_without_relabellin
     assert frame.get_forces().shape == (len(frame), 3) and frame.get_stress().shape == (6,)
 
     # files made from these labels by make engine-fit survive a rerun that adds nothing ...
-    from screening.engine import fit_report, pod_selection
+    from screening.engine import fit_report, learning_curve, pod_selection
     from screening.engine.dft_labels import DERIVED_FILES
 
-    assert set(DERIVED_FILES) == {pod_selection.SELECTION_FILE, pod_selection.TABLE_FILE, fit_report.REPORT_FILE}
+    assert set(DERIVED_FILES) == {pod_selection.SELECTION_FILE, pod_selection.TABLE_FILE, fit_report.REPORT_FILE,
+                                  learning_curve.CURVE_FILE}
     for name in DERIVED_FILES:
         (tmp_path / "Pd-H" / name).write_text("made from the first 5 labels")
     run_labels(PLAN, label_calculator="emt", spec=_spec(), out_dir=tmp_path, store=store, max_labels=0,

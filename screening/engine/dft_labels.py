@@ -48,8 +48,9 @@ ENGINE_KPT_DENSITY = 2.0
 ENGINE_DFT_SETTINGS = DEFAULT_DFT_SETTINGS.with_(kpt_density=ENGINE_KPT_DENSITY)
 SETS = ("holdout", "train")
 #: files made from the labels by ``make engine-fit`` (:mod:`~screening.engine.pod_selection`,
-#: :mod:`~screening.engine.fit_report`); an export that changes the labels removes them, since they describe others
-DERIVED_FILES = ("pod_settings.json", "pod_selection.csv", "fit_errors.csv")
+#: :mod:`~screening.engine.fit_report`, :mod:`~screening.engine.learning_curve`); an export that changes the labels
+#: removes them, since they describe others
+DERIVED_FILES = ("pod_settings.json", "pod_selection.csv", "fit_errors.csv", "learning_curve.csv")
 
 
 @dataclass(frozen=True)
