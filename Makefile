@@ -23,7 +23,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: bench-dft dft-convergence label-convergence engine-labels engine-fit dft-data help install screen test finetune bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: bench-dft dft-convergence label-convergence engine-labels engine-fit engine-teacher dft-data help install screen test finetune bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
@@ -45,6 +45,7 @@ help:
 	@echo "make dft-convergence  GPAW cutoff / k-point convergence (CaH4 40 GPa, LaH10 150 GPa) -> data/dft/convergence.csv"
 	@echo "make dft-data   hydride DFT dataset, GPAW labels on dask, resumable (METALS, MAX_LABELS, SCHEDULER) -> data/dft/"
 	@echo "make engine-fit  POD fit to the committed labels: settings by grouped CV, errors by set/family, learning curve (METAL=Ca)"
+	@echo "make engine-teacher  chgnet-hydride fine-tuned on the committed labels of one M-H system -> models/chgnet_hydride_<m> (METAL=Ca)"
 	@echo "make engine-labels  GPAW training labels of the engine's M-H pool -> data/engine/<M>-H (METAL=Ca, N_TRAIN, MAX_LABELS)"
 	@echo "make label-convergence  k-point convergence of DFT labels of hot/slab/fluid training cells (METAL=Ca, PRESSURE=40)"
 	@echo "make bench-dft  DFT labels per hour: two single-threaded GPAW workers vs one worker with two BLAS threads"
@@ -122,6 +123,11 @@ engine-fit: $(STAMP)
 	$(PY) -m screening.engine.pod_selection --metal $(or $(METAL),Ca)
 	$(PY) -m screening.engine.fit_report --metal $(or $(METAL),Ca)
 	$(PY) -m screening.engine.learning_curve --metal $(or $(METAL),Ca)
+
+# The engine's system-specific teacher: models/chgnet_hydride (chgnet-hydride) fine-tuned on the committed DFT training
+# labels of one M-H system, measured on their hold-out set -> models/chgnet_hydride_<m> (METAL=Ca, EPOCHS).
+engine-teacher: $(STAMP)
+	$(PY) -m screening.engine.teacher --metal $(or $(METAL),Ca) $(if $(EPOCHS),--epochs $(EPOCHS))
 
 engine-demo: $(STAMP)
 	$(PY) benchmarks/engine_ca_h.py

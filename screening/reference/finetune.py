@@ -111,7 +111,8 @@ class FinetuneSettings:
         holdout_fraction: fraction of the other frames held out (``val``), chosen by a hash of ``config_id``.
         refit_element_refs: least-squares refit of the per-element reference energies before training.
         train_composition_model: let the Trainer also train the per-element reference energies.
-        base_model: CHGNet checkpoint of the wheel (``"0.3.0"``).
+        base_model: CHGNet checkpoint of the wheel (``"0.3.0"``), or a fine-tuned model of the project
+            (``"chgnet-hydride"`` or ``"chgnet-hydride:<dir>"``, verified against its provenance) to fine-tune further.
         num_threads: torch CPU threads (``None``: torch's default).
         max_pressure_gpa: frames whose DFT pressure is above it are left out (:mod:`screening.reference.domain`:
             cells CHGNet collapsed while relaxing them); ``None`` keeps every frame.
@@ -402,6 +403,25 @@ def _range(values) -> list[float] | None:
     return [min(values), max(values)] if values else None
 
 
+def load_base_model(name: str):
+    """``(CHGNet model, {"version", "description"})`` of the model a fine-tune starts from: a checkpoint of the
+    chgnet wheel (``"0.3.0"``) or a fine-tuned model of the project (``"chgnet-hydride[:<dir>]"``, loaded as a
+    fresh copy so that the registry's cached instance is not trained)."""
+    from chgnet.model import CHGNet
+
+    from screening.calculators import hydride_spec_dir, is_hydride_spec, load_finetuned_chgnet
+
+    if is_hydride_spec(name):
+        model, prov = load_finetuned_chgnet(hydride_spec_dir(name))
+        version = str(prov.get("base_model_version", "0.3.0")).split("+")[0]
+        return CHGNet.from_dict(model.as_dict()), {
+            "version": version, "description": f"{name} (checkpoint {prov['checkpoint_sha256'][:12]}, itself "
+                                               f"{prov.get('base_model', 'CHGNet ' + version)} fine-tuned)"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        model = CHGNet.load(model_name=name, use_device="cpu", verbose=False)
+    return model, {"version": name, "description": f"CHGNet {name} (chgnet {_pkg_version('chgnet')} wheel)"}
+
+
 def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), *, data_hash: str | None = None,
              progress: bool = False, checkpoint_dir: str | Path | None = None) -> FinetuneResult:
     """Fine-tune CHGNet on the ``train`` part of ``frames`` (see the module docstring).
@@ -421,7 +441,6 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
     """
     import torch
     from chgnet.data.dataset import get_loader
-    from chgnet.model import CHGNet
 
     from screening.reference import finetune_checkpoints as ckpt
 
@@ -434,8 +453,7 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
     if settings.num_threads:
         torch.set_num_threads(int(settings.num_threads))
     _seed_everything(settings.seed)
-    with contextlib.redirect_stdout(io.StringIO()):
-        model = CHGNet.load(model_name=settings.base_model, use_device="cpu", verbose=False)
+    model, base = load_base_model(settings.base_model)
     offsets: dict[str, float] = {}
     if settings.refit_element_refs:
         offsets = fit_element_offsets(predict_frames(model, sets["train"]), sets["train"])
@@ -483,13 +501,13 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     epochs_run = settings.epochs - first_epoch
     model.eval()
-    model.model_args["version"] = f"{settings.base_model}+hydride-ft"  # CHGNet.version reads it; saved with the model
+    model.model_args["version"] = f"{base['version']}+hydride-ft"  # CHGNet.version reads it; saved with the model
     after = _errors_by_split(model, sets, settings)
     train_frames = sets["train"]
     prov = {
         "model": "chgnet-hydride",
-        "base_model": f"CHGNet {settings.base_model} (chgnet {_pkg_version('chgnet')} wheel)",
-        "base_model_version": settings.base_model,
+        "base_model": base["description"],
+        "base_model_version": base["version"],
         "data_hash": data_hash,
         "data_files": sorted({str(a.info.get("source_file", "")) for a in frames} - {""}),
         "settings": settings.as_dict(),
