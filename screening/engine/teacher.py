@@ -24,7 +24,7 @@ from pathlib import Path
 
 from screening.calculators import CalculatorError
 from screening.errors import CandidateError
-from screening.reference.finetune import FinetuneSettings
+from screening.reference.finetune import FinetuneSettings, error_line
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 #: the fine-tune of the teacher: the repository's hydride model as the base, every committed training label of the
@@ -108,8 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for when, name in (("before", "train"), ("after", "train"), ("engine_holdout", None)):
         e = errors[when] if name is None else errors[when].get(name, {})
         if e.get("n_configs"):
-            print(f"{when:>15} {name or 'hold-out':>8} ({e['n_configs']}): E {e['energy_rmse_mev_per_atom']:.1f} "
-                  f"meV/atom, F {e['forces_rmse_ev_per_a']:.3f} eV/Å, P {e['pressure_rmse_gpa']:.2f} GPa")
+            print(error_line(f"{when:14s} {name or 'hold-out':8s}", e))
     return 0
 
 

@@ -579,6 +579,12 @@ def save_finetuned(result: FinetuneResult, out_dir: str | Path = HYDRIDE_MODEL_D
 
 
 # --------------------------------------------------------------------------- command line
+def error_line(label: str, e: dict) -> str:
+    """One printed line of a :func:`set_errors` result."""
+    return (f"  {label} n={e['n_configs']:4d}  E {e['energy_rmse_mev_per_atom']:.1f} meV/atom  "
+            f"F {e['forces_rmse_ev_per_a']:.3f} eV/A  P {e.get('pressure_rmse_gpa') or float('nan'):.2f} GPa")
+
+
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",") if t.strip())
 
@@ -638,8 +644,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for when in ("before", "after"):
         for name, e in p["errors"][when].items():
             if e.get("n_configs"):
-                print(f"  {when:6s} {name:6s} n={e['n_configs']:4d}  E {e['energy_rmse_mev_per_atom']:.1f} meV/atom  "
-                      f"F {e['forces_rmse_ev_per_a']:.3f} eV/A  P {e.get('pressure_rmse_gpa') or float('nan'):.2f} GPa")
+                print(error_line(f"{when:6s} {name:6s}", e))
     return 0
 
 
