@@ -48,7 +48,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from screening.calculators import (HYDRIDE_CHECKPOINT, HYDRIDE_MODEL_DIR, HYDRIDE_PROVENANCE, CalculatorError,
-                                   _pkg_version)
+                                   _pkg_version, is_hydride_spec)
 from screening.errors import CandidateError
 from screening.provenance import cache_dir
 from screening.reference.dataset import UNSEEN_METALS
@@ -409,7 +409,7 @@ def load_base_model(name: str):
     fresh copy so that the registry's cached instance is not trained)."""
     from chgnet.model import CHGNet
 
-    from screening.calculators import hydride_spec_dir, is_hydride_spec, load_finetuned_chgnet
+    from screening.calculators import hydride_spec_dir, load_finetuned_chgnet
 
     if is_hydride_spec(name):
         model, prov = load_finetuned_chgnet(hydride_spec_dir(name))
@@ -469,7 +469,11 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
         force_loss_ratio=settings.force_loss_ratio, stress_loss_ratio=settings.stress_loss_ratio, optimizer="Adam",
         scheduler="CosLR", criterion=settings.criterion, epochs=settings.epochs, learning_rate=settings.learning_rate,
         print_freq=10**6, torch_seed=settings.seed, data_seed=settings.seed, use_device="cpu")
-    trainer.run_key = ckpt.run_key(settings.as_dict(), data_hash, [str(a.info["config_id"]) for a in sets["train"]],
+    # a project checkpoint as the base enters the key with its SHA-256 (a wheel's checkpoint is fixed by its name)
+    key_settings = settings.as_dict()
+    if is_hydride_spec(settings.base_model):
+        key_settings["base"] = base["description"]
+    trainer.run_key = ckpt.run_key(key_settings, data_hash, [str(a.info["config_id"]) for a in sets["train"]],
                                    [str(a.info["config_id"]) for a in sets["val"]])
     start, cpu_start = time.perf_counter(), time.process_time()
     with contextlib.ExitStack() as stack:
