@@ -128,20 +128,20 @@ def interleave_by_family(pool: Sequence, indices: Sequence[int]) -> list[int]:
     return out
 
 
-#: labels estimated above this many electron·k-points (:func:`~screening.reference.label_cost.label_cost`; about
-#: 10 min of a core at the measured median of 0.12 s each) wait until every cheaper label of both sets is done
-COSTLY_LABEL = 3000.0
+#: labels estimated above this many electron · k-point · Å³ (:func:`~screening.reference.label_cost.label_cost`; about
+#: 10 min of a core at the measured median of 2.9 ms each) wait until every cheaper label of both sets is done
+COSTLY_LABEL = 2.0e5
 
 
 def expensive_last(pool: Sequence, indices: Iterable[int], settings: DFTSettings | None = None,
                    max_cost: float = COSTLY_LABEL) -> list[int]:
-    """``indices`` with the cells whose label would cost more than ``max_cost`` electron·k-points moved to the
-    end, cheapest first; the others keep their order.
+    """``indices`` with the cells whose label would cost more than ``max_cost`` (electron · k-point · Å³) moved to
+    the end, cheapest first; the others keep their order.
 
     Cells without hydrogen get the metals' k-point density (6 Å⁻¹ against 2 for the hydrides: a metal needs it,
     ``data/dft/convergence.csv``), and a strained, hot or rattled metal cell has little symmetry to reduce it: a
-    strained Ca2 cell took 56 min of a core, two hot Ca8 cells were still running after 60 min, against about 2
-    min for a typical hydride cell. Labelled last, they no longer hold up the rest of a session's labels.
+    strained Ca2 cell took 56 min of a core, a 0-GPa Ca2 cell 29 min, two hot Ca8 cells were still running after
+    60 min, against about 1.5 min for a typical hydride cell. Labelled last, they no longer hold up the rest of a session's labels.
     ``settings``: the labels' DFT settings (default :data:`ENGINE_DFT_SETTINGS`).
     """
     from screening.reference.label_cost import label_cost

@@ -1,11 +1,12 @@
 """A cost estimate of one GPAW label, to label the cheap cells of a selection first.
 
-A plane-wave label costs about (irreducible k-points) × (valence electrons) × (SCF work per band and k-point).
-The first two factors decide the order of a selection. Measured on the first 40 Ca–H engine labels
-(``data/engine/Ca-H``, ``label_seconds`` on every frame; one core, 600 eV, k = 2 Å⁻¹, metals 6 Å⁻¹): 0.03–0.5
-core-seconds per electron·k-point (median 0.12; slabs, with their vacuum, at the top), from 6 s for a symmetric
-CaH2 cell (10 k-points × 12 electrons) to 3,337 s for a strained Ca2 cell (786 k-points × 20 electrons). A hot or
-rattled Ca8 cell (256 k-points × 80 electrons) runs for hours. The estimate is an order, not a clock.
+A plane-wave label costs about (irreducible k-points) × (bands) × (plane waves) per SCF step; the bands go with the
+valence electrons and the plane waves with the cell volume. :func:`label_cost` is that product, in electron ·
+k-point · Å³. Measured on the first 76 Ca–H engine labels (``data/engine/Ca-H``, ``label_seconds`` on every frame;
+one core, 600 eV, k = 2 Å⁻¹, metals 6 Å⁻¹): median 2.9 ms per unit, 10th–90th percentile 1.5–6.9 ms (without the
+volume the spread was 6.6× instead of 4.6×: slabs, with their vacuum, and 0-GPa metal cells were the outliers). A
+symmetric CaH2 cell costs about 6 s, a strained Ca2 cell 56 min, a hot Ca8 cell hours. The estimate is an order,
+not a clock.
 """
 
 from __future__ import annotations
@@ -42,13 +43,13 @@ def irreducible_kpoints(atoms, mesh) -> int:
 
 
 def label_cost(atoms, settings) -> float:
-    """Electron·k-points of one label of ``atoms`` with ``settings`` (a
+    """Electron · k-point · Å³ of one label of ``atoms`` with ``settings`` (a
     :class:`~screening.reference.dft_settings.DFTSettings`): the k-point mesh of
     :meth:`~screening.reference.dft_settings.DFTSettings.calculator_settings`, reduced by symmetry, times the
-    valence electrons of the cell."""
+    valence electrons and the volume of the cell."""
     from ase.calculators.calculator import kptdensity2monkhorstpack
 
     calc = settings.calculator_settings(atoms)
     mesh = calc.get("kpts_size") or kptdensity2monkhorstpack(atoms, calc["kpt_density"], even=False)
     electrons = sum(valence_electrons(s) for s in atoms.get_chemical_symbols())
-    return float(irreducible_kpoints(atoms, mesh) * electrons)
+    return float(irreducible_kpoints(atoms, mesh) * electrons * atoms.get_volume())
