@@ -36,3 +36,19 @@ def test_unknown_candidates_and_foreign_holdout_cells_are_named(tmp_path):
     stranger.info["config_id"] = "not-in-pool"
     with pytest.raises(CandidateError, match="not in the pool"):
         capacity_table(pool, [stranger], ("Pd", "H"), ["2b8-3b6x3-we1"], cache=str(tmp_path), progress=False)
+
+
+def test_domain_limits_pressure_energy_window_and_forces():
+    from screening.engine.fit_capacity import within_domain
+
+    pool = _pool()[:6]
+    for i, a in enumerate(pool):
+        a.info["pressure_gpa"] = (0.0, 20.0, 40.0)[i % 3]
+    assert within_domain(pool) == pool
+    assert [a.info["pressure_gpa"] for a in within_domain(pool, min_pressure_gpa=20)] == [20.0, 40.0] * 2
+    # the window is per H fraction: the lowest cell of each fraction always stays
+    kept = within_domain(pool, energy_window_ev_per_atom=0.0)
+    fractions = {round(a.get_chemical_symbols().count("H") / len(a), 6) for a in pool}
+    assert len(kept) == len(fractions)
+    fmax = sorted(abs(a.get_forces()).max() for a in pool)
+    assert len(within_domain(pool, max_force_ev_per_a=fmax[2])) == 3

@@ -17,6 +17,7 @@ and per family on the training cells.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,11 +49,39 @@ def teacher_pool(metal: str, teacher: str, *, store=None, progress: bool = True)
     return labelled
 
 
+def within_domain(configs: Sequence, *, min_pressure_gpa: float | None = None,
+                  energy_window_ev_per_atom: float | None = None, max_force_ev_per_a: float | None = None) -> list:
+    """The labelled ``configs`` inside a fitting domain: pressure at least ``min_pressure_gpa``; energy per atom at
+    most ``energy_window_ev_per_atom`` above the lowest of the same H fraction among ``configs``; no force
+    component above ``max_force_ev_per_a``. None: no limit."""
+    import numpy as np
+
+    def h_fraction(a) -> float:
+        return round(a.get_chemical_symbols().count("H") / len(a), 6)
+
+    lowest: dict[float, float] = {}
+    for a in configs:
+        x = h_fraction(a)
+        lowest[x] = min(lowest.get(x, np.inf), a.get_potential_energy() / len(a))
+    out = []
+    for a in configs:
+        if min_pressure_gpa is not None and float(a.info["pressure_gpa"]) < min_pressure_gpa:
+            continue
+        if (energy_window_ev_per_atom is not None
+                and a.get_potential_energy() / len(a) - lowest[h_fraction(a)] > energy_window_ev_per_atom):
+            continue
+        if max_force_ev_per_a is not None and np.abs(a.get_forces()).max() > max_force_ev_per_a:
+            continue
+        out.append(a)
+    return out
+
+
 def capacity_table(pool: Sequence, gpaw_holdout: Sequence, elements: Sequence[str],
-                   candidates: Sequence[str] = DEFAULT_CANDIDATES, *, cache: str | None = None,
-                   progress: bool = True) -> pd.DataFrame:
+                   candidates: Sequence[str] = DEFAULT_CANDIDATES, *, domain: dict | None = None,
+                   cache: str | None = None, progress: bool = True) -> pd.DataFrame:
     """Errors of each candidate fitted to ``pool`` minus the hold-out cells (by ``config_id``): against the teacher
-    on the training and hold-out cells, against ``gpaw_holdout``, and per family on the training cells."""
+    on the training and hold-out cells, against ``gpaw_holdout``, and per family on the training cells.
+    ``domain``: keyword limits of :func:`within_domain` on the training cells (the hold-out cells are all kept)."""
     from tqdm import tqdm
 
     from screening.engine.fit_report import error_table
@@ -63,7 +92,7 @@ def capacity_table(pool: Sequence, gpaw_holdout: Sequence, elements: Sequence[st
     if unknown:
         raise CandidateError(f"unknown POD candidate(s) {unknown}; valid: {', '.join(POD_CANDIDATES)}")
     held = {a.info["config_id"] for a in gpaw_holdout}
-    train = [a for a in pool if a.info["config_id"] not in held]
+    train = within_domain([a for a in pool if a.info["config_id"] not in held], **(domain or {}))
     by_id = {a.info["config_id"]: a for a in pool}
     missing = sorted(held - set(by_id))
     if missing:
@@ -88,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--metal", default="Ca")
     ap.add_argument("--teacher", default="chgnet-hydride", help="calculator registry name of the teacher")
     ap.add_argument("--candidates", default=",".join(DEFAULT_CANDIDATES))
+    ap.add_argument("--min-pressure", type=float, default=None, help="fit only cells at this pressure or above (GPa)")
+    ap.add_argument("--energy-window", type=float, default=None,
+                    help="fit only cells within this energy (eV/atom) of the lowest of their H fraction")
+    ap.add_argument("--max-force", type=float, default=None, help="fit only cells without a larger force (eV/Å)")
     ap.add_argument("--out", default=None, help="CSV path (default reports/engine_fit_capacity_<M>.csv)")
     args = ap.parse_args(argv)
     try:
@@ -96,12 +129,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise CandidateError(f"no committed hold-out labels of {args.metal}-H (run make engine-labels "
                                  f"METAL={args.metal})")
         pool = teacher_pool(args.metal, args.teacher)
+        domain = {"min_pressure_gpa": args.min_pressure, "energy_window_ev_per_atom": args.energy_window,
+                  "max_force_ev_per_a": args.max_force}
         table = capacity_table(pool, committed["holdout"], (args.metal, "H"),
-                               [c.strip() for c in args.candidates.split(",") if c.strip()])
+                               [c.strip() for c in args.candidates.split(",") if c.strip()], domain=domain)
     except CandidateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     table["teacher"] = args.teacher
+    table["domain"] = json.dumps(domain, sort_keys=True)
     table["source"] = (f"computed by screening.engine.fit_capacity: POD fitted to the {args.metal}-H pool labelled by "
                        f"{args.teacher} (a fine-tuned universal potential, not DFT); holdout_gpaw: the committed "
                        f"GPAW hold-out labels")
