@@ -52,12 +52,7 @@ def build_teacher(metal: str, settings: FinetuneSettings = TEACHER_SETTINGS, *, 
     provenance holds ``errors["engine_holdout"]`` and the label files' hashes)."""
     from screening.engine.dft_labels import DEFAULT_OUT_DIR, committed_labels, folder
     from screening.provenance import sha256_file
-    from screening.reference.finetune import (
-        finetune,
-        predict_frames,
-        save_finetuned,
-        set_errors,
-    )
+    from screening.reference.finetune import finetune, predict_frames, save_finetuned, set_errors
 
     root = DEFAULT_OUT_DIR if labels_dir is None else labels_dir
     directory = folder(metal, root)
