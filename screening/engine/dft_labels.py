@@ -141,7 +141,8 @@ def expensive_last(pool: Sequence, indices: Iterable[int], settings: DFTSettings
     Cells without hydrogen get the metals' k-point density (6 Å⁻¹ against 2 for the hydrides: a metal needs it,
     ``data/dft/convergence.csv``), and a strained, hot or rattled metal cell has little symmetry to reduce it: a
     strained Ca2 cell took 56 min of a core, a 0-GPa Ca2 cell 29 min, two hot Ca8 cells were still running after
-    60 min, against about 1.5 min for a typical hydride cell. Labelled last, they no longer hold up the rest of a session's labels.
+    60 min, against about 1.5 min for a typical hydride cell. Labelled last, they no longer hold up the rest of a
+    session's labels.
     ``settings``: the labels' DFT settings (default :data:`ENGINE_DFT_SETTINGS`).
     """
     from screening.reference.label_cost import label_cost
