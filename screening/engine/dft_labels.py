@@ -128,8 +128,8 @@ def interleave_by_family(pool: Sequence, indices: Sequence[int]) -> list[int]:
     return out
 
 
-#: labels estimated above this many electron · k-point · Å³ (:func:`~screening.reference.label_cost.label_cost`; about
-#: 10 min of a core at the measured median of 2.9 ms each) wait until every cheaper label of both sets is done
+#: labels estimated above this many electron · k-point · Å³ (:func:`~screening.reference.label_cost.label_cost`;
+#: about 10 min of a core at the measured median of 2.9 ms each) wait until every cheaper label of both sets is done
 COSTLY_LABEL = 2.0e5
 
 
