@@ -1,7 +1,7 @@
 """Tier-3 benchmark: the fitted Ca–H POD potential in LAMMPS against CHGNet in ASE, same cell, same run.
 
     make bench        (part of it)
-    .venv/bin/python benchmarks/bench_engine.py [--slab-atoms 48]
+    .venv/bin/python benchmarks/bench_engine.py [--slab-atoms 48] [--potential lammps:pod:<dir>:Ca,H]
 
 The cell is the engine's own CaH2 (cotunnite) slab in dense H2 at 40 GPa. Both calculators run
 NVT at 300 K after one warm-up step, one after the other in this process, one thread each.
@@ -38,24 +38,31 @@ def main(argv=None) -> int:
     ap.add_argument("--slab-atoms", type=int, default=48, help="precursor slab atoms (default 48)")
     ap.add_argument("--pod-steps", type=int, default=2000)
     ap.add_argument("--chgnet-steps", type=int, default=3)
+    ap.add_argument("--potential", default=None,
+                    help="a lammps:pod:<dir>:Ca,H spec to measure instead of the fit to the committed labels")
     args = ap.parse_args(argv)
 
     import tempfile
 
     from screening.engine.dft_labels import committed_labels
 
-    committed = committed_labels("Ca")
-    labels = "gpaw" if committed and committed["train"] else None
-    fresh = tempfile.TemporaryDirectory(prefix="bench-engine-")
-    t0 = time.perf_counter()
-    pot = system_potential("Ca", EngineSettings(label_calculator=labels), cache=fresh.name if labels else None)
-    what = (f"fitted from the {len(committed['train'])} committed GPAW labels into a fresh cache" if labels
-            else "loaded or fitted (CHGNet labels)")
-    print(f"Ca-H potential: {pot.directory.name}, {what} in {time.perf_counter() - t0:.1f} s")
+    if args.potential:
+        spec = args.potential
+        print(f"Ca-H potential: {spec}")
+    else:
+        committed = committed_labels("Ca")
+        labels = "gpaw" if committed and committed["train"] else None
+        fresh = tempfile.TemporaryDirectory(prefix="bench-engine-")
+        t0 = time.perf_counter()
+        pot = system_potential("Ca", EngineSettings(label_calculator=labels), cache=fresh.name if labels else None)
+        what = (f"fitted from the {len(committed['train'])} committed GPAW labels into a fresh cache" if labels
+                else "loaded or fitted (CHGNet labels)")
+        print(f"Ca-H potential: {pot.directory.name}, {what} in {time.perf_counter() - t0:.1f} s")
+        spec = pot.spec
     atoms, info = build_interface("Ca", 2.0, 40.0, template="cotunnite", n_slab_atoms_target=args.slab_atoms)
     print(f"cell: CaH2/H2 interface at 40 GPa, {len(atoms)} atoms ({info.n_metal} Ca)")
     rows = []
-    for name, spec, steps in (("POD (LAMMPS)", pot.spec, args.pod_steps), ("CHGNet (ASE)", "chgnet", args.chgnet_steps)):
+    for name, spec, steps in (("POD (LAMMPS)", spec, args.pod_steps), ("CHGNet (ASE)", "chgnet", args.chgnet_steps)):
         rate = atom_steps_per_s(atoms, spec, steps, 0.5)
         rows.append((name, steps, rate))
         print(f"  {name:14s} {steps:6d} steps  {rate:12.1f} atom-steps/s")
