@@ -9,7 +9,7 @@ import pytest
 from test_engine_potential import _pdh_configs  # tests/ is on sys.path under pytest (rootdir mode)
 
 from screening.engine import dft_labels
-from screening.engine.learning_curve import CURVE_FILE, default_sizes, learning_curve, main, power_law_exponent
+from screening.engine.learning_curve import CURVE_FILE, default_sizes, learning_curve, main
 from screening.engine.potential import PodSettings, evaluate, fit_pod
 from screening.errors import CandidateError
 
@@ -36,18 +36,11 @@ def test_each_point_is_the_fit_to_the_labelling_order_prefix(tmp_path):
     row = curve[(curve["n_train"] == 4) & (curve["set"] == "holdout")].iloc[0]
     assert row["potential_data_hash"] == direct.data_hash[:24]
     assert row["energy_rmse_mev_per_atom"] == pytest.approx(evaluate(direct, holdout)["energy_rmse_mev_per_atom"])
-    with pytest.raises(CandidateError, match="outside 1..12"):
-        learning_curve(train, holdout, ("Pd", "H"), sizes=[4, 13], cache=str(tmp_path), progress=False)
+    for bad in ([4, 13], []):
+        with pytest.raises(CandidateError, match="outside 1..12"):
+            learning_curve(train, holdout, ("Pd", "H"), sizes=bad, cache=str(tmp_path), progress=False)
     with pytest.raises(CandidateError, match="hold-out"):
         learning_curve(train, [], ("Pd", "H"), cache=str(tmp_path), progress=False)
-
-
-def test_power_law_exponent_of_a_hand_made_curve():
-    n = [5, 10, 20, 40]
-    curve = pd.DataFrame({"n_train": n * 2, "set": ["holdout"] * 4 + ["train"] * 4,
-                          "energy_rmse_mev_per_atom": [100 * (k / 5) ** -0.5 for k in n] + [1.0] * 4})
-    assert power_law_exponent(curve) == pytest.approx(-0.5)
-    assert power_law_exponent(curve[curve["n_train"] <= 10]) is None
 
 
 def test_command_writes_the_curve_beside_the_labels_and_names_a_missing_folder(tmp_path, monkeypatch, capsys):

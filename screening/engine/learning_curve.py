@@ -4,9 +4,9 @@ How many labels a system needs is the question that sets the labelling budget (a
 two cores, 200 labels are 12 hours). ``python -m screening.engine.learning_curve --metal Ca`` (run by ``make
 engine-fit``) refits the POD potential, with the settings the engine uses
 (:func:`~screening.engine.pod_selection.chosen_settings`), on the first n committed training labels for a few n,
-and measures each fit on the whole hold-out set. The first n are the labelling order's prefix
-(``info["selection_rank"]``: round-robin over the families), i.e. exactly the training set a labelling campaign
-stopped after n labels would have had. Written to ``data/engine/<M>-H/learning_curve.csv``.
+and measures each fit on the whole hold-out set. The first n are the first n committed labels in the selection
+order (``info["selection_rank"]``: round-robin over the families), i.e. the training set a labelling campaign
+stopped after n labels would have had (the costly cells it labels last aside). Written to ``data/engine/<M>-H/learning_curve.csv``.
 
 Each fit is an ordinary :func:`~screening.engine.potential.fit_pod` (cached by data hash).
 """
@@ -20,7 +20,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 
 from screening.errors import CandidateError
@@ -52,8 +51,8 @@ def learning_curve(train: Sequence, holdout: Sequence, elements: Sequence[str], 
         raise CandidateError("a learning curve needs hold-out labels")
     settings = settings or PodSettings()
     ordered = sorted(train, key=lambda a: (int(a.info.get("selection_rank", 10**9)), str(a.info.get("config_id"))))
-    sizes = default_sizes(len(ordered)) if sizes is None else sorted(set(int(n) for n in sizes))
-    if sizes[0] < 1 or sizes[-1] > len(ordered):
+    sizes = default_sizes(len(ordered)) if sizes is None else sorted({int(n) for n in sizes})
+    if not sizes or sizes[0] < 1 or sizes[-1] > len(ordered):
         raise CandidateError(f"learning-curve sizes {sizes} outside 1..{len(ordered)} training labels")
     rows = []
     for n in tqdm(sizes, desc="learning curve", unit="fit", disable=not progress):
@@ -65,15 +64,6 @@ def learning_curve(train: Sequence, holdout: Sequence, elements: Sequence[str], 
                          "forces_rmse_ev_per_a": err["forces_rmse_ev_per_a"],
                          "stress_rmse_gpa": err["stress_rmse_gpa"], "potential_data_hash": fit.data_hash[:24]})
     return pd.DataFrame(rows)
-
-
-def power_law_exponent(curve: pd.DataFrame, column: str = "energy_rmse_mev_per_atom") -> float | None:
-    """Slope of log(hold-out error) against log(n_train) (a descriptive trend, not a prediction); None with fewer
-    than three sizes."""
-    held = curve[curve["set"] == "holdout"]
-    if len(held) < 3:
-        return None
-    return float(np.polyfit(np.log(held["n_train"].astype(float)), np.log(held[column].astype(float)), 1)[0])
 
 
 def write_curve(metal: str, out_dir: str | Path | None = None, cache: str | None = None,
@@ -114,10 +104,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     cols = ["n_train", "set", "energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "stress_rmse_gpa"]
     print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    for col in ("energy_rmse_mev_per_atom", "forces_rmse_ev_per_a"):
-        slope = power_law_exponent(table, col)
-        if slope is not None:
-            print(f"hold-out {col} ~ n_train^{slope:.2f} over n = {table['n_train'].min()}..{table['n_train'].max()}")
     return 0
 
 
