@@ -197,6 +197,29 @@ def committed_labels(metal: str, out_dir: str | Path | None = None) -> dict | No
     return out
 
 
+def training_labels(metal: str, out_dir: str | Path | None = None,
+                    committed: dict | None = None) -> tuple[Path, dict]:
+    """``(folder, committed labels)`` of ``metal`` (``committed``: already read by the caller).
+
+    Raises:
+        CandidateError: the folder holds no training labels (the message names ``make engine-labels``).
+    """
+    root = DEFAULT_OUT_DIR if out_dir is None else out_dir
+    directory = folder(metal, root)
+    committed = committed if committed is not None else committed_labels(metal, root)
+    if not committed or not committed["train"]:
+        raise CandidateError(f"{directory}: no committed training labels (run make engine-labels METAL={metal})")
+    return directory, committed
+
+
+def label_file_hashes(directory: str | Path, committed: dict) -> dict[str, str]:
+    """SHA-256 of each label file of a committed folder, by set: the record of which labels a result came from."""
+    from screening.provenance import sha256_file
+
+    files = committed["manifest"].get("files", {})
+    return {name: sha256_file(Path(directory) / f) for name, f in sorted(files.items())}
+
+
 def export(frames: Sequence, plan: LabelPlan, settings: DFTSettings, out_dir: str | Path = DEFAULT_OUT_DIR, *,
            spec=None, failures: Sequence[dict] = (), label_calculator: str = "gpaw") -> dict:
     """Write the labelled frames of each set (selection order) and ``manifest.json``, atomically; return counts."""

@@ -35,16 +35,12 @@ def fit_committed(metal: str, out_dir: str | Path | None = None, cache: str | No
 
     ``committed``: the folder's :func:`~screening.engine.dft_labels.committed_labels`, if the caller has read it.
     """
-    from screening.engine.dft_labels import DEFAULT_OUT_DIR, committed_labels, folder
+    from screening.engine.dft_labels import training_labels
     from screening.engine.pod_selection import chosen_settings
     from screening.engine.potential import PodSettings, fit_pod
 
-    root = DEFAULT_OUT_DIR if out_dir is None else out_dir
-    committed = committed if committed is not None else committed_labels(metal, root)
-    if not committed or not committed["train"]:
-        raise CandidateError(f"{folder(metal, root)}: no committed training labels (run make engine-labels "
-                             f"METAL={metal})")
-    settings = chosen_settings(folder(metal, root)) or PodSettings()
+    directory, committed = training_labels(metal, out_dir, committed)
+    settings = chosen_settings(directory) or PodSettings()
     fitted = fit_pod(committed["train"], (metal, "H"), settings, holdout=committed["holdout"] or None, cache=cache,
                      progress=progress)
     return fitted, committed
@@ -73,17 +69,16 @@ def error_table(potential, sets: dict[str, Sequence]) -> pd.DataFrame:
 def write_report(metal: str, out_dir: str | Path | None = None, cache: str | None = None,
                  progress: bool = False) -> pd.DataFrame:
     """Fit, measure and write :data:`REPORT_FILE` next to the labels; returns the table."""
-    from screening.engine.dft_labels import DEFAULT_OUT_DIR, folder
-    from screening.provenance import atomic_write, sha256_file
+    from screening.engine.dft_labels import label_file_hashes, training_labels
+    from screening.provenance import atomic_write
 
-    root = DEFAULT_OUT_DIR if out_dir is None else out_dir
-    directory = folder(metal, root)
-    fitted, committed = fit_committed(metal, root, cache, progress)
+    directory, committed = training_labels(metal, out_dir)
+    fitted, committed = fit_committed(metal, out_dir, cache, progress, committed)
     table = error_table(fitted, {s: committed[s] for s in SETS})
     files = committed["manifest"].get("files", {})
     table["potential_data_hash"] = fitted.data_hash[:24]
     table["pod_settings"] = json.dumps(asdict(fitted.settings), sort_keys=True)
-    table["labels_sha256"] = json.dumps({s: sha256_file(directory / f) for s, f in sorted(files.items())})
+    table["labels_sha256"] = json.dumps(label_file_hashes(directory, committed))
     table["lammps_version"] = fitted.lammps_version
     table["source"] = (f"computed by screening.engine.fit_report: POD (LAMMPS fitpod) fitted to "
                        f"{files.get('train')}, errors in LAMMPS against the GPAW labels")

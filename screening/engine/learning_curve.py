@@ -69,22 +69,18 @@ def learning_curve(train: Sequence, holdout: Sequence, elements: Sequence[str], 
 def write_curve(metal: str, out_dir: str | Path | None = None, cache: str | None = None,
                 progress: bool = True) -> pd.DataFrame:
     """Compute the learning curve of the committed labels of ``metal`` and write :data:`CURVE_FILE` beside them."""
-    from screening.engine.dft_labels import DEFAULT_OUT_DIR, committed_labels, folder
+    from screening.engine.dft_labels import label_file_hashes, training_labels
     from screening.engine.pod_selection import chosen_settings
     from screening.engine.potential import PodSettings
-    from screening.provenance import atomic_write, sha256_file
+    from screening.provenance import atomic_write
 
-    root = DEFAULT_OUT_DIR if out_dir is None else out_dir
-    directory = folder(metal, root)
-    committed = committed_labels(metal, root)
-    if not committed or not committed["train"]:
-        raise CandidateError(f"{directory}: no committed training labels (run make engine-labels METAL={metal})")
+    directory, committed = training_labels(metal, out_dir)
     settings = chosen_settings(directory) or PodSettings()
     table = learning_curve(committed["train"], committed["holdout"], (metal, "H"), settings, cache=cache,
                            progress=progress)
     files = committed["manifest"].get("files", {})
     table["pod_settings"] = json.dumps(asdict(settings), sort_keys=True)
-    table["labels_sha256"] = json.dumps({s: sha256_file(directory / f) for s, f in sorted(files.items())})
+    table["labels_sha256"] = json.dumps(label_file_hashes(directory, committed))
     table["source"] = (f"computed by screening.engine.learning_curve: POD fits to the first n labels of "
                        f"{files.get('train')} (selection order), errors in LAMMPS against the GPAW labels")
     atomic_write(directory / CURVE_FILE, lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))

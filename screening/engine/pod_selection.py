@@ -149,16 +149,12 @@ def select(metal: str, out_dir: str | Path | None = None, *, n_folds: int = 5, c
     Writes :data:`TABLE_FILE` and :data:`SELECTION_FILE` (chosen settings, the SHA-256 of the labels they were
     chosen on, fold count, code version) into the labels' folder. The hold-out file is not read.
     """
-    from screening.engine.dft_labels import DEFAULT_OUT_DIR, committed_labels, folder
+    from screening.engine.dft_labels import training_labels
     from screening.provenance import atomic_write, sha256_file
     from screening.reference.dataset import code_version
 
-    root = DEFAULT_OUT_DIR if out_dir is None else out_dir
-    directory = folder(metal, root)
-    committed = committed_labels(metal, root)
-    train = committed["train"] if committed else []
-    if not train:
-        raise CandidateError(f"{directory}: no committed training labels (run make engine-labels METAL={metal})")
+    directory, committed = training_labels(metal, out_dir)
+    train = committed["train"]
     fname = committed["manifest"]["files"]["train"]
     table = cross_validate(train, (metal, "H"), n_folds=n_folds, cache=cache, progress=progress)
     best = table.iloc[0]

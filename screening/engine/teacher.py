@@ -50,17 +50,12 @@ def build_teacher(metal: str, settings: FinetuneSettings = TEACHER_SETTINGS, *, 
     """Fine-tune ``settings.base_model`` on the committed training labels of ``metal``, measure it on the committed
     hold-out labels and save it; returns the :class:`~screening.reference.finetune.FinetuneResult` (its
     provenance holds ``errors["engine_holdout"]`` and the label files' hashes)."""
-    from screening.engine.dft_labels import DEFAULT_OUT_DIR, committed_labels, folder
-    from screening.provenance import sha256_file
+    from screening.engine.dft_labels import label_file_hashes, training_labels
     from screening.reference.finetune import finetune, predict_frames, save_finetuned, set_errors
 
-    root = DEFAULT_OUT_DIR if labels_dir is None else labels_dir
-    directory = folder(metal, root)
-    committed = committed_labels(metal, root)
-    if not committed or not committed["train"]:
-        raise CandidateError(f"{directory}: no committed training labels (run make engine-labels METAL={metal})")
+    directory, committed = training_labels(metal, labels_dir)
     files = committed["manifest"]["files"]
-    hashes = {name: sha256_file(directory / f) for name, f in sorted(files.items())}
+    hashes = label_file_hashes(directory, committed)
     frames = [_with_metal(a, metal) for a in committed["train"]]
     result = finetune(frames, settings, data_hash=hashes["train"], progress=progress, checkpoint_dir=checkpoint_dir)
     holdout = committed["holdout"]
