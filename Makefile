@@ -23,7 +23,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: bench-dft dft-convergence label-convergence engine-labels engine-fit engine-teacher engine-capacity dft-data help install screen test finetune bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: bench-dft dft-convergence label-convergence engine-labels engine-fit engine-teacher engine-distill engine-capacity dft-data help install screen test finetune bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
@@ -46,6 +46,7 @@ help:
 	@echo "make dft-data   hydride DFT dataset, GPAW labels on dask, resumable (METALS, MAX_LABELS, SCHEDULER) -> data/dft/"
 	@echo "make engine-fit  POD fit to the committed labels: settings by grouped CV, errors by set/family, learning curve (METAL=Ca)"
 	@echo "make engine-teacher  chgnet-hydride fine-tuned on the committed labels of one M-H system -> models/chgnet_hydride_<m> (METAL=Ca)"
+	@echo "make engine-distill  the teacher labels the pool at 20-60 GPa, POD fitted to them, errors vs the GPAW hold-out (METAL=Ca)"
 	@echo "make engine-capacity  POD fitted to the whole pool labelled by a cheap teacher: can the fit form reach the targets? (METAL=Ca)"
 	@echo "make engine-labels  GPAW training labels of the engine's M-H pool -> data/engine/<M>-H (METAL=Ca, N_TRAIN, MAX_LABELS)"
 	@echo "make label-convergence  k-point convergence of DFT labels of hot/slab/fluid training cells (METAL=Ca, PRESSURE=40)"
@@ -129,6 +130,12 @@ engine-fit: $(STAMP)
 # labels of one M-H system, measured on their hold-out set -> models/chgnet_hydride_<m> (METAL=Ca, EPOCHS).
 engine-teacher: $(STAMP)
 	$(PY) -m screening.engine.teacher --metal $(or $(METAL),Ca) $(if $(EPOCHS),--epochs $(EPOCHS))
+
+# The distilled route: the system's teacher (make engine-teacher) labels the whole labelling pool at 20-60 GPa, POD
+# settings by grouped cross-validation on those labels, errors against the GPAW hold-out
+# (data/engine/<M>-H/distilled_*; make engine LABELS=distilled fits from them). METAL=Ca, TEACHER=<spec>.
+engine-distill: $(STAMP)
+	$(PY) -m screening.engine.distilled --metal $(or $(METAL),Ca) $(if $(TEACHER),--teacher "$(TEACHER)")
 
 # Can POD represent the M-H surface? POD candidates fitted to the whole labelling pool labelled by a cheap teacher,
 # errors against the teacher and the GPAW hold-out -> reports/engine_fit_capacity_<M>.csv (METAL=Ca, TEACHER).

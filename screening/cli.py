@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ranking", default=DEFAULT_RANKING, help=f"ranking CSV to read and update (default {DEFAULT_RANKING})")
     g.add_argument("--potential", help="fitted POD directory or a calculator spec to use instead of training one")
     g.add_argument("--label-calculator", help="reference calculator for the training labels (default chgnet; "
-                                              "'gpaw' after make setup-dft)")
+                                              "'gpaw' after make setup-dft; 'distilled': the labels of "
+                                              "make engine-distill)")
     g.add_argument("--temperature", type=float, help="MD temperature in K (default: 0.9 x window T_max, 600-2500 K)")
     g.add_argument("--control-temperature", type=float, help="also run a low-temperature control at this T (K)")
     g.add_argument("--time-ps", type=float, default=10.0, help="production MD length in ps (default 10)")

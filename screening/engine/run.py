@@ -34,6 +34,9 @@ from screening.cluster import check_scheduler_reachable, close_client, get_clien
 from screening.errors import CandidateError
 from screening.paths import file_in
 
+#: ``label_calculator`` of a fit to the committed distilled labels (``make engine-distill``)
+DISTILLED = "distilled"
+
 ENGINE_COLUMNS = (
     "engine_status", "engine_message", "engine_precursor", "engine_temperature_k", "engine_h_per_metal_initial",
     "engine_h_per_metal_final", "engine_uptake_rate_per_ps", "engine_uptake_rate_err_per_ps",
@@ -56,7 +59,8 @@ class EngineSettings:
         time_ps, timestep_fs: production length and MD step.
         n_slab_atoms_target: size of the precursor slab.
         teacher: calculator for hot MD in the training pool; ``label_calculator`` for the labels
-            (default: the teacher; ``"gpaw"`` for DFT labels after ``make setup-dft``).
+            (default: the teacher; ``"gpaw"`` for DFT labels after ``make setup-dft``; ``"distilled"`` for the
+            committed distilled labels of ``make engine-distill``).
         training_pressures_gpa: pressures of the training pool (the potential's valid range).
         n_train: configurations to label for the fit.
         seed: every random choice.
@@ -95,6 +99,8 @@ def require_calculator(name: str | None) -> None:
     """Fail early, with the registry's message, if a named reference calculator cannot be built
     (``"gpaw"`` without ``make setup-dft`` names that target)."""
     if name is None or not isinstance(name, str):
+        return
+    if name == DISTILLED:  # committed labels, no calculator; a missing file is named when the fit reads it
         return
     if name == "gpaw":
         import importlib.util
@@ -170,11 +176,17 @@ def system_potential(metal: str, settings: EngineSettings, *, candidates_h: Sequ
     With ``label_calculator="gpaw"`` and committed DFT labels of the metal (``data/engine/<M>-H``, ``make
     engine-labels``), the fit uses those labels and their hold-out set as they are: no pool, no relabelling; and
     the POD settings chosen for them by cross-validation (``make engine-fit``), if that choice was made for
-    exactly these labels (:func:`screening.engine.fit_report.fit_committed`).
+    exactly these labels (:func:`screening.engine.fit_report.fit_committed`). With ``label_calculator="distilled"``:
+    the committed distilled labels (``make engine-distill``, :func:`screening.engine.distilled.fit_distilled`).
     """
     from screening.engine.labelling import read_extxyz
     from screening.engine.potential import fit_pod
 
+    if settings.label_calculator == DISTILLED:
+        from screening.engine.distilled import fit_distilled
+
+        single_thread()
+        return fit_distilled(metal, cache=cache, progress=progress)
     if settings.label_calculator == "gpaw":
         from screening.engine.dft_labels import committed_labels
         from screening.engine.fit_report import fit_committed

@@ -1,0 +1,275 @@
+"""The distilled route of the engine: the system's own teacher labels the whole labelling pool, committed as data.
+
+GPAW labels of one M–H system are few (tens per hour on two cores) and a POD fit to a few dozen of them interpolates
+badly. The distilled route spends them differently: they fine-tune a CHGNet teacher for the system
+(:mod:`screening.engine.teacher`, ``make engine-teacher``), and the teacher labels every cell of the engine's
+labelling pool (:func:`screening.engine.fit_capacity.teacher_pool`, the pool of
+:func:`screening.engine.dft_labels.selection`: strained, rattled, hot-MD, slab and H2-fluid cells over 0–60 GPa) in
+minutes. The POD fit then learns from hundreds of cells instead of dozens:
+
+* the training cells: the pool without the committed GPAW hold-out cells, inside the fitting domain
+  (:data:`DISTILL_DOMAIN`: pressure at least 20 GPa, the engine's interface pressure ± 20 GPa); a cell that has a
+  committed GPAW label keeps that label, every other cell gets the teacher's (``info["label_source"]`` says which);
+* the POD basis and energy weight: grouped cross-validation on those cells (:func:`~screening.engine.pod_selection.
+  cross_validate` over :data:`DISTILL_CANDIDATES`), never on the hold-out set;
+* the reported accuracy: the fit against the committed **GPAW** hold-out labels, which neither the teacher nor the
+  fit saw.
+
+``python -m screening.engine.distilled --metal Ca`` (``make engine-distill METAL=Ca``, after ``make engine-teacher``)
+writes, next to the DFT labels in ``data/engine/<M>-H/``: ``distilled_train.extxyz`` (every frame with its label
+provenance), ``distilled_manifest.json`` (teacher, its checkpoint hash and hold-out errors, domain, counts, the DFT
+label files it was made with, code version), ``distilled_pod_selection.csv``, ``distilled_pod_settings.json`` and
+``distilled_fit_errors.csv``. ``make engine LABELS=distilled`` fits the engine's potential from these files
+(:func:`fit_distilled`), in minutes, without the teacher.
+
+The labels are those of a fine-tuned universal potential (CHGNet), not DFT, and are labelled so in every frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from screening.errors import CandidateError
+
+from screening.engine.dft_labels import DEFAULT_OUT_DIR as DEFAULT_LABELS_ROOT
+from screening.engine.dft_labels import folder
+
+LABELS_FILE = "distilled_train.extxyz"
+MANIFEST_FILE = "distilled_manifest.json"
+SELECTION_TABLE = "distilled_pod_selection.csv"
+SELECTION_FILE = "distilled_pod_settings.json"
+ERRORS_FILE = "distilled_fit_errors.csv"
+#: the fitting domain (keywords of :func:`~screening.engine.fit_capacity.within_domain`): the engine's interface
+#: runs are at 40 GPa; with the pool's 0-GPa cells (expanded metal, molecular H2, ambient slabs) in the fit, POD
+#: followed the teacher to 36 meV/atom on the training cells, without them to 24 (``make engine-capacity``)
+DISTILL_DOMAIN = {"min_pressure_gpa": 20.0}
+#: POD candidates cross-validated on the distilled cells: the three-body basis and the four-body basis at three
+#: energy weights (the two-body-and-small-three-body basis cannot follow even the teacher: engine-capacity)
+DISTILL_CANDIDATES = ("2b10-3b8x4-we10", "2b10-3b8x4-4b4x2-we1", "2b10-3b8x4-4b4x2-we10", "2b10-3b8x4-4b4x2-we100")
+
+
+def distilled_set(pool: Sequence, dft_train: Sequence, dft_holdout: Sequence, domain: dict | None = None) -> list:
+    """The training cells of the distilled fit: ``pool`` (teacher-labelled) minus the hold-out cells, each cell
+    with a DFT label in ``dft_train`` taking that label instead, limited to ``domain`` (default
+    :data:`DISTILL_DOMAIN`; ``{}`` for none). Cells are matched by ``info["config_id"]``."""
+    from screening.engine.fit_capacity import within_domain
+
+    held = {str(a.info["config_id"]) for a in dft_holdout}
+    dft = {str(a.info["config_id"]): a for a in dft_train}
+    cells = [dft.get(str(a.info["config_id"]), a) for a in pool if str(a.info["config_id"]) not in held]
+    return within_domain(cells, **(DISTILL_DOMAIN if domain is None else domain))
+
+
+def _directory(metal: str, out_dir: str | Path | None) -> Path:
+    return folder(metal, DEFAULT_LABELS_ROOT if out_dir is None else out_dir)
+
+
+def _is_dft(atoms) -> bool:
+    return "gpaw" in str(atoms.info.get("label_source", "")).lower()
+
+
+def write_distilled(frames: Sequence, directory: str | Path, *, teacher: str, domain: dict, dft_files: dict,
+                    teacher_errors: dict | None = None) -> dict:
+    """Write :data:`LABELS_FILE` and :data:`MANIFEST_FILE` into ``directory`` atomically; returns the manifest."""
+    from screening.calculators import checkpoint_identity
+    from screening.engine.labelling import write_extxyz
+    from screening.provenance import atomic_write, sha256_file
+    from screening.reference.dataset import code_version
+
+    directory = Path(directory)
+    path = write_extxyz(frames, directory / LABELS_FILE)
+    metal = next((s for a in frames for s in a.get_chemical_symbols() if s != "H"), None)
+    manifest = {
+        "kind": "engine distilled labels (fine-tuned universal potential, not DFT, plus the committed DFT labels)",
+        "metal": metal, "teacher": teacher, "teacher_checkpoint_sha256": checkpoint_identity(teacher),
+        "teacher_holdout_errors": teacher_errors, "domain": domain, "dft_label_files_sha256": dft_files,
+        "file": LABELS_FILE, "sha256": sha256_file(path), "n": len(frames),
+        "by_label": dict(Counter("dft" if _is_dft(a) else "teacher" for a in frames)),
+        "by_family": dict(sorted(Counter(str(a.info.get("family")) for a in frames).items())),
+        "by_pressure_gpa": {f"{p:g}": n for p, n in sorted(Counter(float(a.info["pressure_gpa"]) for a in frames).items())},
+        "code_version": code_version(), "updated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "regenerate": f"make engine-distill METAL={metal}"}
+    atomic_write(directory / MANIFEST_FILE, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n"))
+    return manifest
+
+
+def committed_distilled(metal: str, out_dir: str | Path | None = None) -> tuple[list, dict] | None:
+    """``(frames, manifest)`` of the committed distilled labels of ``metal``, or None if there are none.
+
+    Raises:
+        CandidateError: the label file does not match the SHA-256 its manifest records.
+    """
+    from screening.engine.labelling import read_extxyz
+    from screening.provenance import sha256_file
+
+    directory = _directory(metal, out_dir)
+    path = directory / MANIFEST_FILE
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+        labels = directory / manifest["file"]
+    except (ValueError, KeyError) as exc:
+        raise CandidateError(f"{path}: not a distilled-label manifest ({exc})") from None
+    if not labels.is_file() or sha256_file(labels) != manifest.get("sha256"):
+        raise CandidateError(f"{labels}: missing or not the file {path.name} describes "
+                             f"(rebuild with make engine-distill METAL={metal})")
+    return read_extxyz(labels), manifest
+
+
+def build_distilled(metal: str, teacher: str | None = None, *, domain: dict | None = None,
+                    out_dir: str | Path | None = None, store=None, progress: bool = True) -> dict:
+    """Label the pool of ``metal`` with ``teacher`` (default: the system's teacher, ``make engine-teacher``) and
+    write the distilled labels; returns the manifest."""
+    from screening.engine.dft_labels import label_file_hashes, training_labels
+    from screening.engine.fit_capacity import teacher_pool
+    from screening.engine.teacher import teacher_dir, teacher_spec
+
+    directory, committed = training_labels(metal, DEFAULT_LABELS_ROOT if out_dir is None else out_dir)
+    if teacher is None:
+        if not (teacher_dir(metal) / "provenance.json").is_file():
+            raise CandidateError(f"{teacher_dir(metal)}: no teacher of {metal}-H (run make engine-teacher METAL={metal})")
+        teacher = teacher_spec(metal)
+    domain = DISTILL_DOMAIN if domain is None else domain
+    pool = teacher_pool(metal, teacher, store=store, progress=progress)
+    frames = distilled_set(pool, committed["train"], committed["holdout"], domain)
+    teacher_errors = _teacher_holdout_errors(teacher)
+    return write_distilled(frames, directory, teacher=teacher, domain=domain,
+                           dft_files=label_file_hashes(directory, committed), teacher_errors=teacher_errors)
+
+
+def _teacher_holdout_errors(teacher: str) -> dict | None:
+    from screening.calculators import hydride_spec_dir, is_hydride_spec, read_finetune_provenance
+
+    if not is_hydride_spec(teacher):
+        return None
+    return read_finetune_provenance(hydride_spec_dir(teacher)).get("errors", {}).get("engine_holdout")
+
+
+def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates: Sequence[str] = DISTILL_CANDIDATES,
+                    n_folds: int = 5, cache: str | None = None, progress: bool = True):
+    """Cross-validate ``candidates`` on the committed distilled labels (grouped by parent structure) and record the
+    winner in :data:`SELECTION_FILE`; returns ``(settings, table)``. The hold-out set is not read."""
+    from screening.engine.pod_selection import POD_CANDIDATES, TARGETS, cross_validate, settings_from_json
+    from screening.provenance import atomic_write
+    from screening.reference.dataset import code_version
+
+    frames, manifest = _require(metal, out_dir)
+    directory = _directory(metal, out_dir)
+    unknown = [c for c in candidates if c not in POD_CANDIDATES]
+    if unknown:
+        raise CandidateError(f"unknown POD candidate(s) {unknown}; valid: {', '.join(POD_CANDIDATES)}")
+    table = cross_validate(frames, (metal, "H"), {c: POD_CANDIDATES[c] for c in candidates}, n_folds=n_folds,
+                           cache=cache, progress=progress)
+    best = table.iloc[0]
+    table.insert(0, "source", f"computed by screening.engine.distilled on {LABELS_FILE}")
+    atomic_write(directory / SELECTION_TABLE, lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
+    rec = {"candidate": best["candidate"], "settings": json.loads(best["settings"]),
+           "cv": {k: float(best[k]) for k in ("energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "stress_rmse_gpa")},
+           "targets": TARGETS, "n_folds": int(best["n_folds"]), "n_configs": int(best["n_configs"]),
+           "labels_file": LABELS_FILE, "labels_sha256": manifest["sha256"], "code_version": code_version()}
+    atomic_write(directory / SELECTION_FILE, lambda tmp: Path(tmp).write_text(json.dumps(rec, indent=1) + "\n"))
+    return settings_from_json(best["settings"]), table
+
+
+def _require(metal: str, out_dir: str | Path | None) -> tuple[list, dict]:
+    found = committed_distilled(metal, out_dir)
+    if found is None or not found[0]:
+        raise CandidateError(f"no distilled labels of {metal}-H (run make engine-distill METAL={metal})")
+    return found
+
+
+def committed_holdout(metal: str, out_dir: str | Path | None = None) -> list:
+    """The committed GPAW hold-out labels of ``metal`` (empty if there are none): what the distilled fit is
+    measured against."""
+    from screening.engine.dft_labels import committed_labels
+
+    return (committed_labels(metal, DEFAULT_LABELS_ROOT if out_dir is None else out_dir) or {"holdout": []})["holdout"]
+
+
+def fit_distilled(metal: str, out_dir: str | Path | None = None, *, cache: str | None = None,
+                  progress: bool = False):
+    """The engine's POD potential fitted to the committed distilled labels with their cross-validated settings
+    (:data:`SELECTION_FILE`, if it was chosen on exactly these labels), its hold-out errors against the committed
+    GPAW hold-out labels."""
+    from screening.engine.pod_selection import settings_from_dict
+    from screening.engine.potential import PodSettings, fit_pod
+
+    frames, manifest = _require(metal, out_dir)
+    directory = _directory(metal, out_dir)
+    settings = PodSettings()
+    path = directory / SELECTION_FILE
+    if path.is_file():
+        rec = json.loads(path.read_text())
+        if rec.get("labels_sha256") == manifest["sha256"]:
+            settings = settings_from_dict(rec["settings"])
+    return fit_pod(frames, (metal, "H"), settings, holdout=committed_holdout(metal, out_dir) or None, cache=cache,
+                   progress=progress)
+
+
+def write_errors(metal: str, out_dir: str | Path | None = None, *, cache: str | None = None,
+                 progress: bool = False) -> pd.DataFrame:
+    """Fit (:func:`fit_distilled`) and write :data:`ERRORS_FILE`: errors by set and family, the training set against
+    its own (mostly teacher) labels and by label source, the hold-out against GPAW."""
+    from dataclasses import asdict
+
+    from screening.engine.fit_report import error_table
+    from screening.provenance import atomic_write
+
+    frames, manifest = _require(metal, out_dir)
+    directory = _directory(metal, out_dir)
+    fitted = fit_distilled(metal, out_dir, cache=cache, progress=progress)
+    sets = {"train": frames, "train_dft_labels": [a for a in frames if _is_dft(a)],
+            "holdout_gpaw": committed_holdout(metal, out_dir)}
+    table = error_table(fitted, sets)
+    table = table[(table["set"] == "train") | (table["set"] == "holdout_gpaw") | (table["family"] == "all")]
+    table["potential_data_hash"] = fitted.data_hash[:24]
+    table["pod_settings"] = json.dumps(asdict(fitted.settings), sort_keys=True)
+    table["teacher"] = manifest["teacher"]
+    table["labels_sha256"] = manifest["sha256"]
+    table["lammps_version"] = fitted.lammps_version
+    table["source"] = (f"computed by screening.engine.distilled: POD (LAMMPS fitpod) fitted to {LABELS_FILE} "
+                       f"(teacher {manifest['teacher']}: a fine-tuned universal potential, not DFT; the cells with "
+                       f"committed GPAW labels keep them); holdout_gpaw: against the committed GPAW hold-out labels")
+    atomic_write(directory / ERRORS_FILE, lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
+    return table.reset_index(drop=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m screening.engine.distilled --metal Ca [--teacher SPEC] [--skip-labels]``."""
+    ap = argparse.ArgumentParser(prog="python -m screening.engine.distilled", description=__doc__.split("\n")[0])
+    ap.add_argument("--metal", default="Ca")
+    ap.add_argument("--teacher", default=None, help="registry name of the teacher (default: the system's, "
+                                                     "models/chgnet_hydride_<m> from make engine-teacher)")
+    ap.add_argument("--min-pressure", type=float, default=DISTILL_DOMAIN["min_pressure_gpa"], help="GPa")
+    ap.add_argument("--candidates", default=",".join(DISTILL_CANDIDATES))
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--skip-labels", action="store_true", help="keep the committed distilled labels; only refit")
+    args = ap.parse_args(argv)
+    try:
+        if not args.skip_labels:
+            manifest = build_distilled(args.metal, args.teacher, domain={"min_pressure_gpa": args.min_pressure})
+            print(f"{manifest['n']} distilled labels ({manifest['by_label']}) by {manifest['teacher']}")
+        _, table = select_settings(args.metal, candidates=[c.strip() for c in args.candidates.split(",") if c.strip()],
+                                   n_folds=args.folds)
+        cols = ["candidate", "energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "stress_rmse_gpa", "score"]
+        print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        errors = write_errors(args.metal, progress=True)
+    except CandidateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cols = ["set", "family", "n_configs", "energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "stress_rmse_gpa"]
+    print(errors[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The distilled route (screening.engine.distilled) on EMT-labelled Pd–H cells: which cells and labels enter the
+fit, the committed files, and the fit from them (no DFT, no CHGNet)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_engine_potential import _pdh_configs  # tests/ is on sys.path under pytest (rootdir mode)
+
+from screening.engine import distilled
+from screening.engine.labelling import write_extxyz
+from screening.errors import CandidateError
+
+
+def _pool(n: int = 16):
+    pool = _pdh_configs(n, seed=5)
+    for i, a in enumerate(pool):
+        a.info.update(config_id=f"c{i}", family=("strain", "rattle")[i % 2], pressure_gpa=(0.0, 20.0, 40.0)[i % 3],
+                      parent=f"p{i % 6}", label_source="emt (teacher)")
+    return pool
+
+
+def _dft_copy(a, shift_ev: float = 0.0):
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    b = a.copy()
+    b.info = {**a.info, "label_source": "gpaw 26.7.0 (PBE)"}
+    b.calc = SinglePointCalculator(b, energy=a.get_potential_energy() + shift_ev, forces=a.get_forces(),
+                                   stress=a.get_stress())
+    return b
+
+
+def test_holdout_cells_leave_dft_labels_replace_the_teachers_and_the_domain_limits_pressure():
+    pool = _pool()
+    dft_train = [_dft_copy(pool[4], shift_ev=0.5)]
+    dft_holdout = [_dft_copy(pool[5])]
+    cells = distilled.distilled_set(pool, dft_train, dft_holdout, domain={})
+    ids = [a.info["config_id"] for a in cells]
+    assert "c5" not in ids and len(cells) == len(pool) - 1
+    c4 = cells[ids.index("c4")]
+    assert c4.get_potential_energy() == pytest.approx(pool[4].get_potential_energy() + 0.5)
+    assert distilled._is_dft(c4) and not distilled._is_dft(cells[0])
+    limited = distilled.distilled_set(pool, dft_train, dft_holdout)  # default domain: >= 20 GPa
+    assert limited and all(a.info["pressure_gpa"] >= distilled.DISTILL_DOMAIN["min_pressure_gpa"] for a in limited)
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    pool = _pool()
+    root = tmp_path / "engine"
+    d = root / "Pd-H"
+    d.mkdir(parents=True)
+    holdout = [_dft_copy(a) for a in pool[-4:]]
+    train = [_dft_copy(a) for a in pool[:3]]
+    write_extxyz(train, d / "train_gpaw.extxyz")
+    write_extxyz(holdout, d / "holdout_gpaw.extxyz")
+    (d / "manifest.json").write_text(json.dumps({"files": {"train": "train_gpaw.extxyz",
+                                                           "holdout": "holdout_gpaw.extxyz"}}))
+    cells = distilled.distilled_set(pool, train, holdout, domain={})
+    manifest = distilled.write_distilled(cells, d, teacher="emt", domain={}, dft_files={"train": "x"})
+    return root, d, cells, manifest
+
+
+def test_committed_labels_read_back_with_their_counts_and_a_changed_file_is_named(folder):
+    root, d, cells, manifest = folder
+    frames, read = distilled.committed_distilled("Pd", root)
+    assert len(frames) == manifest["n"] == len(cells) == 12
+    assert read["by_label"] == {"dft": 3, "teacher": 9} and read["regenerate"] == "make engine-distill METAL=Pd"
+    assert [a.get_potential_energy() for a in frames] == pytest.approx([a.get_potential_energy() for a in cells])
+    with open(d / distilled.LABELS_FILE, "a") as fh:
+        fh.write("\n")
+    with pytest.raises(CandidateError, match="make engine-distill"):
+        distilled.committed_distilled("Pd", root)
+    assert distilled.committed_distilled("Zr", root) is None
+    with pytest.raises(CandidateError, match="make engine-distill METAL=Zr"):
+        distilled.fit_distilled("Zr", root)
+
+
+def test_fit_uses_the_cross_validated_settings_and_reports_the_holdout_against_dft(folder, tmp_path):
+    root, d, cells, _ = folder
+    settings, table = distilled.select_settings("Pd", root, candidates=["2b8-3b6x3-we1", "2b8-3b6x3-we100"],
+                                                n_folds=3, cache=str(tmp_path / "c"), progress=False)
+    rec = json.loads((d / distilled.SELECTION_FILE).read_text())
+    assert rec["candidate"] == table.iloc[0]["candidate"] and rec["n_configs"] == len(cells)
+    fitted = distilled.fit_distilled("Pd", root, cache=str(tmp_path / "c"))
+    assert fitted.settings == settings
+    errors = distilled.write_errors("Pd", root, cache=str(tmp_path / "c")).set_index(["set", "family"])
+    assert errors.loc[("holdout_gpaw", "all"), "n_configs"] == 4
+    assert errors.loc[("train_dft_labels", "all"), "n_configs"] == 3
+    assert (d / distilled.ERRORS_FILE).is_file()
+    # a fit to its own training cells follows them more closely than the cells it never saw
+    assert errors.loc[("train", "all"), "forces_rmse_ev_per_a"] < errors.loc[("holdout_gpaw", "all"),
+                                                                             "forces_rmse_ev_per_a"]
+
+
+def test_the_engine_fits_from_the_committed_distilled_labels(folder, tmp_path, monkeypatch):
+    from screening.engine.run import DISTILLED, EngineSettings, require_calculator, system_potential
+
+    root, _, cells, _ = folder
+    monkeypatch.setattr(distilled, "DEFAULT_LABELS_ROOT", root)
+    require_calculator(DISTILLED)  # committed labels, not a calculator: nothing to build
+    fitted = system_potential("Pd", EngineSettings(label_calculator=DISTILLED), cache=str(tmp_path / "c"))
+    assert fitted.data_hash == distilled.fit_distilled("Pd", root, cache=str(tmp_path / "c")).data_hash
+    assert fitted.n_configs == len(cells)
+
+
+def test_unknown_candidate_is_named(folder):
+    root, *_ = folder
+    with pytest.raises(CandidateError, match="unknown POD candidate"):
+        distilled.select_settings("Pd", root, candidates=["5b"], progress=False)
+
+
+CA_H = distilled.DEFAULT_LABELS_ROOT / "Ca-H"
+
+
+@pytest.mark.skipif(not (CA_H / distilled.ERRORS_FILE).is_file(), reason="no committed Ca-H distilled fit yet")
+def test_refit_from_the_committed_ca_h_distilled_labels_reproduces_their_reported_errors(tmp_path):
+    import pandas as pd
+
+    from screening.engine.fit_report import error_table
+
+    reported = pd.read_csv(CA_H / distilled.ERRORS_FILE)
+    frames, manifest = distilled.committed_distilled("Ca")
+    assert reported["labels_sha256"].iloc[0] == manifest["sha256"], \
+        "distilled labels changed since their fit report: run make engine-distill METAL=Ca and commit the result"
+    fitted = distilled.fit_distilled("Ca", cache=str(tmp_path))
+    assert fitted.data_hash[:24] == reported["potential_data_hash"].iloc[0]
+    holdout = distilled.committed_holdout("Ca")
+    new = error_table(fitted, {"holdout_gpaw": holdout}).set_index("family")
+    old = reported[reported["set"] == "holdout_gpaw"].set_index("family")
+    for col in ("energy_rmse_mev_per_atom", "forces_rmse_ev_per_a"):
+        # a deterministic least-squares fit: the refit agrees to well within the reported error itself
+        assert (new[col] - old.loc[new.index, col]).abs().max() <= 0.02 * old[col].abs().max() + 1e-6, col
