@@ -97,6 +97,60 @@ def test_an_interrupted_campaign_keeps_its_labels_and_resumes_without_relabellin
         run_labels(PLAN, label_calculator="gpaw", spec=_spec(), out_dir=tmp_path, store=fresh, progress=False)
 
 
+def test_a_committed_label_covers_its_cell_under_another_id_and_is_written_once(tmp_path, store):
+    """Another machine's hot MD gives the same snapshot positions up to 1e-5 Å apart, hence another content hash."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from screening.engine.config_ids import config_id
+    from screening.engine.labelling import write_extxyz
+
+    run_labels(PLAN, label_calculator="emt", spec=_spec(), out_dir=tmp_path, store=store, max_labels=4, n_workers=1,
+               progress=False)
+    done = committed_labels("Pd", tmp_path)
+
+    def elsewhere(a, shift=2e-5):
+        b = a.copy()
+        b.positions += shift
+        b.calc = SinglePointCalculator(b, energy=a.get_potential_energy(), forces=a.get_forces(),
+                                       stress=a.get_stress())
+        b.info = {**a.info, "config_id": config_id(b)}
+        return b
+
+    names = file_names(PLAN)
+    for name in ("train", "holdout"):
+        moved = [elsewhere(a) for a in done[name]]
+        assert all(m.info["config_id"] != a.info["config_id"] for m, a in zip(moved, done[name]))
+        # ... and one of them twice, as a second campaign under yet another id would have written it
+        extra = [elsewhere(moved[0], 3e-5)] if moved else []
+        write_extxyz(moved + extra, tmp_path / "Pd-H" / names[name])
+    before = {a.info["config_id"] for a in committed_labels("Pd", tmp_path)["train"]}
+    again = run_labels(PLAN, label_calculator="emt", spec=_spec(), out_dir=tmp_path,
+                       store=ResultStore(tmp_path / "fresh.sqlite"), n_workers=1, progress=False)
+    final = committed_labels("Pd", tmp_path)
+    assert again["counts"]["train"]["n"] == PLAN.n_train and again["counts"]["holdout"]["n"] == PLAN.n_holdout
+    assert before & {a.info["config_id"] for a in final["train"]}  # the committed copies were kept, not relabelled
+
+
+def test_same_configuration_tolerates_machine_noise_and_periodic_images_but_not_a_rattle():
+    from ase.build import bulk
+
+    from screening.engine.config_ids import match_configurations, same_configuration, unique_configurations
+
+    a = bulk("Pd", "fcc", a=3.9, cubic=True)
+    b = a.copy()
+    b.positions[0] += 1e-5
+    wrapped = a.copy()
+    wrapped.positions[1] += a.cell[0]  # the same atom, one lattice vector away
+    rattled = a.copy()
+    rattled.rattle(0.05, seed=1)
+    strained = a.copy()
+    strained.set_cell(a.cell * 1.02, scale_atoms=True)
+    assert same_configuration(a, b) and same_configuration(a, wrapped)
+    assert not same_configuration(a, rattled) and not same_configuration(a, strained)
+    assert match_configurations([b, rattled], [strained, a]) == [1, None]
+    assert len(unique_configurations([a, b, wrapped, rattled])) == 2
+
+
 def test_bad_plan_values_are_named():
     with pytest.raises(CandidateError, match="hold-out pressure 30"):
         LabelPlan(pressures_gpa=(0.0, 20.0), holdout_pressure_gpa=30.0)

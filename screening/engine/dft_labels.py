@@ -222,8 +222,12 @@ def label_file_hashes(directory: str | Path, committed: dict) -> dict[str, str]:
 
 def export(frames: Sequence, plan: LabelPlan, settings: DFTSettings, out_dir: str | Path = DEFAULT_OUT_DIR, *,
            spec=None, failures: Sequence[dict] = (), label_calculator: str = "gpaw") -> dict:
-    """Write the labelled frames of each set (selection order) and ``manifest.json``, atomically; return counts."""
+    """Write the labelled frames of each set (selection order) and ``manifest.json``, atomically; return counts.
+
+    A configuration labelled twice (the same cell under two ids, :func:`~screening.engine.config_ids.
+    same_configuration`) is written once, the first of ``frames`` kept."""
     from screening.calculators import checkpoint_identity
+    from screening.engine.config_ids import unique_configurations
     from screening.engine.labelling import write_extxyz
     from screening.provenance import atomic_write, sha256_file
     from screening.reference.dataset import code_version
@@ -233,6 +237,7 @@ def export(frames: Sequence, plan: LabelPlan, settings: DFTSettings, out_dir: st
     names = file_names(plan)
     before = {n: sha256_file(target / f) for n, f in names.items() if (target / f).is_file()}
     files, counts = {}, {}
+    frames = unique_configurations(frames)
     for name in SETS:
         group = sorted((a for a in frames if a.info.get("engine_set") == name),
                        key=lambda a: (int(a.info.get("selection_rank", 10**9)), str(a.info["config_id"])))
@@ -266,8 +271,9 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
                progress: bool = True) -> dict:
     """Label the plan's selection (resumable), exporting as labels arrive; return counts and failures.
 
-    Frames already in the folder are put into the store and not labelled again, and stay in the folder even if
-    the selection no longer names them (e.g. after the teacher changed). ``label_calculator`` other than
+    Frames already in the folder are put into the store and not labelled again, also where the regenerated pool
+    gave their cell another id (another machine's MD: :func:`~screening.engine.config_ids.match_configurations`),
+    and stay in the folder even if the selection no longer names them (e.g. after the teacher changed). ``label_calculator`` other than
     ``"gpaw"`` (with no settings) and ``spec`` (the pool's, default :meth:`LabelPlan.spec`) are for tests.
     """
     import itertools
@@ -284,7 +290,7 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
         raise CandidateError(f"{folder(plan.metal, out_dir)} holds labels by {old['manifest'].get('label_calculator')} "
                              f"with settings {old['manifest'].get('dft_settings')}, not {label_calculator} with "
                              f"{wanted}; one folder holds one kind of label: choose another --out")
-    existing = (old["train"] + old["holdout"]) if old else []
+    existing = (old["holdout"] + old["train"]) if old else []  # a cell in both sets stays a hold-out cell
     if existing:
         log.info("%d committed labels of %s put into the result store", seed_labels(existing, store), plan.metal)
     labelled = {str(a.info["config_id"]): a for a in existing}
@@ -302,7 +308,12 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
                    label_calculator=label_calculator)
             last[0] = time.monotonic()
 
-    todo = (a for a in selection(plan, spec=spec, store=store, progress=progress) if str(a.info["config_id"]) not in labelled)
+    from screening.engine.config_ids import match_configurations
+
+    chosen = selection(plan, spec=spec, store=store, progress=progress)
+    # a committed label covers its cell even when the regenerated pool gave the cell another id (config_ids)
+    done = match_configurations(chosen, existing) if existing else [None] * len(chosen)
+    todo = (a for a, d in zip(chosen, done) if d is None and str(a.info["config_id"]) not in labelled)
     if max_labels is not None:
         todo = itertools.islice(todo, int(max_labels))
     calc_settings = settings.calculator_settings if label_calculator == "gpaw" else {}

@@ -58,13 +58,18 @@ DISTILL_CANDIDATES = ("2b10-3b8x4-we10", "2b10-3b8x4-4b4x2-we1", "2b10-3b8x4-4b4
 
 def distilled_set(pool: Sequence, dft_train: Sequence, dft_holdout: Sequence, domain: dict | None = None) -> list:
     """The training cells of the distilled fit: ``pool`` (teacher-labelled) minus the hold-out cells, each cell
-    with a DFT label in ``dft_train`` taking that label instead, limited to ``domain`` (default
-    :data:`DISTILL_DOMAIN`; ``{}`` for none). Cells are matched by ``info["config_id"]``."""
+    with a DFT label in ``dft_train`` taking that label instead, and the DFT cells the pool does not hold added,
+    all limited to ``domain`` (default :data:`DISTILL_DOMAIN`; ``{}`` for none). Cells are matched as
+    configurations (:func:`~screening.engine.config_ids.match_configurations`), not by id: a pool regenerated on
+    another machine can give a committed cell another id."""
+    from screening.engine.config_ids import match_configurations
     from screening.engine.fit_capacity import within_domain
 
-    held = {str(a.info["config_id"]) for a in dft_holdout}
-    dft = {str(a.info["config_id"]): a for a in dft_train}
-    cells = [dft.get(str(a.info["config_id"]), a) for a in pool if str(a.info["config_id"]) not in held]
+    held = set(match_configurations(dft_holdout, pool)) - {None}
+    at = match_configurations(dft_train, pool)
+    dft = {i: a for a, i in zip(dft_train, at) if i is not None}
+    cells = [dft.get(i, a) for i, a in enumerate(pool) if i not in held]
+    cells += [a for a, i in zip(dft_train, at) if i is None]
     return within_domain(cells, **(DISTILL_DOMAIN if domain is None else domain))
 
 

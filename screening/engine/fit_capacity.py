@@ -79,11 +79,13 @@ def within_domain(configs: Sequence, *, min_pressure_gpa: float | None = None,
 def capacity_table(pool: Sequence, gpaw_holdout: Sequence, elements: Sequence[str],
                    candidates: Sequence[str] = DEFAULT_CANDIDATES, *, domain: dict | None = None,
                    cache: str | None = None, progress: bool = True) -> pd.DataFrame:
-    """Errors of each candidate fitted to ``pool`` minus the hold-out cells (by ``config_id``): against the teacher
+    """Errors of each candidate fitted to ``pool`` minus the hold-out cells (:func:`~screening.engine.config_ids.
+    match_configurations`): against the teacher
     on the training and hold-out cells, against ``gpaw_holdout``, and per family on the training cells.
     ``domain``: keyword limits of :func:`within_domain` on the training cells (the hold-out cells are all kept)."""
     from tqdm import tqdm
 
+    from screening.engine.config_ids import match_configurations
     from screening.engine.fit_report import error_table
     from screening.engine.pod_selection import POD_CANDIDATES
     from screening.engine.potential import fit_pod
@@ -91,13 +93,13 @@ def capacity_table(pool: Sequence, gpaw_holdout: Sequence, elements: Sequence[st
     unknown = [c for c in candidates if c not in POD_CANDIDATES]
     if unknown:
         raise CandidateError(f"unknown POD candidate(s) {unknown}; valid: {', '.join(POD_CANDIDATES)}")
-    held = {a.info["config_id"] for a in gpaw_holdout}
-    train = within_domain([a for a in pool if a.info["config_id"] not in held], **(domain or {}))
-    by_id = {a.info["config_id"]: a for a in pool}
-    missing = sorted(held - set(by_id))
+    where = match_configurations(gpaw_holdout, pool)
+    missing = [str(a.info.get("config_id")) for a, i in zip(gpaw_holdout, where) if i is None]
     if missing:
         raise CandidateError(f"hold-out cells {missing[:3]} are not in the pool: labels of another plan?")
-    holdout = [by_id[a.info["config_id"]] for a in gpaw_holdout]
+    held = set(where)
+    train = within_domain([a for i, a in enumerate(pool) if i not in held], **(domain or {}))
+    holdout = [pool[i] for i in where]
     tables = []
     for name in tqdm(candidates, desc="POD fits to the teacher", unit="fit", disable=not progress):
         fit = fit_pod(train, elements, POD_CANDIDATES[name], cache=cache, progress=False)
