@@ -6,7 +6,7 @@ cached label by the hash), so neither module has to import the other.
 
 The hash is exact (positions to 1e-5 Å), and hot MD is not bitwise reproducible across machines: the same
 snapshot of the same seeded run, made on another CPU, differs by 1e-7–1e-5 Å and can get another id (measured on
-the Ca–H pool: 15 of 98 committed cells). Whether two cells are *the same configuration* is therefore decided by
+the Ca–H pool: 15 of 76 committed cells). Whether two cells are *the same configuration* is therefore decided by
 :func:`same_configuration` (within :data:`SAME_CONFIGURATION_TOL_A`), and :func:`match_configurations` finds the
 committed counterpart of a regenerated cell.
 """
