@@ -17,7 +17,8 @@ def _pool(n: int = 16):
     pool = _pdh_configs(n, seed=5)
     for i, a in enumerate(pool):
         a.info.update(config_id=f"c{i}", family=("strain", "rattle")[i % 2], pressure_gpa=(0.0, 20.0, 40.0)[i % 3],
-                      parent=f"p{i % 6}", label_source="emt (teacher)")
+                      parent=f"p{i % 6}", label_source="teacher (fine-tuned on GPAW labels), not DFT",
+                      label_provenance=json.dumps({"name": "emt"}))
     return pool
 
 
@@ -25,7 +26,8 @@ def _dft_copy(a, shift_ev: float = 0.0):
     from ase.calculators.singlepoint import SinglePointCalculator
 
     b = a.copy()
-    b.info = {**a.info, "label_source": "gpaw 26.7.0 (PBE)"}
+    b.info = {**a.info, "label_source": "gpaw gpaw 26.7.0 (DFT (PBE, PAW))",
+              "label_provenance": json.dumps({"name": "gpaw", "kind": "DFT (PBE, PAW)"})}
     b.calc = SinglePointCalculator(b, energy=a.get_potential_energy() + shift_ev, forces=a.get_forces(),
                                    stress=a.get_stress())
     return b

@@ -42,6 +42,7 @@ from screening.errors import CandidateError
 from screening.engine.dft_labels import DEFAULT_OUT_DIR as DEFAULT_LABELS_ROOT
 from screening.engine.dft_labels import folder
 
+_REPO = Path(__file__).resolve().parents[2]
 LABELS_FILE = "distilled_train.extxyz"
 MANIFEST_FILE = "distilled_manifest.json"
 SELECTION_TABLE = "distilled_pod_selection.csv"
@@ -51,9 +52,11 @@ ERRORS_FILE = "distilled_fit_errors.csv"
 #: runs are at 40 GPa; with the pool's 0-GPa cells (expanded metal, molecular H2, ambient slabs) in the fit, POD
 #: followed the teacher to 36 meV/atom on the training cells, without them to 24 (``make engine-capacity``)
 DISTILL_DOMAIN = {"min_pressure_gpa": 20.0}
-#: POD candidates cross-validated on the distilled cells: the three-body basis and the four-body basis at three
-#: energy weights (the two-body-and-small-three-body basis cannot follow even the teacher: engine-capacity)
-DISTILL_CANDIDATES = ("2b10-3b8x4-we10", "2b10-3b8x4-4b4x2-we1", "2b10-3b8x4-4b4x2-we10", "2b10-3b8x4-4b4x2-we100")
+#: POD candidates cross-validated on the distilled cells: the three-body basis and the two four-body bases at the
+#: energy weights that matter (the two-body-and-small-three-body basis cannot follow even the teacher:
+#: engine-capacity; energy weight 1 was the worst four-body candidate by far, 566 meV/atom in this CV)
+DISTILL_CANDIDATES = ("2b10-3b8x4-we10", "2b10-3b8x4-4b4x2-we1", "2b10-3b8x4-4b4x2-we10", "2b10-3b8x4-4b4x2-we100",
+                      "2b12-3b10x6-4b6x3-we10", "2b12-3b10x6-4b6x3-we100")
 
 
 def distilled_set(pool: Sequence, dft_train: Sequence, dft_holdout: Sequence, domain: dict | None = None) -> list:
@@ -78,7 +81,12 @@ def _directory(metal: str, out_dir: str | Path | None) -> Path:
 
 
 def _is_dft(atoms) -> bool:
-    return "gpaw" in str(atoms.info.get("label_source", "")).lower()
+    """Whether a frame's label is GPAW's (its calculator provenance names it; the teacher's own description
+    mentions the GPAW labels it was trained on, so the text of ``label_source`` is not enough)."""
+    try:
+        return json.loads(atoms.info.get("label_provenance") or "{}").get("name") == "gpaw"
+    except (TypeError, ValueError):
+        return False
 
 
 def write_distilled(frames: Sequence, directory: str | Path, *, teacher: str, domain: dict, dft_files: dict,
@@ -94,7 +102,8 @@ def write_distilled(frames: Sequence, directory: str | Path, *, teacher: str, do
     metal = next((s for a in frames for s in a.get_chemical_symbols() if s != "H"), None)
     manifest = {
         "kind": "engine distilled labels (fine-tuned universal potential, not DFT, plus the committed DFT labels)",
-        "metal": metal, "teacher": teacher, "teacher_checkpoint_sha256": checkpoint_identity(teacher),
+        "metal": metal, "teacher": teacher.replace(f"{_REPO}/", ""),
+        "teacher_checkpoint_sha256": checkpoint_identity(teacher),
         "teacher_holdout_errors": teacher_errors, "domain": domain, "dft_label_files_sha256": dft_files,
         "file": LABELS_FILE, "sha256": sha256_file(path), "n": len(frames),
         "by_label": dict(Counter("dft" if _is_dft(a) else "teacher" for a in frames)),
@@ -163,7 +172,8 @@ def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates
                     n_folds: int = 5, cache: str | None = None, progress: bool = True):
     """Cross-validate ``candidates`` on the committed distilled labels (grouped by parent structure) and record the
     winner in :data:`SELECTION_FILE`; returns ``(settings, table)``. The hold-out set is not read."""
-    from screening.engine.pod_selection import POD_CANDIDATES, TARGETS, cross_validate, settings_from_json
+    from screening.engine.pod_selection import ALL_POD_CANDIDATES as POD_CANDIDATES
+    from screening.engine.pod_selection import TARGETS, cross_validate, settings_from_json
     from screening.provenance import atomic_write
     from screening.reference.dataset import code_version
 

@@ -4,7 +4,7 @@ A potential fitted to a few dozen DFT labels can miss the targets for two reason
 too poor for the surface. This separates them. The whole training pool of the engine's labelling plan (about 850
 cells of one M–H system: strained, rattled, hot-MD, slab and H2-fluid cells over 0–60 GPa) is labelled with a
 teacher that is cheap and smooth (a CHGNet model, seconds for the pool), every POD candidate of
-:data:`~screening.engine.pod_selection.POD_CANDIDATES` asked for is fitted to all of it except the committed
+:data:`~screening.engine.pod_selection.ALL_POD_CANDIDATES` asked for is fitted to all of it except the committed
 hold-out cells, and its errors are measured against the teacher (training and hold-out cells) and against GPAW
 (the committed hold-out labels). If a fit cannot follow its own teacher on 800+ cells to within the targets
 (10 meV/atom, 0.3 eV/Å), more DFT labels will not bring it there either.
@@ -87,7 +87,7 @@ def capacity_table(pool: Sequence, gpaw_holdout: Sequence, elements: Sequence[st
 
     from screening.engine.config_ids import match_configurations
     from screening.engine.fit_report import error_table
-    from screening.engine.pod_selection import POD_CANDIDATES
+    from screening.engine.pod_selection import ALL_POD_CANDIDATES as POD_CANDIDATES
     from screening.engine.potential import fit_pod
 
     unknown = [c for c in candidates if c not in POD_CANDIDATES]
