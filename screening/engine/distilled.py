@@ -76,8 +76,12 @@ def distilled_set(pool: Sequence, dft_train: Sequence, dft_holdout: Sequence, do
     return within_domain(cells, **(DISTILL_DOMAIN if domain is None else domain))
 
 
+def _root(out_dir: str | Path | None) -> Path:
+    return Path(DEFAULT_LABELS_ROOT if out_dir is None else out_dir)
+
+
 def _directory(metal: str, out_dir: str | Path | None) -> Path:
-    return folder(metal, DEFAULT_LABELS_ROOT if out_dir is None else out_dir)
+    return folder(metal, _root(out_dir))
 
 
 def _is_dft(atoms) -> bool:
@@ -147,7 +151,7 @@ def build_distilled(metal: str, teacher: str | None = None, *, domain: dict | No
     from screening.engine.fit_capacity import teacher_pool
     from screening.engine.teacher import teacher_dir, teacher_spec
 
-    directory, committed = training_labels(metal, DEFAULT_LABELS_ROOT if out_dir is None else out_dir)
+    directory, committed = training_labels(metal, _root(out_dir))
     if teacher is None:
         if not (teacher_dir(metal) / "provenance.json").is_file():
             raise CandidateError(f"{teacher_dir(metal)}: no teacher of {metal}-H (run make engine-teacher METAL={metal})")
@@ -172,27 +176,18 @@ def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates
                     n_folds: int = 5, cache: str | None = None, progress: bool = True):
     """Cross-validate ``candidates`` on the committed distilled labels (grouped by parent structure) and record the
     winner in :data:`SELECTION_FILE`; returns ``(settings, table)``. The hold-out set is not read."""
-    from screening.engine.pod_selection import ALL_POD_CANDIDATES as POD_CANDIDATES
-    from screening.engine.pod_selection import TARGETS, cross_validate, settings_from_json
-    from screening.provenance import atomic_write
-    from screening.reference.dataset import code_version
+    from screening.engine.pod_selection import ALL_POD_CANDIDATES, cross_validate, record_selection
 
-    frames, manifest = _require(metal, out_dir)
-    directory = _directory(metal, out_dir)
-    unknown = [c for c in candidates if c not in POD_CANDIDATES]
+    frames, _ = _require(metal, out_dir)
+    unknown = [c for c in candidates if c not in ALL_POD_CANDIDATES]
     if unknown:
-        raise CandidateError(f"unknown POD candidate(s) {unknown}; valid: {', '.join(POD_CANDIDATES)}")
-    table = cross_validate(frames, (metal, "H"), {c: POD_CANDIDATES[c] for c in candidates}, n_folds=n_folds,
+        raise CandidateError(f"unknown POD candidate(s) {unknown}; valid: {', '.join(ALL_POD_CANDIDATES)}")
+    table = cross_validate(frames, (metal, "H"), {c: ALL_POD_CANDIDATES[c] for c in candidates}, n_folds=n_folds,
                            cache=cache, progress=progress)
-    best = table.iloc[0]
-    table.insert(0, "source", f"computed by screening.engine.distilled on {LABELS_FILE}")
-    atomic_write(directory / SELECTION_TABLE, lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
-    rec = {"candidate": best["candidate"], "settings": json.loads(best["settings"]),
-           "cv": {k: float(best[k]) for k in ("energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "stress_rmse_gpa")},
-           "targets": TARGETS, "n_folds": int(best["n_folds"]), "n_configs": int(best["n_configs"]),
-           "labels_file": LABELS_FILE, "labels_sha256": manifest["sha256"], "code_version": code_version()}
-    atomic_write(directory / SELECTION_FILE, lambda tmp: Path(tmp).write_text(json.dumps(rec, indent=1) + "\n"))
-    return settings_from_json(best["settings"]), table
+    settings = record_selection(_directory(metal, out_dir), table, LABELS_FILE,
+                                f"computed by screening.engine.distilled on {LABELS_FILE}",
+                                table_file=SELECTION_TABLE, selection_file=SELECTION_FILE)
+    return settings, table
 
 
 def _require(metal: str, out_dir: str | Path | None) -> tuple[list, dict]:
@@ -207,7 +202,7 @@ def committed_holdout(metal: str, out_dir: str | Path | None = None) -> list:
     measured against."""
     from screening.engine.dft_labels import committed_labels
 
-    return (committed_labels(metal, DEFAULT_LABELS_ROOT if out_dir is None else out_dir) or {"holdout": []})["holdout"]
+    return (committed_labels(metal, _root(out_dir)) or {"holdout": []})["holdout"]
 
 
 def fit_distilled(metal: str, out_dir: str | Path | None = None, *, cache: str | None = None,
@@ -215,19 +210,17 @@ def fit_distilled(metal: str, out_dir: str | Path | None = None, *, cache: str |
     """The engine's POD potential fitted to the committed distilled labels with their cross-validated settings
     (:data:`SELECTION_FILE`, if it was chosen on exactly these labels), its hold-out errors against the committed
     GPAW hold-out labels."""
-    from screening.engine.pod_selection import settings_from_dict
+    frames, _ = _require(metal, out_dir)
+    return _fit(frames, metal, out_dir, committed_holdout(metal, out_dir), cache, progress)
+
+
+def _fit(frames: Sequence, metal: str, out_dir: str | Path | None, holdout: Sequence, cache: str | None,
+         progress: bool):
+    from screening.engine.pod_selection import chosen_settings
     from screening.engine.potential import PodSettings, fit_pod
 
-    frames, manifest = _require(metal, out_dir)
-    directory = _directory(metal, out_dir)
-    settings = PodSettings()
-    path = directory / SELECTION_FILE
-    if path.is_file():
-        rec = json.loads(path.read_text())
-        if rec.get("labels_sha256") == manifest["sha256"]:
-            settings = settings_from_dict(rec["settings"])
-    return fit_pod(frames, (metal, "H"), settings, holdout=committed_holdout(metal, out_dir) or None, cache=cache,
-                   progress=progress)
+    settings = chosen_settings(_directory(metal, out_dir), SELECTION_FILE) or PodSettings()
+    return fit_pod(frames, (metal, "H"), settings, holdout=list(holdout) or None, cache=cache, progress=progress)
 
 
 def write_errors(metal: str, out_dir: str | Path | None = None, *, cache: str | None = None,
@@ -240,10 +233,9 @@ def write_errors(metal: str, out_dir: str | Path | None = None, *, cache: str | 
     from screening.provenance import atomic_write
 
     frames, manifest = _require(metal, out_dir)
-    directory = _directory(metal, out_dir)
-    fitted = fit_distilled(metal, out_dir, cache=cache, progress=progress)
-    sets = {"train": frames, "train_dft_labels": [a for a in frames if _is_dft(a)],
-            "holdout_gpaw": committed_holdout(metal, out_dir)}
+    holdout = committed_holdout(metal, out_dir)
+    fitted = _fit(frames, metal, out_dir, holdout, cache, progress)
+    sets = {"train": frames, "train_dft_labels": [a for a in frames if _is_dft(a)], "holdout_gpaw": holdout}
     table = error_table(fitted, sets)
     table = table[(table["set"] == "train") | (table["set"] == "holdout_gpaw") | (table["family"] == "all")]
     table["potential_data_hash"] = fitted.data_hash[:24]
@@ -254,7 +246,8 @@ def write_errors(metal: str, out_dir: str | Path | None = None, *, cache: str | 
     table["source"] = (f"computed by screening.engine.distilled: POD (LAMMPS fitpod) fitted to {LABELS_FILE} "
                        f"(teacher {manifest['teacher']}: a fine-tuned universal potential, not DFT; the cells with "
                        f"committed GPAW labels keep them); holdout_gpaw: against the committed GPAW hold-out labels")
-    atomic_write(directory / ERRORS_FILE, lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
+    atomic_write(_directory(metal, out_dir) / ERRORS_FILE,
+                 lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
     return table.reset_index(drop=True)
 
 
@@ -269,20 +262,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--skip-labels", action="store_true", help="keep the committed distilled labels; only refit")
     args = ap.parse_args(argv)
+    from screening.engine.fit_report import print_errors
+    from screening.engine.pod_selection import print_table
+
     try:
         if not args.skip_labels:
             manifest = build_distilled(args.metal, args.teacher, domain={"min_pressure_gpa": args.min_pressure})
             print(f"{manifest['n']} distilled labels ({manifest['by_label']}) by {manifest['teacher']}")
         _, table = select_settings(args.metal, candidates=[c.strip() for c in args.candidates.split(",") if c.strip()],
                                    n_folds=args.folds)
-        cols = ["candidate", "energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "stress_rmse_gpa", "score"]
-        print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        print_table(table)
         errors = write_errors(args.metal, progress=True)
     except CandidateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    cols = ["set", "family", "n_configs", "energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "stress_rmse_gpa"]
-    print(errors[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    print_errors(errors)
     return 0
 
 

@@ -86,6 +86,12 @@ def write_report(metal: str, out_dir: str | Path | None = None, cache: str | Non
     return table
 
 
+def print_errors(table: pd.DataFrame) -> None:
+    """Print an :func:`error_table` (counts and RMSE by set and family)."""
+    cols = ["set", "family", "n_configs", "energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "stress_rmse_gpa"]
+    print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m screening.engine.fit_report --metal Ca``."""
     ap = argparse.ArgumentParser(prog="python -m screening.engine.fit_report", description=__doc__.split("\n")[0])
@@ -97,8 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CandidateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    cols = ["set", "family", "n_configs", "energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "stress_rmse_gpa"]
-    print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    print_errors(table)
     return 0
 
 

@@ -131,12 +131,12 @@ def settings_from_dict(d: dict) -> PodSettings:
     return PodSettings(**d)
 
 
-def chosen_settings(directory: str | Path) -> PodSettings | None:
-    """The settings chosen for the labels in ``directory`` (its :data:`SELECTION_FILE`), if a selection was made
+def chosen_settings(directory: str | Path, selection_file: str = SELECTION_FILE) -> PodSettings | None:
+    """The settings chosen for the labels in ``directory`` (its ``selection_file``), if a selection was made
     for exactly those training labels; None otherwise (no file, or labels changed since)."""
     from screening.provenance import sha256_file
 
-    path = Path(directory) / SELECTION_FILE
+    path = Path(directory) / selection_file
     if not path.is_file():
         return None
     try:
@@ -149,6 +149,33 @@ def chosen_settings(directory: str | Path) -> PodSettings | None:
         raise CandidateError(f"{path}: not a POD selection record ({exc})") from None
 
 
+def record_selection(directory: str | Path, table: pd.DataFrame, labels_file: str, source: str, *,
+                     table_file: str = TABLE_FILE, selection_file: str = SELECTION_FILE) -> PodSettings:
+    """Write a :func:`cross_validate` table (with its ``source``) and its winner (settings, CV errors, targets, the
+    SHA-256 of ``labels_file`` they were chosen on, code version) into ``directory``; returns the winner."""
+    from screening.provenance import atomic_write, sha256_file
+    from screening.reference.dataset import code_version
+
+    directory = Path(directory)
+    best = table.iloc[0]
+    table.insert(0, "source", source)
+    atomic_write(directory / table_file, lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
+    rec = {"candidate": best["candidate"], "settings": json.loads(best["settings"]),
+           "cv": {k: float(best[k]) for k in ("energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "stress_rmse_gpa")},
+           "targets": TARGETS, "n_folds": int(best["n_folds"]), "n_configs": int(best["n_configs"]),
+           "labels_file": labels_file, "labels_sha256": sha256_file(directory / labels_file),
+           "code_version": code_version()}
+    atomic_write(directory / selection_file, lambda tmp: Path(tmp).write_text(json.dumps(rec, indent=1) + "\n"))
+    return settings_from_json(best["settings"])
+
+
+def print_table(table: pd.DataFrame) -> None:
+    """Print a :func:`cross_validate` table and its winner."""
+    cols = ["candidate", "energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "stress_rmse_gpa", "score"]
+    print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    print(f"chosen: {table.iloc[0]['candidate']}")
+
+
 def select(metal: str, out_dir: str | Path | None = None, *, n_folds: int = 5, cache: str | None = None,
            progress: bool = True) -> tuple[PodSettings, pd.DataFrame]:
     """Cross-validate :data:`POD_CANDIDATES` on the committed training labels of ``metal`` and record the winner.
@@ -157,22 +184,12 @@ def select(metal: str, out_dir: str | Path | None = None, *, n_folds: int = 5, c
     chosen on, fold count, code version) into the labels' folder. The hold-out file is not read.
     """
     from screening.engine.dft_labels import training_labels
-    from screening.provenance import atomic_write, sha256_file
-    from screening.reference.dataset import code_version
 
     directory, committed = training_labels(metal, out_dir)
-    train = committed["train"]
     fname = committed["manifest"]["files"]["train"]
-    table = cross_validate(train, (metal, "H"), n_folds=n_folds, cache=cache, progress=progress)
-    best = table.iloc[0]
-    table.insert(0, "source", f"computed by screening.engine.pod_selection on {fname}")
-    atomic_write(directory / TABLE_FILE, lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
-    rec = {"candidate": best["candidate"], "settings": json.loads(best["settings"]),
-           "cv": {k: float(best[k]) for k in ("energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "stress_rmse_gpa")},
-           "targets": TARGETS, "n_folds": int(best["n_folds"]), "n_configs": int(best["n_configs"]),
-           "labels_file": fname, "labels_sha256": sha256_file(directory / fname), "code_version": code_version()}
-    atomic_write(directory / SELECTION_FILE, lambda tmp: Path(tmp).write_text(json.dumps(rec, indent=1) + "\n"))
-    return settings_from_json(best["settings"]), table
+    table = cross_validate(committed["train"], (metal, "H"), n_folds=n_folds, cache=cache, progress=progress)
+    settings = record_selection(directory, table, fname, f"computed by screening.engine.pod_selection on {fname}")
+    return settings, table
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -188,9 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CandidateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    cols = ["candidate", "energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "stress_rmse_gpa", "score"]
-    print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    print(f"chosen: {table.iloc[0]['candidate']}")
+    print_table(table)
     return 0
 
 
