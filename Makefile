@@ -23,7 +23,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: bench-dft dft-convergence label-convergence engine-labels engine-fit engine-teacher engine-distill engine-capacity dft-data help install screen test finetune bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: bench-dft dft-convergence label-convergence engine-labels engine-fit engine-teacher engine-distill engine-active engine-capacity dft-data help install screen test finetune bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
@@ -47,6 +47,7 @@ help:
 	@echo "make engine-fit  POD fit to the committed labels: settings by grouped CV, errors by set/family, learning curve (METAL=Ca)"
 	@echo "make engine-teacher  chgnet-hydride fine-tuned on the committed labels of one M-H system -> models/chgnet_hydride_<m> (METAL=Ca)"
 	@echo "make engine-distill  the teacher labels the pool at 20-60 GPa, POD fitted to them, errors vs the GPAW hold-out (METAL=Ca)"
+	@echo "make engine-active   active learning of the distilled POD: its MD frames where it departs from the teacher (METAL, ROUNDS)"
 	@echo "make engine-capacity  POD fitted to the whole pool labelled by a cheap teacher: can the fit form reach the targets? (METAL=Ca)"
 	@echo "make engine-labels  GPAW training labels of the engine's M-H pool -> data/engine/<M>-H (METAL=Ca, N_TRAIN, MAX_LABELS)"
 	@echo "make label-convergence  k-point convergence of DFT labels of hot/slab/fluid training cells (METAL=Ca, PRESSURE=40)"
@@ -135,7 +136,14 @@ engine-teacher: $(STAMP)
 # settings by grouped cross-validation on those labels, errors against the GPAW hold-out
 # (data/engine/<M>-H/distilled_*; make engine LABELS=distilled fits from them). METAL=Ca, TEACHER=<spec>.
 engine-distill: $(STAMP)
-	$(PY) -m screening.engine.distilled --metal $(or $(METAL),Ca) $(if $(TEACHER),--teacher "$(TEACHER)")
+	$(PY) -m screening.engine.distilled --metal $(or $(METAL),Ca) $(if $(TEACHER),--teacher "$(TEACHER)") $(if $(SKIP_LABELS),--skip-labels)
+
+# Active learning of the distilled potential: POD runs the engine's states (dense H2, interface, bulk hydrides at
+# 1473/2500 K), the teacher labels the frames where they disagree -> data/engine/<M>-H/distilled_active.extxyz
+# (ROUNDS in total, resumable), then the POD settings are re-selected by CV and the distilled fit redone.
+engine-active: $(STAMP)
+	$(PY) -m screening.engine.active_learning --metal $(or $(METAL),Ca) --rounds $(or $(ROUNDS),6)
+	$(PY) -m screening.engine.distilled --metal $(or $(METAL),Ca) --skip-labels
 
 # Can POD represent the M-H surface? POD candidates fitted to the whole labelling pool labelled by a cheap teacher,
 # errors against the teacher and the GPAW hold-out -> reports/engine_fit_capacity_<M>.csv (METAL=Ca, TEACHER).

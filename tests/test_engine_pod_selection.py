@@ -81,6 +81,16 @@ def test_the_choice_is_recorded_for_exactly_those_labels(configs, tmp_path, monk
     fitted = system_potential("Pd", EngineSettings(label_calculator="gpaw"), cache=str(tmp_path / "cache"))
     assert fitted.settings == settings
 
+    # a choice made on two label files holds for exactly those two, with those contents
+    write_extxyz(configs[:2], folder / "extra.extxyz")
+    sel.record_selection(folder, table, ["train_gpaw.extxyz", "extra.extxyz"], "test",
+                         selection_file="two.json")
+    assert sel.chosen_settings(folder, "two.json", ["extra.extxyz", "train_gpaw.extxyz"]) == settings
+    assert sel.chosen_settings(folder, "two.json", ["train_gpaw.extxyz"]) is None
+    write_extxyz(configs[:3], folder / "extra.extxyz")
+    assert sel.chosen_settings(folder, "two.json") is None
+    assert sel.recorded_settings(folder, "two.json") == settings
+
     # labels changed since the choice: the choice no longer applies
     write_extxyz(configs[:-1], folder / "train_gpaw.extxyz")
     assert sel.chosen_settings(folder) is None

@@ -48,6 +48,10 @@ MANIFEST_FILE = "distilled_manifest.json"
 SELECTION_TABLE = "distilled_pod_selection.csv"
 SELECTION_FILE = "distilled_pod_settings.json"
 ERRORS_FILE = "distilled_fit_errors.csv"
+#: frames added by active learning (:mod:`screening.engine.active_learning`), teacher-labelled like the rest
+ACTIVE_FILE = "distilled_active.extxyz"
+#: the log of the active-learning rounds (and the SHA-256 of :data:`ACTIVE_FILE`)
+ACTIVE_LOG = "distilled_active.json"
 #: the fitting domain (keywords of :func:`~screening.engine.fit_capacity.within_domain`): the engine's interface
 #: runs are at 40 GPa; with the pool's 0-GPa cells (expanded metal, molecular H2, ambient slabs) in the fit, POD
 #: followed the teacher to 36 meV/atom on the training cells, without them to 24 (``make engine-capacity``)
@@ -160,8 +164,31 @@ def build_distilled(metal: str, teacher: str | None = None, *, domain: dict | No
     pool = teacher_pool(metal, teacher, store=store, progress=progress)
     frames = distilled_set(pool, committed["train"], committed["holdout"], domain)
     teacher_errors = _teacher_holdout_errors(teacher)
-    return write_distilled(frames, directory, teacher=teacher, domain=domain,
-                           dft_files=label_file_hashes(directory, committed), teacher_errors=teacher_errors)
+    manifest = write_distilled(frames, directory, teacher=teacher, domain=domain,
+                               dft_files=label_file_hashes(directory, committed), teacher_errors=teacher_errors)
+    relabel_active(metal, teacher, out_dir=out_dir, store=store, progress=progress)
+    return manifest
+
+
+def relabel_active(metal: str, teacher: str, *, out_dir: str | Path | None = None, store=None,
+                   progress: bool = False) -> int:
+    """Label the active-learning frames of ``metal`` again with ``teacher`` (after the teacher changed), keeping their
+    provenance, and record the new file's SHA-256 in its log; returns the number of frames."""
+    from screening.engine.labelling import label_configurations, write_extxyz
+    from screening.provenance import atomic_write, sha256_file
+
+    frames = active_frames(metal, out_dir)
+    if not frames:
+        return 0
+    labelled = label_configurations(frames, teacher, store=store, progress=progress)
+    if len(labelled) != len(frames):
+        raise CandidateError(f"{len(frames) - len(labelled)} active-learning frames failed with {teacher}")
+    directory = _directory(metal, out_dir)
+    path = write_extxyz(labelled, directory / ACTIVE_FILE)
+    log = json.loads((directory / ACTIVE_LOG).read_text())
+    log.update(sha256=sha256_file(path), relabelled_by=teacher.replace(f"{_REPO}/", ""))
+    atomic_write(directory / ACTIVE_LOG, lambda tmp: Path(tmp).write_text(json.dumps(log, indent=1) + "\n"))
+    return len(labelled)
 
 
 def _teacher_holdout_errors(teacher: str) -> dict | None:
@@ -184,17 +211,70 @@ def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates
         raise CandidateError(f"unknown POD candidate(s) {unknown}; valid: {', '.join(ALL_POD_CANDIDATES)}")
     table = cross_validate(frames, (metal, "H"), {c: ALL_POD_CANDIDATES[c] for c in candidates}, n_folds=n_folds,
                            cache=cache, progress=progress)
-    settings = record_selection(_directory(metal, out_dir), table, LABELS_FILE,
-                                f"computed by screening.engine.distilled on {LABELS_FILE}",
+    files = label_files(metal, out_dir)
+    settings = record_selection(_directory(metal, out_dir), table, files,
+                                f"computed by screening.engine.distilled on {' + '.join(files)}",
                                 table_file=SELECTION_TABLE, selection_file=SELECTION_FILE)
     return settings, table
 
 
+def label_files(metal: str, out_dir: str | Path | None = None) -> list[str]:
+    """The distilled label files of ``metal`` a fit reads: :data:`LABELS_FILE` and, once active learning has added
+    frames, :data:`ACTIVE_FILE`."""
+    return [LABELS_FILE] + ([ACTIVE_FILE] if (_directory(metal, out_dir) / ACTIVE_FILE).is_file() else [])
+
+
 def _require(metal: str, out_dir: str | Path | None) -> tuple[list, dict]:
+    """The distilled frames of ``metal`` (the pool's and the active-learning ones) and the manifest.
+
+    Raises:
+        CandidateError: no distilled labels, or an active-learning file its log does not describe.
+    """
     found = committed_distilled(metal, out_dir)
     if found is None or not found[0]:
         raise CandidateError(f"no distilled labels of {metal}-H (run make engine-distill METAL={metal})")
-    return found
+    frames, manifest = found
+    if ACTIVE_FILE in label_files(metal, out_dir):
+        from screening.provenance import sha256_file
+
+        path, log = _directory(metal, out_dir) / ACTIVE_FILE, _directory(metal, out_dir) / ACTIVE_LOG
+        try:
+            recorded = json.loads(log.read_text()).get("sha256")
+        except (OSError, ValueError) as exc:
+            raise CandidateError(f"{log}: missing or unreadable ({exc}); it describes {path.name}") from None
+        if sha256_file(path) != recorded:
+            raise CandidateError(f"{path}: not the file {log.name} describes (rebuild with make engine-active "
+                                 f"METAL={metal})")
+        frames = frames + active_frames(metal, out_dir)
+    return frames, manifest
+
+
+def active_frames(metal: str, out_dir: str | Path | None = None) -> list:
+    """The active-learning frames of ``metal`` (:data:`ACTIVE_FILE`; empty if none), unchecked (see :func:`_require`)."""
+    from screening.engine.labelling import read_extxyz
+
+    path = _directory(metal, out_dir) / ACTIVE_FILE
+    return read_extxyz(path) if path.is_file() else []
+
+
+def chosen_or_recorded_settings(metal: str, out_dir: str | Path | None = None):
+    """The POD settings of the distilled fit: those cross-validated on exactly the current label files; else, with a
+    warning, the last recorded choice (active learning adds frames between selections); else the defaults."""
+    import warnings
+
+    from screening.engine.pod_selection import chosen_settings, recorded_settings
+    from screening.engine.potential import PodSettings
+
+    directory = _directory(metal, out_dir)
+    chosen = chosen_settings(directory, SELECTION_FILE, labels_files=label_files(metal, out_dir))
+    if chosen is not None:
+        return chosen
+    recorded = recorded_settings(directory, SELECTION_FILE)
+    if recorded is not None:
+        warnings.warn(f"{directory / SELECTION_FILE} was chosen on other labels; using its settings (re-select with "
+                      f"make engine-distill METAL={metal} SKIP_LABELS=1)", stacklevel=2)
+        return recorded
+    return PodSettings()
 
 
 def committed_holdout(metal: str, out_dir: str | Path | None = None) -> list:
@@ -216,10 +296,9 @@ def fit_distilled(metal: str, out_dir: str | Path | None = None, *, cache: str |
 
 def _fit(frames: Sequence, metal: str, out_dir: str | Path | None, holdout: Sequence, cache: str | None,
          progress: bool):
-    from screening.engine.pod_selection import chosen_settings
-    from screening.engine.potential import PodSettings, fit_pod
+    from screening.engine.potential import fit_pod
 
-    settings = chosen_settings(_directory(metal, out_dir), SELECTION_FILE) or PodSettings()
+    settings = chosen_or_recorded_settings(metal, out_dir)
     return fit_pod(frames, (metal, "H"), settings, holdout=list(holdout) or None, cache=cache, progress=progress)
 
 

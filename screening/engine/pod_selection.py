@@ -131,39 +131,63 @@ def settings_from_dict(d: dict) -> PodSettings:
     return PodSettings(**d)
 
 
-def chosen_settings(directory: str | Path, selection_file: str = SELECTION_FILE) -> PodSettings | None:
+def chosen_settings(directory: str | Path, selection_file: str = SELECTION_FILE,
+                    labels_files: Sequence[str] | None = None) -> PodSettings | None:
     """The settings chosen for the labels in ``directory`` (its ``selection_file``), if a selection was made
-    for exactly those training labels; None otherwise (no file, or labels changed since)."""
-    from screening.provenance import sha256_file
+    for exactly those training labels; None otherwise (no file, or labels changed since).
 
+    ``labels_files``: the label files the fit reads now (default: the one the record names); the record must have
+    been made on exactly these files, with these contents."""
     path = Path(directory) / selection_file
     if not path.is_file():
         return None
     try:
         rec = json.loads(path.read_text())
-        train = Path(directory) / rec["labels_file"]
-        if not train.is_file() or sha256_file(train) != rec["labels_sha256"]:
+        recorded = rec.get("labels") or {rec["labels_file"]: rec["labels_sha256"]}
+        names = list(recorded) if labels_files is None else list(labels_files)
+        if set(names) != set(recorded) or _file_hashes(directory, names) != recorded:
             return None
         return settings_from_dict(rec["settings"])
     except (ValueError, KeyError, TypeError) as exc:
         raise CandidateError(f"{path}: not a POD selection record ({exc})") from None
 
 
-def record_selection(directory: str | Path, table: pd.DataFrame, labels_file: str, source: str, *,
+def recorded_settings(directory: str | Path, selection_file: str = SELECTION_FILE) -> PodSettings | None:
+    """The settings a selection record holds, whatever labels it was made on (None: no record)."""
+    path = Path(directory) / selection_file
+    if not path.is_file():
+        return None
+    try:
+        return settings_from_dict(json.loads(path.read_text())["settings"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CandidateError(f"{path}: not a POD selection record ({exc})") from None
+
+
+def _file_hashes(directory: str | Path, names: Sequence[str]) -> dict[str, str | None]:
+    from screening.provenance import sha256_file
+
+    return {n: sha256_file(Path(directory) / n) if (Path(directory) / n).is_file() else None for n in names}
+
+
+def record_selection(directory: str | Path, table: pd.DataFrame, labels_file: str | Sequence[str], source: str, *,
                      table_file: str = TABLE_FILE, selection_file: str = SELECTION_FILE) -> PodSettings:
     """Write a :func:`cross_validate` table (with its ``source``) and its winner (settings, CV errors, targets, the
-    SHA-256 of ``labels_file`` they were chosen on, code version) into ``directory``; returns the winner."""
-    from screening.provenance import atomic_write, sha256_file
+    SHA-256 of ``labels_file`` (one file name or several) they were chosen on, code version) into ``directory``;
+    returns the winner."""
+    from screening.provenance import atomic_write
     from screening.reference.dataset import code_version
 
     directory = Path(directory)
+    files = [labels_file] if isinstance(labels_file, str) else list(labels_file)
+    hashes = _file_hashes(directory, files)
     best = table.iloc[0]
+    table = table.drop(columns=["source"], errors="ignore")
     table.insert(0, "source", source)
     atomic_write(directory / table_file, lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
     rec = {"candidate": best["candidate"], "settings": json.loads(best["settings"]),
            "cv": {k: float(best[k]) for k in ("energy_rmse_mev_per_atom", "forces_rmse_ev_per_a", "stress_rmse_gpa")},
            "targets": TARGETS, "n_folds": int(best["n_folds"]), "n_configs": int(best["n_configs"]),
-           "labels_file": labels_file, "labels_sha256": sha256_file(directory / labels_file),
+           "labels_file": files[0], "labels_sha256": hashes[files[0]], "labels": hashes,
            "code_version": code_version()}
     atomic_write(directory / selection_file, lambda tmp: Path(tmp).write_text(json.dumps(rec, indent=1) + "\n"))
     return settings_from_json(best["settings"])
