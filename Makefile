@@ -23,7 +23,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: bench-dft dft-convergence label-convergence engine-labels engine-fit engine-teacher engine-distill engine-active engine-capacity dft-data help install screen test finetune bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: bench-dft dft-convergence label-convergence engine-labels engine-fit engine-teacher engine-distill engine-active engine-melting engine-capacity dft-data help install screen test finetune bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
@@ -47,6 +47,7 @@ help:
 	@echo "make engine-fit  POD fit to the committed labels: settings by grouped CV, errors by set/family, learning curve (METAL=Ca)"
 	@echo "make engine-teacher  chgnet-hydride fine-tuned on the committed labels of one M-H system -> models/chgnet_hydride_<m> (METAL=Ca)"
 	@echo "make engine-distill  the teacher labels the pool at 20-60 GPa, POD fitted to them, errors vs the GPAW hold-out (METAL=Ca)"
+	@echo "make engine-melting  T_m(P) of MH2 and MH4 at 20/40/60 GPa on the distilled potential (METAL, MERGE=ranking.csv)"
 	@echo "make engine-active   active learning of the distilled POD: its MD frames where it departs from the teacher (METAL, ROUNDS)"
 	@echo "make engine-capacity  POD fitted to the whole pool labelled by a cheap teacher: can the fit form reach the targets? (METAL=Ca)"
 	@echo "make engine-labels  GPAW training labels of the engine's M-H pool -> data/engine/<M>-H (METAL=Ca, N_TRAIN, MAX_LABELS)"
@@ -144,6 +145,12 @@ engine-distill: $(STAMP)
 engine-active: $(STAMP)
 	$(PY) -m screening.engine.active_learning --metal $(or $(METAL),Ca) --rounds $(or $(ROUNDS),6)
 	$(PY) -m screening.engine.distilled --metal $(or $(METAL),Ca) --skip-labels
+
+# T_m(P) of the system's precursor and product hydrides (MH2, MH4 at 20/40/60 GPa) with the melting tier on the
+# engine's distilled potential -> data/engine/<M>-H/melting.csv; MERGE=reports/ranking.csv puts them into its rows.
+engine-melting: $(STAMP)
+	$(PY) -m screening.engine.hydride_melting --metal $(or $(METAL),Ca) $(if $(POTENTIAL),--potential "$(POTENTIAL)") \
+		$(if $(MERGE),--merge "$(MERGE)")
 
 # Can POD represent the M-H surface? POD candidates fitted to the whole labelling pool labelled by a cheap teacher,
 # errors against the teacher and the GPAW hold-out -> reports/engine_fit_capacity_<M>.csv (METAL=Ca, TEACHER).

@@ -1,0 +1,48 @@
+"""Hydride melting with the engine's potential (screening.engine.hydride_melting): ids, structures, the committed
+table and its merge into a ranking (the MD itself is the melting tier's, tested there)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from screening.engine import hydride_melting as hm
+from screening.errors import CandidateError
+
+
+def test_ids_match_the_ranking_and_the_structures_are_the_engines_templates():
+    import screening
+
+    grid = screening.candidate_grid(metals=["Ca"], h_per_metal=[2.0, 4.0], pressures_gpa=[40.0])
+    assert set(grid["candidate_id"]) == {hm.candidate_id("Ca", 2.0, 40.0), hm.candidate_id("Ca", 4.0, 40.0)}
+    s, name = hm.hydride_structure("Ca", 4.0, 40.0)
+    assert s.composition.reduced_formula == "CaH4" and s.get_space_group_info()[0] == "I4/mmm"
+    assert hm.hydride_structure("Ca", 2.0, 20.0)[1] == "cotunnite"
+
+
+def test_merge_replaces_only_the_rows_the_table_covers():
+    ranking = pd.DataFrame({"candidate_id": ["CaH4@40GPa", "YH6@150GPa"], "metals": ["Ca", "Y"],
+                            "tm_metal_k": [np.nan, 2100.0], "melting_status": [np.nan, "ok"]})
+    table = pd.DataFrame({"candidate_id": ["CaH4@40GPa", "CaH2@40GPa"], "tm_metal_k": [1900.0, 2500.0],
+                          "tm_metal_err_k": [120.0, 150.0], "melting_status": ["ok", "ok"],
+                          "melting_method": ["hysteresis"] * 2, "melting_calculator": ["lammps POD"] * 2})
+    out = hm.merge_into_ranking(ranking, table)
+    assert list(out["candidate_id"]) == list(ranking["candidate_id"])
+    assert out.loc[0, "tm_metal_k"] == 1900.0 and out.loc[0, "tm_metal_err_k"] == 120.0
+    assert out.loc[1, "tm_metal_k"] == 2100.0 and out.loc[1, "melting_status"] == "ok"
+    assert np.isnan(out.loc[1, "tm_metal_err_k"])
+    with pytest.raises(CandidateError, match="candidate_id"):
+        hm.merge_into_ranking(ranking.drop(columns="candidate_id"), table)
+
+
+def test_a_table_without_its_columns_is_named_and_bad_cli_input_exits_2(tmp_path, capsys):
+    d = tmp_path / "Ca-H"
+    d.mkdir()
+    assert hm.committed_melting("Ca", tmp_path) is None
+    (d / hm.MELTING_FILE).write_text("a,b\n1,2\n")
+    with pytest.raises(CandidateError, match="melting.csv: not a melting table"):
+        hm.committed_melting("Ca", tmp_path)
+    assert hm.main(["--pressures", "40,abc"]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert hm.main(["--pressures", "-5"]) == 2
