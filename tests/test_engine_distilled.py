@@ -126,6 +126,11 @@ def test_refit_from_the_committed_ca_h_distilled_labels_reproduces_their_reporte
     frames, manifest = distilled.committed_distilled("Ca")
     assert reported["labels_sha256"].iloc[0] == manifest["sha256"], \
         "distilled labels changed since their fit report: run make engine-distill METAL=Ca and commit the result"
+    if distilled.ACTIVE_FILE in distilled.label_files("Ca"):
+        from screening.provenance import sha256_file
+
+        assert reported["active_labels_sha256"].iloc[0] == sha256_file(CA_H / distilled.ACTIVE_FILE), \
+            "active-learning frames changed since the fit report: run make engine-active METAL=Ca"
     fitted = distilled.fit_distilled("Ca", cache=str(tmp_path))
     assert fitted.data_hash[:24] == reported["potential_data_hash"].iloc[0]
     holdout = distilled.committed_holdout("Ca")

@@ -321,8 +321,13 @@ def write_errors(metal: str, out_dir: str | Path | None = None, *, cache: str | 
     table["pod_settings"] = json.dumps(asdict(fitted.settings), sort_keys=True)
     table["teacher"] = manifest["teacher"]
     table["labels_sha256"] = manifest["sha256"]
+    if ACTIVE_FILE in label_files(metal, out_dir):
+        from screening.provenance import sha256_file
+
+        table["active_labels_sha256"] = sha256_file(_directory(metal, out_dir) / ACTIVE_FILE)
     table["lammps_version"] = fitted.lammps_version
-    table["source"] = (f"computed by screening.engine.distilled: POD (LAMMPS fitpod) fitted to {LABELS_FILE} "
+    table["source"] = (f"computed by screening.engine.distilled: POD (LAMMPS fitpod) fitted to "
+                       f"{' + '.join(label_files(metal, out_dir))} "
                        f"(teacher {manifest['teacher']}: a fine-tuned universal potential, not DFT; the cells with "
                        f"committed GPAW labels keep them); holdout_gpaw: against the committed GPAW hold-out labels")
     atomic_write(_directory(metal, out_dir) / ERRORS_FILE,
