@@ -62,6 +62,18 @@ def test_a_round_adds_teacher_frames_with_provenance_the_fit_reads_them_and_the_
     log = json.loads((d / al.ACTIVE_LOG).read_text())
     assert [r["round"] for r in log["rounds"]] == [0] and log["regenerate"] == "make engine-active METAL=Pd"
 
+    # a run killed after writing round 1's frames but before its log entry: those frames are dropped on resume
+    from screening.engine.labelling import write_extxyz
+
+    orphan = added[0].copy()
+    orphan.calc = added[0].calc
+    orphan.info["active_round"] = 1
+    write_extxyz(added + [orphan], d / distilled.ACTIVE_FILE)
+    with pytest.raises(CandidateError, match="make engine-active"):
+        distilled._require("Pd", root)
+    assert al.repair_active("Pd", root) == 1 and len(al.active_frames("Pd", root)) == 2
+    assert len(distilled._require("Pd", root)[0]) == len(cells) + 2
+
     rounds = al.run_active_learning("Pd", 2, force_tol=1e9, energy_tol=1e9, **kw)  # resumes at round 1
     assert [r["round"] for r in rounds] == [0, 1] and rounds[1]["converged"] and rounds[1]["n_added"] == 0
     assert len(al.active_frames("Pd", root)) == 2

@@ -43,7 +43,7 @@ from screening.engine.distilled import ACTIVE_FILE, ACTIVE_LOG, active_frames
 from screening.errors import CandidateError
 
 __all__ = ["ACTIVE_FILE", "ACTIVE_LOG", "DEFAULT_PROBES", "Probe", "active_frames", "examined", "explore",
-           "pick_off_frames", "run_active_learning", "run_round", "student_teacher_gap"]
+           "pick_off_frames", "repair_active", "run_active_learning", "run_round", "student_teacher_gap"]
 #: thresholds of an *off* frame: POD's force RMSE against the teacher (the distilled fit reaches 0.31 eV/Å on its
 #: training cells) and its energy error per atom against the teacher
 FORCE_TOL_EV_PER_A = 0.5
@@ -183,7 +183,8 @@ def student_teacher_gap(labelled: Sequence, potential: str) -> np.ndarray:
 def pick_off_frames(gaps: np.ndarray, per_probe: int, *, force_tol: float = FORCE_TOL_EV_PER_A,
                     energy_tol: float = ENERGY_TOL_EV_PER_ATOM) -> list[int]:
     """Indices of the off frames of one probe (force RMSE above ``force_tol`` or energy gap above ``energy_tol``),
-    worst first by force gap relative to its tolerance, at most ``per_probe``, no two adjacent samples."""
+    worst first (the larger of the two gaps, each relative to its tolerance), at most ``per_probe``, never two
+    neighbours in ``gaps`` (the examined frames of a failing run end in consecutive 5-fs samples)."""
     gaps = np.asarray(gaps, dtype=float).reshape(-1, 2)
     score = np.maximum(gaps[:, 0] / energy_tol, gaps[:, 1] / force_tol)
     chosen: list[int] = []
@@ -285,10 +286,34 @@ def run_round(metal: str, round_index: int, *, probes: Sequence[Probe] = DEFAULT
     return entry
 
 
+def repair_active(metal: str, out_dir: str | Path | None = None) -> int:
+    """After a run killed between writing the frames of a round and its log entry: keep only the frames of the
+    logged rounds and record the file's SHA-256 again. Returns the number of frames dropped."""
+    from screening.engine.distilled import _directory
+    from screening.engine.labelling import write_extxyz
+    from screening.provenance import atomic_write, sha256_file
+
+    path, log = _log(metal, out_dir)
+    active = _directory(metal, out_dir) / ACTIVE_FILE
+    if not active.is_file() or sha256_file(active) == log.get("sha256"):
+        return 0
+    frames = active_frames(metal, out_dir)
+    keep = [a for a in frames if int(a.info.get("active_round", -1)) < len(log["rounds"])]
+    if keep:
+        write_extxyz(keep, active)
+    else:
+        active.unlink()
+    log["sha256"] = sha256_file(active) if keep else None
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(log, indent=1) + "\n"))
+    return len(frames) - len(keep)
+
+
 def run_active_learning(metal: str, rounds: int, **kwargs) -> list[dict]:
-    """Rounds until one converges or ``rounds`` have run in total (earlier rounds in the log count: resumable)."""
+    """Rounds until one converges or ``rounds`` have run in total (earlier rounds in the log count: resumable; the
+    frames of a round killed before its log entry was written are dropped, :func:`repair_active`)."""
     if rounds < 1:
         raise CandidateError(f"rounds must be at least 1, got {rounds}")
+    repair_active(metal, kwargs.get("out_dir"))
     _, log = _log(metal, kwargs.get("out_dir"))
     done = log["rounds"]
     if done and done[-1].get("converged"):
