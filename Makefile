@@ -158,7 +158,8 @@ engine-capacity: $(STAMP)
 	$(PY) -m screening.engine.fit_capacity --metal $(or $(METAL),Ca) $(if $(TEACHER),--teacher "$(TEACHER)")
 
 engine-demo: $(STAMP)
-	$(PY) benchmarks/engine_ca_h.py
+	$(PY) benchmarks/engine_ca_h.py $(if $(LABELS),--labels "$(LABELS)") $(if $(TIME_PS),--time-ps $(TIME_PS)) \
+		$(if $(POTENTIAL),--potential "$(POTENTIAL)")
 
 score: $(STAMP)
 	$(PY) -m screening score --ranking "$(OUT)" $(if $(WEIGHTS),--weights "$(WEIGHTS)")

@@ -1,6 +1,6 @@
 """Tier-3 demonstration on the seed system: CaH2 + dense H2 at 40 GPa.
 
-    make engine-demo            (.venv/bin/python benchmarks/engine_ca_h.py [--time-ps 10])
+    make engine-demo            (.venv/bin/python benchmarks/engine_ca_h.py [--time-ps 10] [--labels distilled])
 
 1. the Ca–H POD potential over 0–60 GPa (training pool with hot MD, CHGNet labels, fitpod), cached;
 2. its errors: train and held-out against the CHGNet labels, and against GPAW PBE on the held-out
@@ -74,9 +74,11 @@ def main(argv=None) -> int:
     ap.add_argument("--control-temperature", type=float, default=300.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--potential", default=None, help="fitted POD potential directory or lammps:pod spec (skips training)")
+    ap.add_argument("--labels", default=None, help="label calculator of the potential: chgnet (default), gpaw (the "
+                    "committed GPAW labels) or distilled (the committed distilled and active-learning labels)")
     args = ap.parse_args(argv)
     settings = EngineSettings(temperature_k=args.temperature, control_temperature_k=args.control_temperature,
-                              time_ps=args.time_ps)
+                              time_ps=args.time_ps, **({"label_calculator": args.labels} if args.labels else {}))
     wall = {}
     t0 = time.perf_counter()
     if args.potential:
