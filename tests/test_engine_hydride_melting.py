@@ -46,3 +46,16 @@ def test_a_table_without_its_columns_is_named_and_bad_cli_input_exits_2(tmp_path
     assert hm.main(["--pressures", "40,abc"]) == 2
     assert "error:" in capsys.readouterr().err
     assert hm.main(["--pressures", "-5"]) == 2
+
+
+def test_a_hydrogen_pair_is_not_a_blow_up_in_a_template_without_one():
+    from ase.build import bulk
+
+    from screening.md import to_atoms
+    from screening.md.runner import H_PAIR_FLOOR_A, blowup_distance
+
+    s, _ = hm.hydride_structure("Ca", 4.0, 40.0)  # I4/mmm CaH4 template: shortest H-H 1.5 A, no H2 unit
+    atoms = to_atoms(s)
+    assert blowup_distance(atoms) == H_PAIR_FLOOR_A < 0.68  # a 0.68-A H-H bond formed in hot CaH4 is physical
+    cu = bulk("Cu", "fcc", a=3.6)
+    assert blowup_distance(cu) == pytest.approx(0.5 * 3.6 / 2 ** 0.5)  # no hydrogen: half the shortest distance

@@ -54,10 +54,19 @@ def run_protocol(session: MDSession, protocol: Protocol, shell: int, min_distanc
     return record
 
 
+#: closest H–H approach that is still physical: the H2 bond (0.74 Å) vibrating at 4,000 K reaches about 0.6 Å
+H_PAIR_FLOOR_A = 0.5
+
+
 def blowup_distance(atoms) -> float:
-    """Closest approach (Å) that counts as a blow-up: half the shortest distance in the input crystal."""
+    """Closest approach (Å) that counts as a blow-up: half the shortest distance in the input crystal, at most
+    :data:`H_PAIR_FLOOR_A` when the crystal holds two or more H atoms (H can pair into H2 in the run: a 0.68-Å H–H
+    pair in hot CaH4 is a bond, not a blow-up, although the template's shortest distance is 1.52 Å)."""
     d, _, _ = min_separation(atoms)
-    return max(0.35, 0.5 * d) if math.isfinite(d) else 0.35
+    out = max(0.35, 0.5 * d) if math.isfinite(d) else 0.35
+    if atoms.get_chemical_symbols().count("H") >= 2:
+        out = min(out, H_PAIR_FLOOR_A)
+    return out
 
 
 def series_array(record: dict, label: str, key: str) -> np.ndarray:

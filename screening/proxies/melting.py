@@ -248,6 +248,7 @@ class _Job:
         geometry = json.dumps([cell.get_chemical_symbols(), np.round(np.array(cell.cell), 6).tolist(),
                                np.round(cell.positions, 5).tolist()])
         return {"protocol": PROTOCOL_VERSION, "kind": kind, "formula": self.formula, "n_atoms": len(cell),
+                "blowup_distance_a": round(self.min_distance, 4),
                 "repeats": cell.info.get("repeats"), "structure_sha256": sha256_text(geometry),
                 "cell": np.round(np.array(cell.cell), 6).tolist(), "pressure_gpa": self.pressure_gpa,
                 "calculator": self.info.as_dict(), "backend": self.backend, "timestep_fs": self.timestep_fs,
