@@ -197,9 +197,9 @@ def pick_off_frames(gaps: np.ndarray, per_probe: int, *, force_tol: float = FORC
 
 
 def _log(metal: str, out_dir) -> tuple[Path, dict]:
-    from screening.engine.distilled import _directory
+    from screening.engine.distilled import label_directory
 
-    path = _directory(metal, out_dir) / ACTIVE_LOG
+    path = label_directory(metal, out_dir) / ACTIVE_LOG
     if not path.is_file():
         return path, {"rounds": []}
     try:
@@ -224,16 +224,16 @@ def run_round(metal: str, round_index: int, *, probes: Sequence[Probe] = DEFAULT
         cache, store: where fitted potentials and teacher labels are cached.
         force_tol, energy_tol: thresholds of an off frame (eV/Å force RMSE, eV/atom).
     """
-    from screening.engine.distilled import _directory, _require, chosen_or_recorded_settings
+    from screening.engine.distilled import chosen_or_recorded_settings, distilled_frames, label_directory
     from screening.engine.labelling import label_configurations, write_extxyz
     from screening.engine.potential import fit_pod
     from screening.engine.teacher import teacher_spec
     from screening.provenance import sha256_file
     from screening.reference.dataset import code_version
 
-    directory = _directory(metal, out_dir)
+    directory = label_directory(metal, out_dir)
     teacher = teacher or teacher_spec(metal)
-    frames, _ = _require(metal, out_dir)
+    frames = distilled_frames(metal, out_dir)
     settings = chosen_or_recorded_settings(metal, out_dir)
     fitted = fit_pod(frames, (metal, "H"), settings, cache=cache, progress=False)
     entry: dict[str, Any] = {"round": int(round_index), "potential_data_hash": fitted.data_hash[:24],
@@ -289,12 +289,12 @@ def run_round(metal: str, round_index: int, *, probes: Sequence[Probe] = DEFAULT
 def repair_active(metal: str, out_dir: str | Path | None = None) -> int:
     """After a run killed between writing the frames of a round and its log entry: keep only the frames of the
     logged rounds and record the file's SHA-256 again. Returns the number of frames dropped."""
-    from screening.engine.distilled import _directory
+    from screening.engine.distilled import label_directory
     from screening.engine.labelling import write_extxyz
     from screening.provenance import atomic_write, sha256_file
 
     path, log = _log(metal, out_dir)
-    active = _directory(metal, out_dir) / ACTIVE_FILE
+    active = label_directory(metal, out_dir) / ACTIVE_FILE
     if not active.is_file() or sha256_file(active) == log.get("sha256"):
         return 0
     frames = active_frames(metal, out_dir)

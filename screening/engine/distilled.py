@@ -88,6 +88,17 @@ def _directory(metal: str, out_dir: str | Path | None) -> Path:
     return folder(metal, _root(out_dir))
 
 
+def label_directory(metal: str, out_dir: str | Path | None = None) -> Path:
+    """``data/engine/<M>-H`` (or under ``out_dir``): where the system's labels and derived engine data live."""
+    return _directory(metal, out_dir)
+
+
+def distilled_frames(metal: str, out_dir: str | Path | None = None) -> list:
+    """Every frame the distilled fit of ``metal`` reads (pool and active-learning frames), checked against their
+    manifest and log (:func:`_require`)."""
+    return _require(metal, out_dir)[0]
+
+
 def _is_dft(atoms) -> bool:
     """Whether a frame's label is GPAW's (its calculator provenance names it; the teacher's own description
     mentions the GPAW labels it was trained on, so the text of ``label_source`` is not enough)."""

@@ -119,19 +119,19 @@ def hydride_melting(metal: str, potential: str, *, pressures_gpa: Sequence[float
 
 def write_table(table: pd.DataFrame, metal: str, out_dir: str | Path | None = None) -> Path:
     """Write ``table`` to ``data/engine/<M>-H/melting.csv`` (atomically)."""
-    from screening.engine.distilled import _directory
+    from screening.engine.distilled import label_directory
     from screening.provenance import atomic_write
 
-    path = _directory(metal, out_dir) / MELTING_FILE
+    path = label_directory(metal, out_dir) / MELTING_FILE
     atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
     return path
 
 
 def committed_melting(metal: str, out_dir: str | Path | None = None) -> pd.DataFrame | None:
     """The committed melting table of ``metal`` (None if there is none)."""
-    from screening.engine.distilled import _directory
+    from screening.engine.distilled import label_directory
 
-    path = _directory(metal, out_dir) / MELTING_FILE
+    path = label_directory(metal, out_dir) / MELTING_FILE
     if not path.is_file():
         return None
     table = pd.read_csv(path)
