@@ -109,3 +109,19 @@ def test_depth_figure_is_written(cah2, tmp_path):
     with pytest.raises(CandidateError, match="frames x bins"):
         plot_depth_uptake(res.time_ps, res.depth_bins_a, res.liquid_fraction_by_depth[:, :1], res.h_per_metal_slab,
                           tmp_path / "bad.png")
+
+
+def test_a_distorted_precursor_is_not_called_the_product():
+    """A cotunnite Ca sublattice shaken by 0.4 A still matches I4/mmm within StructureMatcher's tolerances, but
+    worse than cotunnite: it is not the CaH4 product (the 10-ps runs of 2026-11-26 were called CaH4 this way)."""
+    atoms, info = build_interface("Ca", 2, 40.0, template="cotunnite", n_slab_atoms_target=90, seed=1)
+    z, lz = normal_heights(atoms.positions, atoms.cell)
+    m = metal_mask(atoms.get_chemical_symbols())
+    region = calibrate_region(z[m], lz, info.slab_z_range_a)
+    sub = slab_metal_structure(atoms.positions[m], np.array(atoms.cell), region, "Ca")
+    np.random.seed(0)
+    sub.perturb(0.4)
+    res = product_phase_check(sub, h_per_metal=2.0)
+    assert res["phase"] == "cotunnite"
+    assert SEED_PRODUCT_TEMPLATE in res["matches"] and res["target_rms"] > res["rms"]
+    assert res["matches_target"] is False

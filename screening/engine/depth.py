@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from screening.engine.simulate import (DEPTH_BIN_A, NO_MATCH, SLAB_MARGIN_A, analyse_frame, calibrate_region, depth_bins,
-                                       first_shell_cutoff, linear_rate, match_product_phase, normal_heights,
+                                       first_shell_cutoff, is_best_match, linear_rate, match_product_phase, normal_heights,
                                        save_figure, slab_metal_structure, slab_region)
 from screening.errors import CandidateError
 
@@ -87,7 +87,7 @@ def product_phase_check(structure, target_template: str = SEED_PRODUCT_TEMPLATE,
     if target_template not in load_templates():
         raise CandidateError(f"unknown target template {target_template!r}; valid: {sorted(load_templates())}")
     res = match_product_phase(structure, h_per_metal=h_per_metal)
-    return {**res, "target": target_template, "matches_target": target_template in res["matches"],
+    return {**res, "target": target_template, "matches_target": is_best_match(res, target_template),
             "target_rms": res["matches"].get(target_template)}
 
 

@@ -337,13 +337,15 @@ def depth_summary(result) -> dict:
 
 
 def product_target(row: dict, result) -> tuple[str, bool]:
-    """(template of the candidate's own H/M, whether the run's final metal sublattice matches it)."""
+    """(template of the candidate's own H/M, whether it is the best match of the run's final metal sublattice)."""
     try:
         target = precursor_template(str(row["metals"]), float(row["h_per_metal"]))
     except CandidateError:  # no template for this H/M: nothing to compare with
         return "", False
     final = (result.product_matches or {}).get("final", {})
-    return target, bool(result.status == "ok" and target in final.get("matches", {}))
+    from screening.engine.simulate import is_best_match
+
+    return target, bool(result.status == "ok" and is_best_match(final, target))
 
 
 # --------------------------------------------------------------------------- funnel

@@ -429,6 +429,15 @@ def match_product_phase(structure, candidates: Mapping[str, Any] | None = None, 
     return {"phase": best, "rms": ordered[best], "matches": ordered, "equivalent": tied}
 
 
+def is_best_match(match: Mapping[str, Any], template: str) -> bool:
+    """Whether ``template`` is the best match of a :func:`match_product_phase` result, or tied with it.
+
+    Being within the StructureMatcher tolerances is not enough: a distorted cotunnite sublattice also
+    matches the ThCr2Si2 (I4/mmm) one, only worse, so "the product is CaH4" needs the best match.
+    """
+    return template in (match.get("equivalent") or [])
+
+
 # --------------------------------------------------------------------------- rate
 def linear_rate(t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """OLS slope of ``y`` vs ``t`` and its standard error (NaNs dropped; ``(nan, nan)`` with < 3 points)."""
