@@ -4,6 +4,7 @@ fit, the committed files, and the fit from them (no DFT, no CHGNet)."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from test_engine_potential import _pdh_configs  # tests/ is on sys.path under pytest (rootdir mode)
@@ -82,9 +83,13 @@ def test_committed_labels_read_back_with_their_counts_and_a_changed_file_is_name
 def test_fit_uses_the_cross_validated_settings_and_reports_the_holdout_against_dft(folder, tmp_path):
     root, d, cells, _ = folder
     settings, table = distilled.select_settings("Pd", root, candidates=["2b8-3b6x3-we1", "2b8-3b6x3-we100"],
-                                                n_folds=3, cache=str(tmp_path / "c"), progress=False)
+                                                n_folds=3, cache=str(tmp_path / "c"), progress=False,
+                                                h2_screen_ps=0.05)
     rec = json.loads((d / distilled.SELECTION_FILE).read_text())
     assert rec["candidate"] == table.iloc[0]["candidate"] and rec["n_configs"] == len(cells)
+    # every candidate ran the dense-H2 screen (EMT has no H2 molecule: nothing it taught stays molecular)
+    assert table["h2_stable"].tolist() == [False, False] and rec["h2_screen"]["n_stable_candidates"] == 0
+    assert table["score"].is_monotonic_increasing
     fitted = distilled.fit_distilled("Pd", root, cache=str(tmp_path / "c"))
     assert fitted.settings == settings
     errors = distilled.write_errors("Pd", root, cache=str(tmp_path / "c")).set_index(["set", "family"])
@@ -105,6 +110,31 @@ def test_the_engine_fits_from_the_committed_distilled_labels(folder, tmp_path, m
     fitted = system_potential("Pd", EngineSettings(label_calculator=DISTILLED), cache=str(tmp_path / "c"))
     assert fitted.data_hash == distilled.fit_distilled("Pd", root, cache=str(tmp_path / "c")).data_hash
     assert fitted.n_configs == len(cells)
+
+
+def test_the_h2_screen_prefers_a_molecular_candidate_to_a_better_scoring_one(monkeypatch):
+    """The ordering rule of :func:`pod_selection.stability_screen`, with the fit and the MD replaced by their
+    outcomes (both are exercised for real in the test above)."""
+    import pandas as pd
+
+    from screening.engine import pod_selection, potential, stability
+
+    table = pd.DataFrame({"candidate": ["accurate", "stable", "broken"], "score": [1.0, 2.0, 3.0],
+                          "basis_size": [10, 10, 10], "settings": ['{"a": 1}', '{"a": 2}', '{"a": 3}']})
+    monkeypatch.setattr(pod_selection, "settings_from_json", lambda text: text)
+    monkeypatch.setattr(potential, "fit_pod", lambda configs, elements, settings, **kw: SimpleNamespace(spec=settings))
+    outcome = {'{"a": 1}': (0.76, None), '{"a": 2}': (0.95, None), '{"a": 3}': (None, "LAMMPS lost atoms")}
+
+    def fake_h2(spec, **kw):
+        value, error = outcome[spec]
+        return SimpleNamespace(value=value, error=error, passed=value is not None and value >= 0.9)
+
+    monkeypatch.setattr(stability, "h2_stability", fake_h2)
+    out = pod_selection.stability_screen(table, [], ("Pd", "H"), h2_ps=1.0)
+    assert out["candidate"].tolist() == ["stable", "accurate", "broken"]
+    assert out["h2_stable"].tolist() == [True, False, False] and out.loc[2, "h2_error"] == "LAMMPS lost atoms"
+    with pytest.raises(CandidateError, match="h2_ps"):
+        pod_selection.stability_screen(table, [], ("Pd", "H"), h2_ps=0)
 
 
 def test_unknown_candidate_is_named(folder):

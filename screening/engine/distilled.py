@@ -59,6 +59,8 @@ DISTILL_DOMAIN = {"min_pressure_gpa": 20.0}
 #: POD candidates cross-validated on the distilled cells: the three-body basis and the two four-body bases at the
 #: energy weights that matter (the two-body-and-small-three-body basis cannot follow even the teacher:
 #: engine-capacity; energy weight 1 was the worst four-body candidate by far, 566 meV/atom in this CV)
+#: length (ps) of the dense-H2 run each CV candidate must keep molecular to be chosen (:func:`select_settings`)
+H2_SCREEN_PS = 5.0
 DISTILL_CANDIDATES = ("2b10-3b8x4-we10", "2b10-3b8x4-4b4x2-we1", "2b10-3b8x4-4b4x2-we10", "2b10-3b8x4-4b4x2-we100",
                       "2b12-3b10x6-4b6x3-we10", "2b12-3b10x6-4b6x3-we100")
 
@@ -211,10 +213,15 @@ def _teacher_holdout_errors(teacher: str) -> dict | None:
 
 
 def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates: Sequence[str] = DISTILL_CANDIDATES,
-                    n_folds: int = 5, cache: str | None = None, progress: bool = True):
+                    n_folds: int = 5, cache: str | None = None, progress: bool = True,
+                    h2_screen_ps: float | None = H2_SCREEN_PS):
     """Cross-validate ``candidates`` on the committed distilled labels (grouped by parent structure) and record the
-    winner in :data:`SELECTION_FILE`; returns ``(settings, table)``. The hold-out set is not read."""
-    from screening.engine.pod_selection import ALL_POD_CANDIDATES, cross_validate, record_selection
+    winner in :data:`SELECTION_FILE`; returns ``(settings, table)``. The hold-out set is not read.
+
+    With ``h2_screen_ps`` (default :data:`H2_SCREEN_PS`; None or 0: off) the winner is the best-scoring candidate whose
+    dense H2 stays molecular (:func:`~screening.engine.pod_selection.stability_screen`); if none does, the best by
+    score, and the record says so."""
+    from screening.engine.pod_selection import ALL_POD_CANDIDATES, cross_validate, record_selection, stability_screen
 
     frames, _ = _require(metal, out_dir)
     unknown = [c for c in candidates if c not in ALL_POD_CANDIDATES]
@@ -222,6 +229,8 @@ def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates
         raise CandidateError(f"unknown POD candidate(s) {unknown}; valid: {', '.join(ALL_POD_CANDIDATES)}")
     table = cross_validate(frames, (metal, "H"), {c: ALL_POD_CANDIDATES[c] for c in candidates}, n_folds=n_folds,
                            cache=cache, progress=progress)
+    if h2_screen_ps:
+        table = stability_screen(table, frames, (metal, "H"), h2_ps=h2_screen_ps, cache=cache, progress=progress)
     files = label_files(metal, out_dir)
     settings = record_selection(_directory(metal, out_dir), table, files,
                                 f"computed by screening.engine.distilled on {' + '.join(files)}",
@@ -356,7 +365,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--candidates", default=",".join(DISTILL_CANDIDATES))
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--skip-labels", action="store_true", help="keep the committed distilled labels; only refit")
+    ap.add_argument("--h2-screen-ps", type=float, default=H2_SCREEN_PS,
+                    help="dense-H2 run (ps) a candidate must keep molecular to be chosen; 0: choose by CV alone")
     args = ap.parse_args(argv)
+    if args.h2_screen_ps < 0:
+        print(f"error: --h2-screen-ps must be >= 0, got {args.h2_screen_ps}", file=sys.stderr)
+        return 2
     from screening.engine.fit_report import print_errors
     from screening.engine.pod_selection import print_table
 
@@ -365,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             manifest = build_distilled(args.metal, args.teacher, domain={"min_pressure_gpa": args.min_pressure})
             print(f"{manifest['n']} distilled labels ({manifest['by_label']}) by {manifest['teacher']}")
         _, table = select_settings(args.metal, candidates=[c.strip() for c in args.candidates.split(",") if c.strip()],
-                                   n_folds=args.folds)
+                                   n_folds=args.folds, h2_screen_ps=args.h2_screen_ps)
         print_table(table)
         errors = write_errors(args.metal, progress=True)
     except CandidateError as exc:
