@@ -24,7 +24,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_melting import atom_steps_per_s  # noqa: E402
+from screening.md.speed import atom_steps_per_s  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -31,7 +31,8 @@ warnings.filterwarnings("ignore")
 
 from ase.build import bulk  # noqa: E402
 
-from screening.md import Stage, open_session, resolve_calculator  # noqa: E402
+from screening.md import resolve_calculator  # noqa: E402
+from screening.md.speed import atom_steps_per_s  # noqa: E402
 from screening.proxies.melting import _conventional, _supercell, melting_temperature  # noqa: E402
 from screening.store import ResultStore  # noqa: E402
 
@@ -49,15 +50,6 @@ def hydride_prototypes() -> dict:
     cah4 = Structure.from_spacegroup("I4/mmm", Lattice.tetragonal(3.0, 5.9), ["Ca", "H", "H"],
                                      [[0, 0, 0], [0, 0.5, 0.25], [0, 0, 0.43]])
     return {"LaH10": (lah10, (150.0, 200.0)), "CaH4": (cah4, (40.0, 80.0))}
-
-
-def atom_steps_per_s(atoms, calculator, steps: int, timestep_fs: float, calc=None) -> float:
-    """NVT speed after one warm-up step (model loading, neighbour lists)."""
-    with open_session(atoms, calculator, timestep_fs, calc=calc) as s:
-        s.run(Stage("nvt", 1, 300.0, init_velocities_k=300.0, sample_every=1))
-        t0 = time.perf_counter()
-        s.run(Stage("nvt", steps, 300.0, sample_every=steps))
-        return steps * len(atoms) / (time.perf_counter() - t0)
 
 
 def cu_estimate(pressure: float, store: ResultStore) -> object:

@@ -84,11 +84,12 @@ def test_fit_uses_the_cross_validated_settings_and_reports_the_holdout_against_d
     root, d, cells, _ = folder
     settings, table = distilled.select_settings("Pd", root, candidates=["2b8-3b6x3-we1", "2b8-3b6x3-we100"],
                                                 n_folds=3, cache=str(tmp_path / "c"), progress=False,
-                                                h2_screen_ps=0.05)
+                                                h2_screen_ps=0.05, speed_reference="emt")
     rec = json.loads((d / distilled.SELECTION_FILE).read_text())
     assert rec["candidate"] == table.iloc[0]["candidate"] and rec["n_configs"] == len(cells)
-    # every candidate ran the dense-H2 screen (EMT has no H2 molecule: nothing it taught stays molecular)
-    assert table["h2_stable"].tolist() == [False, False] and rec["h2_screen"]["n_stable_candidates"] == 0
+    # every candidate ran the dense-H2 screen (EMT has no H2 molecule: nothing it taught stays molecular) and was timed
+    assert table["h2_stable"].tolist() == [False, False] and rec["screen"]["n_eligible_candidates"] == 0
+    assert (table["atom_steps_per_s"] > 0).all() and (table["speedup"] > 0).all()
     assert table["score"].is_monotonic_increasing
     fitted = distilled.fit_distilled("Pd", root, cache=str(tmp_path / "c"))
     assert fitted.settings == settings
@@ -112,27 +113,37 @@ def test_the_engine_fits_from_the_committed_distilled_labels(folder, tmp_path, m
     assert fitted.n_configs == len(cells)
 
 
-def test_the_h2_screen_prefers_a_molecular_candidate_to_a_better_scoring_one(monkeypatch):
-    """The ordering rule of :func:`pod_selection.stability_screen`, with the fit and the MD replaced by their
-    outcomes (both are exercised for real in the test above)."""
+def test_the_screen_prefers_a_molecular_and_fast_candidate_to_a_better_scoring_one(monkeypatch):
+    """The ordering rule of :func:`pod_selection.stability_screen`, with the fit, the MD and the timing replaced by
+    their outcomes (all three are exercised for real in the test above)."""
     import pandas as pd
 
     from screening.engine import pod_selection, potential, stability
+    from screening.md import speed
 
-    table = pd.DataFrame({"candidate": ["accurate", "stable", "broken"], "score": [1.0, 2.0, 3.0],
-                          "basis_size": [10, 10, 10], "settings": ['{"a": 1}', '{"a": 2}', '{"a": 3}']})
+    names = ["accurate", "stable but slow", "stable and fast", "broken"]
+    table = pd.DataFrame({"candidate": names, "score": [1.0, 2.0, 3.0, 4.0], "basis_size": [10] * 4,
+                          "settings": names})
     monkeypatch.setattr(pod_selection, "settings_from_json", lambda text: text)
     monkeypatch.setattr(potential, "fit_pod", lambda configs, elements, settings, **kw: SimpleNamespace(spec=settings))
-    outcome = {'{"a": 1}': (0.76, None), '{"a": 2}': (0.95, None), '{"a": 3}': (None, "LAMMPS lost atoms")}
+    outcome = {"accurate": (0.76, None), "stable but slow": (0.95, None), "stable and fast": (0.92, None),
+               "broken": (None, "LAMMPS lost atoms")}
+    rates = {"chgnet": 10.0, "accurate": 9000.0, "stable but slow": 2000.0, "stable and fast": 5000.0,
+             "broken": 9000.0}
 
     def fake_h2(spec, **kw):
         value, error = outcome[spec]
         return SimpleNamespace(value=value, error=error, passed=value is not None and value >= 0.9)
 
     monkeypatch.setattr(stability, "h2_stability", fake_h2)
+    monkeypatch.setattr(speed, "atom_steps_per_s", lambda cell, spec, steps, dt: rates[spec])
     out = pod_selection.stability_screen(table, [], ("Pd", "H"), h2_ps=1.0)
-    assert out["candidate"].tolist() == ["stable", "accurate", "broken"]
-    assert out["h2_stable"].tolist() == [True, False, False] and out.loc[2, "h2_error"] == "LAMMPS lost atoms"
+    assert out["candidate"].tolist() == ["stable and fast", "accurate", "stable but slow", "broken"]
+    assert out["speedup"].tolist() == pytest.approx([500.0, 900.0, 200.0, 900.0])
+    assert out["eligible"].tolist() == [True, False, False, False] and out.loc[3, "h2_error"] == "LAMMPS lost atoms"
+    # without the speed target the slow one is eligible and, scoring better, first
+    out = pod_selection.stability_screen(table, [], ("Pd", "H"), h2_ps=1.0, min_speedup=None)
+    assert out["candidate"].tolist()[:2] == ["stable but slow", "stable and fast"]
     with pytest.raises(CandidateError, match="h2_ps"):
         pod_selection.stability_screen(table, [], ("Pd", "H"), h2_ps=0)
 

@@ -214,13 +214,14 @@ def _teacher_holdout_errors(teacher: str) -> dict | None:
 
 def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates: Sequence[str] = DISTILL_CANDIDATES,
                     n_folds: int = 5, cache: str | None = None, progress: bool = True,
-                    h2_screen_ps: float | None = H2_SCREEN_PS):
+                    h2_screen_ps: float | None = H2_SCREEN_PS, speed_reference: str = "chgnet"):
     """Cross-validate ``candidates`` on the committed distilled labels (grouped by parent structure) and record the
     winner in :data:`SELECTION_FILE`; returns ``(settings, table)``. The hold-out set is not read.
 
-    With ``h2_screen_ps`` (default :data:`H2_SCREEN_PS`; None or 0: off) the winner is the best-scoring candidate whose
-    dense H2 stays molecular (:func:`~screening.engine.pod_selection.stability_screen`); if none does, the best by
-    score, and the record says so."""
+    With ``h2_screen_ps`` (default :data:`H2_SCREEN_PS`; None or 0: off) the winner is the best-scoring *eligible*
+    candidate: its dense H2 stays molecular and it runs at least the speed target faster than ``speed_reference`` on
+    the same cell (:func:`~screening.engine.pod_selection.stability_screen`); if none is eligible, the best by score,
+    and the record says so."""
     from screening.engine.pod_selection import ALL_POD_CANDIDATES, cross_validate, record_selection, stability_screen
 
     frames, _ = _require(metal, out_dir)
@@ -230,7 +231,8 @@ def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates
     table = cross_validate(frames, (metal, "H"), {c: ALL_POD_CANDIDATES[c] for c in candidates}, n_folds=n_folds,
                            cache=cache, progress=progress)
     if h2_screen_ps:
-        table = stability_screen(table, frames, (metal, "H"), h2_ps=h2_screen_ps, cache=cache, progress=progress)
+        table = stability_screen(table, frames, (metal, "H"), h2_ps=h2_screen_ps, reference=speed_reference,
+                                 cache=cache, progress=progress)
     files = label_files(metal, out_dir)
     settings = record_selection(_directory(metal, out_dir), table, files,
                                 f"computed by screening.engine.distilled on {' + '.join(files)}",
