@@ -114,17 +114,17 @@ def test_the_engine_fits_from_the_committed_distilled_labels(folder, tmp_path, m
 
 
 def test_the_screen_prefers_a_molecular_and_fast_candidate_to_a_better_scoring_one(monkeypatch):
-    """The ordering rule of :func:`pod_selection.stability_screen`, with the fit, the MD and the timing replaced by
+    """The ordering rule of :func:`candidate_screen.screen_candidates`, with the fit, the MD and the timing replaced by
     their outcomes (all three are exercised for real in the test above)."""
     import pandas as pd
 
-    from screening.engine import pod_selection, potential, stability
+    from screening.engine import candidate_screen, potential, stability
     from screening.md import speed
 
     names = ["accurate", "stable but slow", "stable and fast", "broken"]
     table = pd.DataFrame({"candidate": names, "score": [1.0, 2.0, 3.0, 4.0], "basis_size": [10] * 4,
                           "settings": names})
-    monkeypatch.setattr(pod_selection, "settings_from_json", lambda text: text)
+    monkeypatch.setattr(candidate_screen, "settings_from_json", lambda text: text)
     monkeypatch.setattr(potential, "fit_pod", lambda configs, elements, settings, **kw: SimpleNamespace(spec=settings))
     outcome = {"accurate": (0.76, None), "stable but slow": (0.95, None), "stable and fast": (0.92, None),
                "broken": (None, "LAMMPS lost atoms")}
@@ -137,15 +137,15 @@ def test_the_screen_prefers_a_molecular_and_fast_candidate_to_a_better_scoring_o
 
     monkeypatch.setattr(stability, "h2_stability", fake_h2)
     monkeypatch.setattr(speed, "atom_steps_per_s", lambda cell, spec, steps, dt: rates[spec])
-    out = pod_selection.stability_screen(table, [], ("Pd", "H"), h2_ps=1.0)
+    out = candidate_screen.screen_candidates(table, [], ("Pd", "H"), h2_ps=1.0)
     assert out["candidate"].tolist() == ["stable and fast", "accurate", "stable but slow", "broken"]
     assert out["speedup"].tolist() == pytest.approx([500.0, 900.0, 200.0, 900.0])
     assert out["eligible"].tolist() == [True, False, False, False] and out.loc[3, "h2_error"] == "LAMMPS lost atoms"
     # without the speed target the slow one is eligible and, scoring better, first
-    out = pod_selection.stability_screen(table, [], ("Pd", "H"), h2_ps=1.0, min_speedup=None)
+    out = candidate_screen.screen_candidates(table, [], ("Pd", "H"), h2_ps=1.0, min_speedup=None)
     assert out["candidate"].tolist()[:2] == ["stable but slow", "stable and fast"]
     with pytest.raises(CandidateError, match="h2_ps"):
-        pod_selection.stability_screen(table, [], ("Pd", "H"), h2_ps=0)
+        candidate_screen.screen_candidates(table, [], ("Pd", "H"), h2_ps=0)
 
 
 def test_unknown_candidate_is_named(folder):

@@ -101,7 +101,7 @@ class Probe:
         if self.kind == "bulk":
             return bulk_cell(metal, self.h_per_metal, self.pressure_gpa, min_atoms=self.min_atoms)
         from screening.engine.interface import build_interface
-        from screening.engine.run import precursor_template
+        from screening.structures.templates import precursor_template
 
         atoms, _ = build_interface(metal, self.h_per_metal, self.pressure_gpa,
                                    template=precursor_template(metal, self.h_per_metal),

@@ -220,9 +220,10 @@ def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates
 
     With ``h2_screen_ps`` (default :data:`H2_SCREEN_PS`; None or 0: off) the winner is the best-scoring *eligible*
     candidate: its dense H2 stays molecular and it runs at least the speed target faster than ``speed_reference`` on
-    the same cell (:func:`~screening.engine.pod_selection.stability_screen`); if none is eligible, the best by score,
+    the same cell (:func:`~screening.engine.candidate_screen.screen_candidates`); if none is eligible, the best by score,
     and the record says so."""
-    from screening.engine.pod_selection import ALL_POD_CANDIDATES, cross_validate, record_selection, stability_screen
+    from screening.engine.candidate_screen import screen_candidates
+    from screening.engine.pod_selection import ALL_POD_CANDIDATES, cross_validate, record_selection
 
     frames, _ = _require(metal, out_dir)
     unknown = [c for c in candidates if c not in ALL_POD_CANDIDATES]
@@ -231,7 +232,7 @@ def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates
     table = cross_validate(frames, (metal, "H"), {c: ALL_POD_CANDIDATES[c] for c in candidates}, n_folds=n_folds,
                            cache=cache, progress=progress)
     if h2_screen_ps:
-        table = stability_screen(table, frames, (metal, "H"), h2_ps=h2_screen_ps, reference=speed_reference,
+        table = screen_candidates(table, frames, (metal, "H"), h2_ps=h2_screen_ps, reference=speed_reference,
                                  cache=cache, progress=progress)
     files = label_files(metal, out_dir)
     settings = record_selection(_directory(metal, out_dir), table, files,

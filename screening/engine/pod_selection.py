@@ -38,8 +38,6 @@ from screening.errors import CandidateError
 TARGETS = {"energy_rmse_mev_per_atom": 10.0, "forces_rmse_ev_per_a": 0.3}
 #: speed target of the engine's potential: atom-steps/s at least this many times CHGNet's in ASE on the same cell
 SPEEDUP_TARGET = 300.0
-#: MD steps timed per candidate and for the (slow) reference calculator in :func:`stability_screen`
-CANDIDATE_SPEED_STEPS, REFERENCE_SPEED_STEPS = 1000, 3
 _BASES = {
     "2b8-3b6x3": dict(twobody=8, threebody=6, threebody_angular=3),
     "2b10-3b8x4": dict(twobody=10, threebody=8, threebody_angular=4),
@@ -121,57 +119,6 @@ def cross_validate(configs: Sequence, elements: Sequence[str], candidates: dict[
     return pd.DataFrame(rows).sort_values(["score", "basis_size"], kind="stable").reset_index(drop=True)
 
 
-def stability_screen(table: pd.DataFrame, configs: Sequence, elements: Sequence[str], *, h2_ps: float = 5.0,
-                     seed: int = 1, min_speedup: float | None = SPEEDUP_TARGET, reference: str = "chgnet",
-                     cache: str | None = None, progress: bool = True) -> pd.DataFrame:
-    """A :func:`cross_validate` table re-ordered so that the *eligible* candidates come first.
-
-    Cross-validation measures accuracy on the labelled cells, not what the potential does between them: on the Ca-H
-    distilled labels the CV winner kept only 76-78 % of H paired in dense H2 at 1473 K and 40 GPa, while the teacher and
-    PBE keep the fluid molecular. Each candidate is fitted to all ``configs`` (cached) and
-
-    * runs :func:`~screening.engine.stability.h2_stability` for ``h2_ps`` ps with ``seed`` (the stability report itself
-      uses seed 0 and 20 ps, so the reported check is not the one the choice was made on): ``h2_paired_fraction``
-      (None when the run failed), ``h2_error``, ``h2_stable``
-      (:data:`~screening.engine.stability.MIN_PAIRED_FRACTION`);
-    * is timed on the same H2 cell against ``reference`` in ASE, side by side in this call
-      (:func:`screening.md.speed.atom_steps_per_s`): ``atom_steps_per_s``, ``speedup``, ``fast`` (``speedup >=
-      min_speedup``, the engine's speed target; ``min_speedup=None``: not timed, every candidate counts as fast).
-
-    ``eligible`` = stable and fast. The order is eligible candidates by score, then the others by score, so the CV
-    winner is kept when no candidate is eligible.
-    """
-    from screening.engine.potential import fit_pod
-    from screening.engine.stability import h2_cell, h2_stability
-    from screening.md.speed import atom_steps_per_s
-
-    if h2_ps <= 0:
-        raise CandidateError(f"h2_ps must be positive, got {h2_ps!r}")
-    if min_speedup is not None and min_speedup <= 0:
-        raise CandidateError(f"min_speedup must be positive or None, got {min_speedup!r}")
-    table = table.copy()
-    cell = h2_cell()
-    ref_rate = atom_steps_per_s(cell, reference, REFERENCE_SPEED_STEPS, 0.5) if min_speedup else None
-    cols: dict[str, list] = {k: [] for k in ("h2_paired_fraction", "h2_error", "h2_stable", "atom_steps_per_s",
-                                             "speedup")}
-    for text in table["settings"]:
-        fit = fit_pod(list(configs), elements, settings_from_json(text), cache=cache, progress=False)
-        run = h2_stability(fit.spec, time_ps=h2_ps, seed=seed, progress=progress)
-        rate = atom_steps_per_s(cell, fit.spec, CANDIDATE_SPEED_STEPS, 0.5) if min_speedup else None
-        cols["h2_paired_fraction"].append(run.value)
-        cols["h2_error"].append(run.error or "")
-        cols["h2_stable"].append(bool(run.passed))
-        cols["atom_steps_per_s"].append(rate)
-        cols["speedup"].append(rate / ref_rate if min_speedup else None)
-    for k, v in cols.items():
-        table[k] = v
-    table["fast"] = [True if not min_speedup else bool(x >= min_speedup) for x in table["speedup"]]
-    table["eligible"] = table["h2_stable"] & table["fast"]
-    table["_ineligible"] = ~table["eligible"]
-    return (table.sort_values(["_ineligible", "score", "basis_size"], kind="stable").drop(columns="_ineligible")
-            .reset_index(drop=True))
-
-
 def settings_from_json(text: str) -> PodSettings:
     """:class:`PodSettings` from its JSON (unknown keys are an error, so a stale file is not silently misread)."""
     return settings_from_dict(json.loads(text))
@@ -244,7 +191,7 @@ def record_selection(directory: str | Path, table: pd.DataFrame, labels_file: st
            "targets": TARGETS, "n_folds": int(best["n_folds"]), "n_configs": int(best["n_configs"]),
            "labels_file": files[0], "labels_sha256": hashes[files[0]], "labels": hashes,
            "code_version": code_version()}
-    if "eligible" in best:
+    if "eligible" in best:  # the table went through screening.engine.candidate_screen
         def num(x):
             return None if x is None or pd.isna(x) else float(x)
 

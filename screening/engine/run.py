@@ -33,6 +33,7 @@ from screening.calculators import DEFAULT_CALCULATOR
 from screening.cluster import check_scheduler_reachable, close_client, get_client, scheduler_address, single_thread
 from screening.errors import CandidateError
 from screening.paths import file_in
+from screening.structures.templates import precursor_template
 
 #: ``label_calculator`` of a fit to the committed distilled labels (``make engine-distill``)
 DISTILLED = "distilled"
@@ -132,20 +133,6 @@ def precursor_of(row: dict) -> tuple[float, str]:
     n_metal = comp[metal]
     x = float(comp["H"] / n_metal) if n_metal else 0.0
     return x, precursor_template(metal, x)
-
-
-def precursor_template(metal: str, h_per_metal: float) -> str:
-    """Template of the precursor MH_x: the one whose archetype is this very hydride (CaH2 -> cotunnite),
-    else the first template with that H/M."""
-    from screening.structures.templates import templates_for
-    from screening.window import hydride_formula
-
-    candidates = templates_for(h_per_metal)
-    if not candidates:
-        raise CandidateError(f"no structure template for the precursor {hydride_formula(metal, h_per_metal)}")
-    formula = hydride_formula(metal, h_per_metal)
-    named = [t for t in candidates if formula in t.archetype.replace(" ", "").split("/")]
-    return (named or candidates)[0].name
 
 
 def default_temperature(row: dict) -> float:

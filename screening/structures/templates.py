@@ -84,3 +84,16 @@ def templates_for(h_per_metal: float | None = None, names=None) -> list[Template
     if h_per_metal is not None:
         chosen = [t for t in chosen if abs(t.h_per_metal - h_per_metal) < 1e-6]
     return chosen
+
+
+def precursor_template(metal: str, h_per_metal: float) -> str:
+    """Template of the precursor MH_x: the one whose archetype is this very hydride (CaH2 -> cotunnite),
+    else the first template with that H/M."""
+    from screening.formulas import hydride_formula
+
+    candidates = templates_for(h_per_metal)
+    if not candidates:
+        raise CandidateError(f"no structure template for the precursor {hydride_formula(metal, h_per_metal)}")
+    formula = hydride_formula(metal, h_per_metal)
+    named = [t for t in candidates if formula in t.archetype.replace(" ", "").split("/")]
+    return (named or candidates)[0].name
