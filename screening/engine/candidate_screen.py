@@ -22,11 +22,12 @@ CANDIDATE_SPEED_STEPS, REFERENCE_SPEED_STEPS = 1000, 3
 def screen_candidates(table: pd.DataFrame, configs: Sequence, elements: Sequence[str], *, h2_ps: float = 5.0,
                      seed: int = 1, min_speedup: float | None = SPEEDUP_TARGET, reference: str = "chgnet",
                      cache: str | None = None, progress: bool = True) -> pd.DataFrame:
-    """A :func:`cross_validate` table re-ordered so that the *eligible* candidates come first.
+    """A cross-validation table re-ordered so that the *eligible* candidates come first.
 
-    Cross-validation (:func:`~screening.engine.pod_selection.cross_validate`) measures accuracy on the labelled cells, not what the potential does between them: on the Ca-H
-    distilled labels the CV winner kept only 76-78 % of H paired in dense H2 at 1473 K and 40 GPa, while the teacher and
-    PBE keep the fluid molecular. Each candidate is fitted to all ``configs`` (cached) and
+    Cross-validation (:func:`~screening.engine.pod_selection.cross_validate`) measures accuracy on the labelled
+    cells, not what the potential does between them: on the Ca-H distilled labels the CV winner kept only 76-78 % of
+    H paired in dense H2 at 1473 K and 40 GPa, while the teacher and PBE keep the fluid molecular. Each candidate is
+    fitted to all ``configs`` (cached) and
 
     * runs :func:`~screening.engine.stability.h2_stability` for ``h2_ps`` ps with ``seed`` (the stability report itself
       uses seed 0 and 20 ps, so the reported check is not the one the choice was made on): ``h2_paired_fraction``

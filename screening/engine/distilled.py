@@ -56,11 +56,11 @@ ACTIVE_LOG = "distilled_active.json"
 #: runs are at 40 GPa; with the pool's 0-GPa cells (expanded metal, molecular H2, ambient slabs) in the fit, POD
 #: followed the teacher to 36 meV/atom on the training cells, without them to 24 (``make engine-capacity``)
 DISTILL_DOMAIN = {"min_pressure_gpa": 20.0}
+#: length (ps) of the dense-H2 run each CV candidate must keep molecular to be chosen (:func:`select_settings`)
+H2_SCREEN_PS = 5.0
 #: POD candidates cross-validated on the distilled cells: the three-body basis and the two four-body bases at the
 #: energy weights that matter (the two-body-and-small-three-body basis cannot follow even the teacher:
 #: engine-capacity; energy weight 1 was the worst four-body candidate by far, 566 meV/atom in this CV)
-#: length (ps) of the dense-H2 run each CV candidate must keep molecular to be chosen (:func:`select_settings`)
-H2_SCREEN_PS = 5.0
 DISTILL_CANDIDATES = ("2b10-3b8x4-we10", "2b10-3b8x4-4b4x2-we1", "2b10-3b8x4-4b4x2-we10", "2b10-3b8x4-4b4x2-we100",
                       "2b12-3b10x6-4b6x3-we10", "2b12-3b10x6-4b6x3-we100")
 

@@ -53,11 +53,10 @@ def candidate_id(metal: str, h_per_metal: float, pressure_gpa: float) -> str:
 
 
 def hydride_structure(metal: str, h_per_metal: float, pressure_gpa: float):
-    """The template structure of MH_x at P the engine uses (:func:`~screening.engine.run.precursor_template`, volume
+    """The template structure of MH_x at P the engine uses (:func:`~screening.structures.templates.precursor_template`, volume
     from the tier-1 guess; the NPT equilibration of every melting run relaxes it)."""
-    from screening.structures.templates import precursor_template
     from screening.structures.builder import build_structure
-    from screening.structures.templates import load_templates
+    from screening.structures.templates import load_templates, precursor_template
 
     name = precursor_template(metal, h_per_metal)
     return build_structure(load_templates()[name], metal, float(pressure_gpa), primitive=False), name

@@ -109,11 +109,10 @@ def _nearest_distances(atoms) -> np.ndarray:
 def bulk_cell(metal: str = "Ca", h_per_metal: float = 2.0, pressure_gpa: float = 40.0, min_atoms: int = 96,
               max_atoms: int = 160):
     """The engine's precursor template of MH_x at P (tier-1 volume), repeated to at least ``min_atoms``."""
-    from screening.structures.templates import precursor_template
     from screening.engine.training_set import md_cell
     from screening.md import to_atoms
     from screening.structures.builder import build_structure
-    from screening.structures.templates import load_templates
+    from screening.structures.templates import load_templates, precursor_template
 
     s = build_structure(load_templates()[precursor_template(metal, h_per_metal)], metal, pressure_gpa)
     return md_cell(to_atoms(s), min_atoms, max_atoms)

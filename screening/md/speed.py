@@ -9,10 +9,11 @@ from typing import Any
 def atom_steps_per_s(atoms, calculator: Any, steps: int, timestep_fs: float, calc: Any = None) -> float:
     """NVT at 300 K for ``steps`` steps after one warm-up step (model loading, neighbour lists); returns
     ``steps * len(atoms) / wall seconds``. ``calculator`` is anything :func:`screening.md.open_session` takes."""
+    from screening.errors import CandidateError
     from screening.md import Stage, open_session
 
     if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps!r}")
+        raise CandidateError(f"steps must be >= 1, got {steps!r}")
     with open_session(atoms, calculator, timestep_fs, calc=calc) as s:
         s.run(Stage("nvt", 1, 300.0, init_velocities_k=300.0, sample_every=1))
         t0 = time.perf_counter()
