@@ -59,3 +59,20 @@ def test_a_hydrogen_pair_is_not_a_blow_up_in_a_template_without_one():
     assert blowup_distance(atoms) == H_PAIR_FLOOR_A < 0.68  # a 0.68-A H-H bond formed in hot CaH4 is physical
     cu = bulk("Cu", "fcc", a=3.6)
     assert blowup_distance(cu) == pytest.approx(0.5 * 3.6 / 2 ** 0.5)  # no hydrogen: half the shortest distance
+
+
+def test_a_run_replaces_its_own_rows_and_keeps_the_others(tmp_path):
+    (tmp_path / "Ca-H").mkdir()
+
+    def rows(ids, tm, pot):
+        return pd.DataFrame({"candidate_id": ids, "h_per_metal": [float(i[3]) for i in ids],
+                             "pressure_gpa": [float(i.split("@")[1][:-3]) for i in ids], "tm_metal_k": tm,
+                             "melting_status": ["ok"] * len(ids), "potential": [pot] * len(ids)})
+
+    hm.write_table(rows(["CaH2@40GPa", "CaH4@40GPa"], [2000.0, 2500.0], "POD a"), "Ca", tmp_path)
+    hm.write_table(rows(["CaH2@20GPa", "CaH4@40GPa"], [1800.0, 2600.0], "POD b"), "Ca", tmp_path)
+    t = hm.committed_melting("Ca", tmp_path)
+    assert t["candidate_id"].tolist() == ["CaH2@20GPa", "CaH2@40GPa", "CaH4@40GPa"]
+    assert t["tm_metal_k"].tolist() == [1800.0, 2000.0, 2600.0]
+    assert t["potential"].tolist() == ["POD b", "POD a", "POD b"]
+

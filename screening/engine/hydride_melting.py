@@ -117,11 +117,17 @@ def hydride_melting(metal: str, potential: str, *, pressures_gpa: Sequence[float
 
 
 def write_table(table: pd.DataFrame, metal: str, out_dir: str | Path | None = None) -> Path:
-    """Write ``table`` to ``data/engine/<M>-H/melting.csv`` (atomically)."""
+    """Write ``table`` into ``data/engine/<M>-H/melting.csv`` (atomically): its rows replace the committed rows of the
+    same ``candidate_id``, the other committed rows stay (one (H/M, P) per run keeps the others' results). Every row
+    carries the potential it was computed with."""
     from screening.engine.distilled import label_directory
     from screening.provenance import atomic_write
 
     path = label_directory(metal, out_dir) / MELTING_FILE
+    old = committed_melting(metal, out_dir)
+    if old is not None:
+        table = pd.concat([old[~old["candidate_id"].isin(table["candidate_id"])], table], ignore_index=True)
+        table = table.sort_values(["h_per_metal", "pressure_gpa"], kind="stable").reset_index(drop=True)
     atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
     return path
 
