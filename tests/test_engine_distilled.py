@@ -89,7 +89,8 @@ def test_fit_uses_the_cross_validated_settings_and_reports_the_holdout_against_d
     assert rec["candidate"] == table.iloc[0]["candidate"] and rec["n_configs"] == len(cells)
     # every candidate ran the dense-H2 screen (EMT has no H2 molecule: nothing it taught stays molecular) and was timed
     assert table["h2_stable"].tolist() == [False, False] and rec["screen"]["n_eligible_candidates"] == 0
-    assert (table["atom_steps_per_s"] > 0).all() and (table["speedup"] > 0).all()
+    timed = table["atom_steps_per_s"].notna()
+    assert (table.loc[timed, "speedup"] > 0).all() and not table.loc[~timed, "fast"].any()
     assert table["score"].is_monotonic_increasing
     fitted = distilled.fit_distilled("Pd", root, cache=str(tmp_path / "c"))
     assert fitted.settings == settings

@@ -56,16 +56,27 @@ def screen_candidates(table: pd.DataFrame, configs: Sequence, elements: Sequence
     for text in table["settings"]:
         fit = fit_pod(list(configs), elements, settings_from_json(text), cache=cache, progress=False)
         run = h2_stability(fit.spec, time_ps=h2_ps, seed=seed, progress=progress)
-        rate = atom_steps_per_s(cell, fit.spec, CANDIDATE_SPEED_STEPS, 0.5) if min_speedup else None
+        rate = _speed(cell, fit.spec) if min_speedup else None
         cols["h2_paired_fraction"].append(run.value)
         cols["h2_error"].append(run.error or "")
         cols["h2_stable"].append(bool(run.passed))
         cols["atom_steps_per_s"].append(rate)
-        cols["speedup"].append(rate / ref_rate if min_speedup else None)
+        cols["speedup"].append(rate / ref_rate if rate is not None else None)
     for k, v in cols.items():
         table[k] = v
-    table["fast"] = [True if not min_speedup else bool(x >= min_speedup) for x in table["speedup"]]
+    table["fast"] = [True if not min_speedup else bool(x is not None and x >= min_speedup) for x in table["speedup"]]
     table["eligible"] = table["h2_stable"] & table["fast"]
     table["_ineligible"] = ~table["eligible"]
     return (table.sort_values(["_ineligible", "score", "basis_size"], kind="stable").drop(columns="_ineligible")
             .reset_index(drop=True))
+
+
+def _speed(cell, spec: str) -> float | None:
+    """Atom-steps/s of ``spec`` on ``cell``, None when its MD fails (a failed run is not fast)."""
+    from screening.md.speed import atom_steps_per_s
+
+    try:
+        return atom_steps_per_s(cell, spec, CANDIDATE_SPEED_STEPS, 0.5)
+    except CandidateError:
+        return None
+

@@ -8,14 +8,23 @@ from typing import Any
 
 def atom_steps_per_s(atoms, calculator: Any, steps: int, timestep_fs: float, calc: Any = None) -> float:
     """NVT at 300 K for ``steps`` steps after one warm-up step (model loading, neighbour lists); returns
-    ``steps * len(atoms) / wall seconds``. ``calculator`` is anything :func:`screening.md.open_session` takes."""
+    ``steps * len(atoms) / wall seconds``. ``calculator`` is anything :func:`screening.md.open_session` takes.
+
+    Raises:
+        CandidateError: the run failed or stopped before ``steps`` (a potential that loses atoms at once would
+            otherwise look fast).
+    """
     from screening.errors import CandidateError
     from screening.md import Stage, open_session
 
     if steps < 1:
         raise CandidateError(f"steps must be >= 1, got {steps!r}")
     with open_session(atoms, calculator, timestep_fs, calc=calc) as s:
-        s.run(Stage("nvt", 1, 300.0, init_velocities_k=300.0, sample_every=1))
+        warm = s.run(Stage("nvt", 1, 300.0, init_velocities_k=300.0, sample_every=1))
         t0 = time.perf_counter()
-        s.run(Stage("nvt", steps, 300.0, sample_every=steps))
-        return steps * len(atoms) / (time.perf_counter() - t0)
+        out = s.run(Stage("nvt", steps, 300.0, sample_every=steps)) if not warm.error else warm
+        wall = time.perf_counter() - t0
+    if out.error or out.steps_done < steps:  # a run that stopped early is not a speed
+        raise CandidateError(f"speed run of {calculator!s} stopped after {out.steps_done} of {steps} steps: "
+                             f"{out.error or 'stopped early'}")
+    return steps * len(atoms) / wall
