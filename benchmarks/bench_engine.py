@@ -24,6 +24,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from screening.errors import CandidateError  # noqa: E402
 from screening.md.speed import atom_steps_per_s  # noqa: E402
 
 
@@ -63,7 +64,11 @@ def main(argv=None) -> int:
     print(f"cell: CaH2/H2 interface at 40 GPa, {len(atoms)} atoms ({info.n_metal} Ca)")
     rows = []
     for name, spec, steps in (("POD (LAMMPS)", spec, args.pod_steps), ("CHGNet (ASE)", "chgnet", args.chgnet_steps)):
-        rate = atom_steps_per_s(atoms, spec, steps, 0.5)
+        try:
+            rate = atom_steps_per_s(atoms, spec, steps, 0.5)
+        except CandidateError as exc:  # a potential that breaks on the cell has no speed
+            print(f"error: {name}: {exc}", file=sys.stderr)
+            return 2
         rows.append((name, steps, rate))
         print(f"  {name:14s} {steps:6d} steps  {rate:12.1f} atom-steps/s")
     ratio = rows[0][2] / rows[1][2]
