@@ -14,7 +14,8 @@ Tikhonov ``reg`` on standardised columns) is solved with numpy; the result is wr
 
 Training cells: the committed distilled labels plus the active-learning frames (``screening.engine.distilled``);
 errors: against the committed GPAW hold-out cells. Speed: NVE of the 160-atom CaH2/H2 interface cell, one core,
-SNAP and the POD fitted to the same cells measured side by side in this run.
+SNAP and the POD fitted to the same cells measured side by side in this run (``screening.md.speed``; the
+CSV of 2026-11-27 was timed with a hand-written NVE loop before that function existed).
 
 **Caveat, stated with every result:** the SNAP variants in :data:`VARIANTS` were looked at on the hold-out set while
 they were explored (2026-11-27); nothing was chosen on it, because no SNAP meets the speed target (see README).
@@ -35,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-MASSES = {"H": 1.008}
 RFAC0 = 0.99363
+SPEED_STEPS = 400  # NVT steps timed per model (screening.md.speed: a run that stops early raises)
 
 
 @dataclass(frozen=True)
@@ -142,47 +143,18 @@ def fit_snap(frames, v: SnapVariant, elements, out: Path) -> Path:
     return out
 
 
-def _labelled(calc, configs):
-    from ase.calculators.singlepoint import SinglePointCalculator
-
-    out = []
-    for atoms in configs:
-        b = atoms.copy()
-        b.calc = calc
-        c = atoms.copy()
-        c.calc = SinglePointCalculator(c, energy=b.get_potential_energy(), forces=b.get_forces(), stress=b.get_stress())
-        out.append(c)
-    return out
-
-
-def speed(spec: str, atoms, steps: int = 400) -> float:
-    """Atom-steps per second of NVE with ``spec`` (a ``lammps:`` registry spec) on ``atoms``, one core."""
-    from screening.calculators import parse_lammps_spec
-
-    pot = parse_lammps_spec(spec)
-    lmp = _lammps()
-    _box(lmp, atoms, list(pot.elements))
-    for cmd in (*pot.commands(), "neighbor 1.0 bin", "velocity all create 300 1", "fix 1 all nve", "timestep 0.0005",
-                "run 20"):
-        lmp.command(cmd)
-    t0 = time.perf_counter()
-    lmp.command(f"run {steps}")
-    dt = time.perf_counter() - t0
-    lmp.close()
-    return len(atoms) * steps / dt
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--metal", default="Ca")
     ap.add_argument("--out", default=None, help="CSV (default data/engine/<M>-H/snap_vs_pod.csv)")
     ap.add_argument("--work", default=None, help="folder for the SNAP coefficient files (default .cache/snap)")
     args = ap.parse_args(argv)
-    from screening.calculators import get_calculator
     from screening.engine import distilled
+    from screening.engine.labelling import label_configurations
     from screening.engine.interface import build_interface
     from screening.engine.potential import label_errors
     from screening.errors import CandidateError
+    from screening.md.speed import atom_steps_per_s
     from screening.provenance import atomic_write, cache_dir
     from screening.reference.dataset import code_version
 
@@ -203,11 +175,10 @@ def main(argv=None) -> int:
     rows = []
 
     def row(name, spec, settings, fit_s):
-        calc = get_calculator(spec)[0]
-        err = label_errors(_labelled(calc, holdout), holdout, elements)
+        err = label_errors(label_configurations(holdout, spec, store=False, progress=False), holdout, elements)
         rows.append({"model": name, "energy_rmse_mev_per_atom": err["energy_rmse_mev_per_atom"],
                      "forces_rmse_ev_per_a": err["forces_rmse_ev_per_a"], "stress_rmse_gpa": err["stress_rmse_gpa"],
-                     "atom_steps_per_s": speed(spec, cell), "n_train": len(frames), "n_holdout": len(holdout),
+                     "atom_steps_per_s": atom_steps_per_s(cell, spec, SPEED_STEPS, 0.5), "n_train": len(frames), "n_holdout": len(holdout),
                      "fit_s": fit_s, "settings": json.dumps(settings, sort_keys=True),
                      "source": "benchmarks/snap_vs_pod.py; holdout = committed GPAW (PBE) cells at 40 GPa; "
                                f"code {code_version()}"})
