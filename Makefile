@@ -32,7 +32,7 @@ help:
 	@echo "                plots and the relaxed hull structures (CIF, extxyz) in reports/"
 	@echo "make melting    tier 2b: melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR), merged into $(OUT)"
 	@echo "make finetune   fine-tune CHGNet 0.3.0 on data/dft/*.extxyz -> models/chgnet_hydride/ (EPOCHS, HOLDOUT=Sr,Sc,Ce: metals never seen, KEEP=last|best_val_energy)"
-	@echo "make engine     tier 3 for the top TOP=1 candidates: trained POD potential + interface MD on dask (SCHEDULER=addr, POTENTIAL=dir, LABELS=gpaw)"
+	@echo "make engine     tier 3 for the top TOP=1 candidates: trained POD potential + interface MD on dask (SCHEDULER=addr, POTENTIAL=dir, LABELS=gpaw, CHECKPOINT_PS=2: resumable)"
 	@echo "make engine-demo  tier 3 on the seed system: Ca-H potential, errors vs GPAW, CaH2/H2 at 40 GPa, 1473 K and 300 K"
 	@echo "make score      recompute window + synthesizability score of $(OUT) (after proxies/melting; WEIGHTS='margin=1,prior=0.25')"
 	@echo "make report     self-contained offline HTML report of $(OUT) and the figures in reports/ -> reports/report.html"
@@ -113,7 +113,7 @@ validate-score: $(STAMP)
 engine: $(STAMP)
 	$(PY) -m screening engine --top $(if $(filter command line,$(origin TOP)),$(TOP),1) --ranking "$(OUT)" \
 		$(if $(SCHEDULER),--scheduler "$(SCHEDULER)") $(if $(POTENTIAL),--potential "$(POTENTIAL)") \
-		$(if $(LABELS),--label-calculator "$(LABELS)")
+		$(if $(LABELS),--label-calculator "$(LABELS)") $(if $(CHECKPOINT_PS),--checkpoint-ps $(CHECKPOINT_PS))
 
 # The engine's GPAW training labels of one M-H system, committed under data/engine/<M>-H (resumable; N_TRAIN=200).
 engine-labels: $(STAMP)
@@ -159,7 +159,7 @@ engine-capacity: $(STAMP)
 
 engine-demo: $(STAMP)
 	$(PY) benchmarks/engine_ca_h.py $(if $(LABELS),--labels "$(LABELS)") $(if $(TIME_PS),--time-ps $(TIME_PS)) \
-		$(if $(POTENTIAL),--potential "$(POTENTIAL)")
+		$(if $(POTENTIAL),--potential "$(POTENTIAL)") $(if $(CHECKPOINT_PS),--checkpoint-ps $(CHECKPOINT_PS))
 
 score: $(STAMP)
 	$(PY) -m screening score --ranking "$(OUT)" $(if $(WEIGHTS),--weights "$(WEIGHTS)")

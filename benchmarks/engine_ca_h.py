@@ -70,6 +70,8 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--time-ps", type=float, default=10.0, help="production MD length (default 10 ps)")
+    ap.add_argument("--checkpoint-ps", type=float, default=None,
+                    help="production in checkpointed segments of this many ps (an interrupted run resumes)")
     ap.add_argument("--temperature", type=float, default=1473.0)
     ap.add_argument("--control-temperature", type=float, default=300.0)
     ap.add_argument("--workers", type=int, default=2)
@@ -78,7 +80,8 @@ def main(argv=None) -> int:
                     "committed GPAW labels) or distilled (the committed distilled and active-learning labels)")
     args = ap.parse_args(argv)
     settings = EngineSettings(temperature_k=args.temperature, control_temperature_k=args.control_temperature,
-                              time_ps=args.time_ps, **({"label_calculator": args.labels} if args.labels else {}))
+                              time_ps=args.time_ps, checkpoint_ps=args.checkpoint_ps,
+                              **({"label_calculator": args.labels} if args.labels else {}))
     wall = {}
     t0 = time.perf_counter()
     if args.potential:

@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--temperature", type=float, help="MD temperature in K (default: 0.9 x window T_max, 600-2500 K)")
     g.add_argument("--control-temperature", type=float, help="also run a low-temperature control at this T (K)")
     g.add_argument("--time-ps", type=float, default=10.0, help="production MD length in ps (default 10)")
+    g.add_argument("--checkpoint-ps", type=float, default=None,
+                   help="run the production in segments of this many ps, checkpointed in the cache, so an "
+                        "interrupted run resumes (default: one stage, no checkpoints)")
     g.add_argument("--scheduler", help=f"dask scheduler address (default ${{{'SCREENING_DASK_SCHEDULER'}}}, "
                                        "else a LocalCluster)")
     g.add_argument("--workers", type=int, help="LocalCluster worker processes (default: CPU count)")
@@ -394,7 +397,8 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     ranking = read_ranking(args.ranking)
     _announce_cache()
     settings = EngineSettings(temperature_k=args.temperature, control_temperature_k=args.control_temperature,
-                              time_ps=args.time_ps, label_calculator=args.label_calculator)
+                              time_ps=args.time_ps, checkpoint_ps=args.checkpoint_ps,
+                              label_calculator=args.label_calculator)
     merged = run_engine(ranking, args.top, settings=settings, potential=args.potential, scheduler=args.scheduler,
                         n_workers=args.workers, distributed=not args.serial, out_dir=args.reports,
                         progress=not args.quiet)

@@ -48,6 +48,10 @@ from screening.errors import CandidateError
 P_REF_GPA = 100.0
 TAMMANN = 0.5
 ROOM_TEMPERATURE_K = 300.0
+#: Tier-2b melting statuses whose T_m sets the temperature window: "ok", and "uncertain" (a T_m with its error, e.g. the
+#: T+/1.25 of a melt that did not recrystallise: still a measurement on the hydride, unlike the tier-1 Lindemann
+#: estimate for the metal). "no-melting" (a lower bound), "failed" and "over-budget" leave the tier-1 window.
+TIER2B_WINDOW_STATUSES = ("ok", "uncertain")
 LINDEMANN_GAMMA0 = 1.5  # Grüneisen parameter at V0, gamma = gamma0 * V/V0 (q = 1)
 #: Upper limit of the window: the top of the laser heating used in hydride syntheses (the reported
 #: synthesis temperatures of data/experimental_hydrides.csv span 700-2800 K); a window above it
@@ -341,10 +345,13 @@ def synthesis_window(frame: pd.DataFrame, model: ExcessHydrogenModel | None = No
     # Tier 2b replaces the temperature estimates where it has run.
     tm2 = pd.to_numeric(_col(frame, "tm_metal_k"), errors="coerce")
     hd = pd.to_numeric(_col(frame, "h_diffusion_onset_k"), errors="coerce")
-    has_tm = (tm2.notna() & (_col(frame, "melting_status").astype(str) == "ok")).to_numpy()
+    mstat = _col(frame, "melting_status").astype(str)
+    has_tm = (tm2.notna() & mstat.isin(TIER2B_WINDOW_STATUSES)).to_numpy()
     out.loc[has_tm, "t_max_k"] = tm2[has_tm]
     out.loc[has_tm, "t_min_k"] = np.where(hd[has_tm].notna(), hd[has_tm], TAMMANN * tm2[has_tm])
-    out.loc[has_tm, "t_window_source"] = "tier-2b T_m(P) and H-diffusion onset (see melting_calculator)"
+    out.loc[has_tm, "t_window_source"] = [
+        "tier-2b T_m(P) and H-diffusion onset (see melting_calculator)"
+        + ("" if st == "ok" else f"; T_m {st}: see tm_metal_err_k and melting_message") for st in mstat[has_tm]]
     for c in ("ambient_h_per_metal", "p_min_gpa", "t_min_k", "t_max_k"):
         out[c] = pd.to_numeric(out[c], errors="coerce")
     return out

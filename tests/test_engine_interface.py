@@ -366,3 +366,48 @@ def test_trajectory_is_atomic_and_every_rerun_writes_its_own(tmp_path, monkeypat
     simulate_interface(atoms, info, "emt", 1.0, 300.0, **other)
     third = simulate_interface(atoms, info, "emt", 1.0, 300.0, trajectory=third_path, **other)
     assert not third.cached and len(read(third_path, ":")) == len(third.time_ps)
+
+
+def test_an_interrupted_interface_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    """With ``checkpoint_ps`` the production runs in segments; a run killed in its third segment continues from the
+    checkpoint of the second, and its result and trajectory are those of the run that was never interrupted."""
+    import screening.engine.simulate as sim
+    from ase.io import read
+
+    atoms, info = build_interface("Pd", 1, 1.0, n_slab_atoms_target=32, seed=0)
+    kwargs = dict(time_ps=0.02, timestep_fs=0.5, sample_every=5, ramp_ps=0.005, relax_steps=300, progress=False,
+                  checkpoint_ps=0.005)
+    straight = simulate_interface(atoms, info, "emt", 1.0, 300.0, store=ResultStore(tmp_path / "a" / "results.sqlite"),
+                                  trajectory=tmp_path / "a.extxyz", **kwargs)
+    assert straight.status == "ok" and straight.settings["checkpoint_ps"] == 0.005
+    assert len(straight.time_ps) == 11  # ramp 0..10 steps, production 10..50 steps: every 5 steps, no repeats
+
+    store = ResultStore(tmp_path / "b" / "results.sqlite")
+    original = sim._FrameAnalyser.__call__
+    calls = []
+
+    def killed_in_segment_three(self, frame):
+        calls.append(frame.time_ps)
+        if frame.time_ps > 0.0175:
+            raise KeyboardInterrupt
+        return original(self, frame)
+
+    monkeypatch.setattr(sim._FrameAnalyser, "__call__", killed_in_segment_three)
+    with pytest.raises(KeyboardInterrupt):
+        simulate_interface(atoms, info, "emt", 1.0, 300.0, store=store, trajectory=tmp_path / "b.extxyz", **kwargs)
+    checkpoints = list((tmp_path / "b" / "checkpoints").glob("*.npz"))
+    assert len(checkpoints) == 1 and not (tmp_path / "b.extxyz").exists()
+    monkeypatch.setattr(sim._FrameAnalyser, "__call__", lambda self, frame: calls.append(frame.time_ps)
+                        or original(self, frame))
+    calls.clear()
+    resumed = simulate_interface(atoms, info, "emt", 1.0, 300.0, store=store, trajectory=tmp_path / "b.extxyz",
+                                 **kwargs)
+    assert min(calls) == pytest.approx(0.015)  # it started at the last checkpoint, not from the beginning
+    assert not list((tmp_path / "b" / "checkpoints").glob("*"))  # removed once the result is stored
+    assert resumed.time_ps == straight.time_ps and resumed.stage == straight.stage
+    for key in ("h_per_metal_slab", "temperature_k", "pressure_gpa", "box_z_a"):
+        assert np.allclose(resumed.series(key), straight.series(key), rtol=1e-9, atol=1e-9), key
+    a, b = read(tmp_path / "a.extxyz", ":"), read(tmp_path / "b.extxyz", ":")
+    assert len(a) == len(b) == 11 and np.allclose(a[-1].positions, b[-1].positions, atol=1e-8)
+    with pytest.raises(CandidateError, match="checkpoint_ps must be a positive number"):
+        simulate_interface(atoms, info, "emt", 1.0, 300.0, time_ps=0.01, checkpoint_ps=0.0, progress=False)

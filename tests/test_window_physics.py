@@ -89,6 +89,25 @@ def test_tier2a_onset_within_range_reaches_the_window():
     assert w.loc[0, "p_min_source"].startswith("tier-2a") and w.loc[0, "p_min_status"] == "reachable"
 
 
+@pytest.mark.parametrize("status, from_tier2b", [("ok", True), ("uncertain", True), ("no-melting", False),
+                                                 ("failed", False)])
+def test_a_tier2b_melting_temperature_sets_the_window_when_it_is_a_measurement(status, from_tier2b):
+    """An "uncertain" T_m (e.g. T+/1.25 of a melt that did not recrystallise) still sets the window, and the source
+    says it is uncertain; a lower bound ("no-melting") or a failed run leaves the tier-1 Lindemann window."""
+    frame = candidate_grid(["Ca"], [4.0], [40.0]).assign(tm_metal_k=2112.0, h_diffusion_onset_k=1200.0,
+                                                         melting_status=status)
+    tier1 = synthesis_window(frame.drop(columns=["tm_metal_k", "h_diffusion_onset_k", "melting_status"]))
+    w = synthesis_window(frame)
+    if from_tier2b:
+        assert (w.loc[0, "t_min_k"], w.loc[0, "t_max_k"]) == (1200.0, 2112.0)
+        assert w.loc[0, "t_window_source"].startswith("tier-2b")
+        assert ("uncertain" in w.loc[0, "t_window_source"]) == (status == "uncertain")
+    else:
+        assert (w.loc[0, "t_min_k"], w.loc[0, "t_max_k"]) == (tier1.loc[0, "t_min_k"], tier1.loc[0, "t_max_k"])
+        assert w.loc[0, "t_window_source"] == tier1.loc[0, "t_window_source"]
+        assert w.loc[0, "t_max_k"] != 2112.0
+
+
 @pytest.fixture(scope="module")
 def small_screen(cache):
     from screening.api import screen

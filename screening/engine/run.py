@@ -58,6 +58,9 @@ class EngineSettings:
             to [600, 2500] K, i.e. close to melting as the seed mechanism needs.
         control_temperature_k: also run a control at this temperature (None: no control).
         time_ps, timestep_fs: production length and MD step.
+        checkpoint_ps: run the production in segments of this length, checkpointed beside the result store, so an
+            interrupted run resumes from its last segment (the segment length is part of the protocol; see
+            :func:`~screening.engine.simulate.simulate_interface`). None: one stage, no checkpoints.
         n_slab_atoms_target: size of the precursor slab.
         teacher: calculator for hot MD in the training pool; ``label_calculator`` for the labels
             (default: the teacher; ``"gpaw"`` for DFT labels after ``make setup-dft``; ``"distilled"`` for the
@@ -71,6 +74,7 @@ class EngineSettings:
     control_temperature_k: float | None = None
     time_ps: float = 10.0
     timestep_fs: float = 0.5
+    checkpoint_ps: float | None = None
     n_slab_atoms_target: int = 150
     teacher: str = DEFAULT_CALCULATOR
     label_calculator: str | None = None
@@ -83,6 +87,8 @@ class EngineSettings:
             v = getattr(self, name)
             if not np.isfinite(v) or v <= 0:
                 raise CandidateError(f"engine setting {name}={v!r} must be > 0")
+        if self.checkpoint_ps is not None and (not np.isfinite(self.checkpoint_ps) or self.checkpoint_ps <= 0):
+            raise CandidateError(f"engine setting checkpoint_ps={self.checkpoint_ps!r} must be > 0 (or None)")
         for name in ("temperature_k", "control_temperature_k"):
             v = getattr(self, name)
             if v is not None and (not np.isfinite(v) or v <= 0):
@@ -261,6 +267,7 @@ def interface_job(row: dict, kind: str, temperature_k: float, calculator: Any, s
     traj = file_in(out_dir, row["candidate_id"], prefix="engine_", suffix=f"_{kind}_{temperature_k:g}K.extxyz")
     result = simulate_interface(atoms, info, calculator, pressure, temperature_k, time_ps=settings.time_ps,
                                 timestep_fs=settings.timestep_fs, seed=settings.seed, trajectory=traj,
+                                checkpoint_ps=settings.checkpoint_ps,
                                 progress=progress, store=store)
     return {**result.as_dict(), "precursor": f"{info.precursor_formula} ({template})"}
 

@@ -573,6 +573,7 @@ class _FrameAnalyser:
         self.frames: list = []
         self.label = ""
         self.recorder = None
+        self.resume_time_ps: float | None = None  # skip the frame at this time (already analysed)
 
     def new_stage(self, label: str, energy_checks: bool) -> None:
         """Start a stage: a fresh Recorder (used only for its blow-up checks; order parameter off).
@@ -608,6 +609,9 @@ class _FrameAnalyser:
         if self.recorder(frame):
             self.failure = self.recorder.failure or "stopped by the recorder"
             return True
+        if self.resume_time_ps is not None and abs(frame.time_ps - self.resume_time_ps) < 1e-9:
+            self.resume_time_ps = None  # a segment's first frame is the last one of the segment before
+            return False
         a = self.analyse(frame.positions, frame.cell)
         s = self.series
         s["time_ps"].append(frame.time_ps)
@@ -625,6 +629,30 @@ class _FrameAnalyser:
         if self.keep_frames:
             self.frames.append(self._atoms(frame, a))
         return False
+
+    def state(self) -> tuple[dict, dict]:
+        """``(JSON-able document, arrays)`` of everything analysed so far (for a checkpoint; frames apart)."""
+        from dataclasses import asdict
+
+        doc = {"series": self.series, "offsets": list(self.offsets) if self.offsets is not None else None}
+        arrays = {} if self.bins is None else {"bins": self.bins}
+        for name in ("first", "last"):
+            value = getattr(self, name)
+            if value is not None:
+                doc[f"{name}_region"] = asdict(value[2])
+                arrays[f"{name}_positions"], arrays[f"{name}_cell"] = value[0], value[1]
+        return doc, arrays
+
+    def restore(self, doc: dict, arrays: dict, frames: list) -> None:
+        """The inverse of :meth:`state` (``frames``: the trajectory frames kept with the checkpoint)."""
+        self.series = {key: list(v) for key, v in doc["series"].items()}
+        self.offsets = tuple(doc["offsets"]) if doc["offsets"] is not None else None
+        self.bins = arrays.get("bins")
+        for name in ("first", "last"):
+            if f"{name}_region" in doc:
+                setattr(self, name, (arrays[f"{name}_positions"], arrays[f"{name}_cell"],
+                                     SlabRegion(**doc[f"{name}_region"])))
+        self.frames = list(frames)
 
     def _atoms(self, frame, a: dict):
         """The frame as wrapped ASE Atoms with its analysis in ``info`` (for the trajectory)."""
@@ -646,37 +674,6 @@ def write_trajectory(frames, path: str | Path) -> Path:
     from screening.provenance import atomic_write
 
     return atomic_write(path, lambda tmp: write(tmp, list(frames), format="extxyz"))
-
-
-class _RunFailed(Exception):
-    """Internal: the run failed before MD (message is the reason)."""
-
-
-def _relax(atoms, calc, steps: int, fmax: float):
-    """FIRE minimisation of the positions at fixed cell; returns (atoms, report)."""
-    start = atoms.copy()
-    if steps <= 0:
-        return start, {"steps": 0}
-    from ase.optimize import FIRE
-
-    work = atoms.copy()
-    work.calc = calc
-    try:
-        e0 = float(work.get_potential_energy())
-        f0 = float(np.linalg.norm(work.get_forces(), axis=1).max())
-        opt = FIRE(work, logfile=None, maxstep=0.1)
-        opt.run(fmax=fmax, steps=steps)
-        e1 = float(work.get_potential_energy())
-        f1 = float(np.linalg.norm(work.get_forces(), axis=1).max())
-    except Exception as exc:  # calculator failures end the run as "failed"
-        return start, {"steps": 0, "error": f"relaxation failed ({type(exc).__name__}): {exc}"}
-    if not (math.isfinite(e1) and np.isfinite(work.positions).all()):
-        return start, {"steps": int(opt.nsteps), "error": "relaxation produced non-finite energy or positions"}
-    out = work.copy()
-    out.calc = None
-    n = len(atoms)
-    return out, {"steps": int(opt.nsteps), "fmax_start_ev_a": f0, "fmax_end_ev_a": f1,
-                 "energy_change_ev_per_atom": (e1 - e0) / n}
 
 
 def _phase_of(positions, cell, region: SlabRegion, is_metal, species: str, liquid_fraction_slab: float,
@@ -713,7 +710,7 @@ def simulate_interface(atoms, info, calculator: Any, pressure_gpa: float, temper
                        timestep_fs: float = 0.5, sample_every: int | None = None, ramp_ps: float | None = None,
                        seed: int = 0, trajectory: str | Path | None = None, progress: bool = True,
                        relax_steps: int = 200, relax_fmax: float = 0.2, store: Any = None,
-                       n_threads: int = 1) -> InterfaceResult:
+                       n_threads: int = 1, checkpoint_ps: float | None = None) -> InterfaceResult:
     """NPT MD (barostat along z only) of an interface from :func:`~screening.engine.interface.build_interface`.
 
     Args:
@@ -738,6 +735,12 @@ def simulate_interface(atoms, info, calculator: Any, pressure_gpa: float, temper
             the store and copied to ``trajectory`` on every call (a cached run without a kept
             trajectory is recomputed when one is asked for).
         n_threads: OpenMP threads for LAMMPS.
+        checkpoint_ps: run the production as segments of this length (ps), each in a new MD session started from
+            the positions, velocities and box the segment before ended with (thermostat and barostat restart at
+            every boundary: part of the protocol and of the cache key, interrupted or not). With a ``store``,
+            the state and the analysis so far are saved beside it after every segment (``checkpoints/``), a rerun
+            of an interrupted run continues from the last segment, and the checkpoint is removed once the
+            result is stored. None: one production stage, no checkpoints.
 
     Returns:
         :class:`InterfaceResult` (``status="failed"`` with a reason if the run blew up).
@@ -760,6 +763,9 @@ def simulate_interface(atoms, info, calculator: Any, pressure_gpa: float, temper
         raise CandidateError(f"relax_steps must be a non-negative integer, got {relax_steps!r}")
     if not isinstance(sample_every, (int, np.integer)) or sample_every < 1:
         raise CandidateError(f"sample_every must be a positive integer, got {sample_every!r}")
+    if checkpoint_ps is not None and not (isinstance(checkpoint_ps, (int, float)) and math.isfinite(checkpoint_ps)
+                                          and checkpoint_ps > 0):
+        raise CandidateError(f"checkpoint_ps must be a positive number of ps or None, got {checkpoint_ps!r}")
     ramp_ps = min(1.0, time_ps / 5.0) if ramp_ps is None else float(ramp_ps)
     n_ramp = int(round(ramp_ps * steps_per_ps))
     n_prod = max(1, int(round(time_ps * steps_per_ps)))
@@ -770,10 +776,15 @@ def simulate_interface(atoms, info, calculator: Any, pressure_gpa: float, temper
                 "relax_fmax": float(relax_fmax), "backend": backend_name(calculator),
                 "slab_margin_a": SLAB_MARGIN_A, "surface_depth_a": SURFACE_DEPTH_A, "smooth_a": SLAB_SMOOTH_A,
                 "depth_bin_a": DEPTH_BIN_A}
+    segment_steps = None
+    if checkpoint_ps is not None:  # only then in the key: runs without segments keep their cached results
+        settings["checkpoint_ps"] = float(checkpoint_ps)
+        segment_steps = max(1, int(round(float(checkpoint_ps) * steps_per_ps)))
+    checkpoint = None
 
     def compute(traj_path) -> dict:
         return _run(atoms, info_d, calculator, calc, cinfo, float(pressure_gpa), float(temperature_k), settings,
-                    n_ramp, n_prod, t_start, traj_path, progress, n_threads).as_dict()
+                    n_ramp, n_prod, t_start, traj_path, progress, n_threads, segment_steps, checkpoint).as_dict()
 
     if store is None:
         return InterfaceResult.from_dict(compute(trajectory))
@@ -786,12 +797,18 @@ def simulate_interface(atoms, info, calculator: Any, pressure_gpa: float, temper
               "pressure_gpa": float(pressure_gpa), "temperature_k": float(temperature_k), **settings}
     # the run's own trajectory is kept beside the store, so any later request gets a copy of it
     kept = Path(store.path).parent / "trajectories" / f"{input_key(KIND, inputs)}.extxyz"
+    if segment_steps is not None:
+        checkpoint = Path(store.path).parent / "checkpoints" / f"{input_key(KIND, inputs)}"
     result = store.get(KIND, inputs)
     cached = result is not None and (trajectory is None or kept.is_file())
     if not cached:  # new run, or a cached run whose trajectory was never kept: (re)compute, deterministic
         t0 = time.perf_counter()
         result = compute(kept if trajectory is not None else None)
         store.put(KIND, inputs, result, str(result.get("status", "ok")), time.perf_counter() - t0)
+        if checkpoint is not None:
+            from screening.md.checkpoint import clear_checkpoint
+
+            clear_checkpoint(checkpoint)
     out = InterfaceResult.from_dict(result)
     out.cached = bool(cached)
     if trajectory is not None:
@@ -802,10 +819,92 @@ def simulate_interface(atoms, info, calculator: Any, pressure_gpa: float, temper
     return out
 
 
+def _run_in_one_session(atoms, calc, calculator, settings, analyser, ramp, production, progress,
+                        n_threads) -> tuple[str | None, float, dict]:
+    """Relax, then ramp and production in one MD session; returns ``(error, production start in ps, relax report)``."""
+    from screening.md import open_session
+    from screening.md.relax_positions import relax_positions
+
+    start_atoms, relax = relax_positions(atoms, calc, settings["relax_steps"], settings["relax_fmax"])
+    if relax.get("error"):
+        return relax["error"], math.nan, relax
+    production_start = math.nan
+    with open_session(start_atoms, calculator, settings["timestep_fs"],
+                      calc=calc if settings["backend"] == "ase" else None, n_threads=n_threads) as session:
+        for stage in ([ramp] if ramp is not None else []) + [production]:
+            analyser.new_stage(stage.label, stage is production)
+            if stage is production:
+                production_start = session.time_ps
+            outcome = session.run(stage, analyser, progress=progress)
+            error = outcome.error or analyser.failure
+            if error:
+                return error, production_start, relax
+    return None, production_start, relax
+
+
+def _run_segments(atoms, calc, calculator, settings, analyser, ramp, production, n_prod: int, segment_steps: int,
+                  checkpoint: Path | None, progress: bool, n_threads: int) -> tuple[str | None, float, dict]:
+    """Relax and ramp in one session, then the production in segments of ``segment_steps``, each in a new session
+    from the state the one before ended with, checkpointed after each segment when ``checkpoint`` is a path (a
+    saved checkpoint is continued). Returns ``(error, production start in ps, relax report)``."""
+    from screening.md import open_session
+    from screening.md.checkpoint import load_checkpoint, save_checkpoint
+    from screening.md.relax_positions import relax_positions
+
+    def session_of(state, keep: bool):
+        return open_session(state, calculator, settings["timestep_fs"],
+                            calc=calc if settings["backend"] == "ase" else None, n_threads=n_threads,
+                            keep_velocities=keep)
+
+    def save(state, clock: float, done: int) -> None:
+        if checkpoint is None:
+            return
+        doc, arrays = analyser.state()
+        save_checkpoint(checkpoint, state, clock, {"analyser": doc, "relax": relax, "production_start_ps": production_start,
+                                                   "production_steps_done": done},
+                        arrays, analyser.frames if analyser.keep_frames else None)
+
+    saved = load_checkpoint(checkpoint) if checkpoint is not None else None
+    if saved is not None:
+        analyser.restore(saved.meta["analyser"], saved.arrays, saved.frames)
+        state, clock, done = saved.state, saved.time_ps, int(saved.meta["production_steps_done"])
+        relax, production_start = saved.meta["relax"], float(saved.meta["production_start_ps"])
+    else:
+        state, relax = relax_positions(atoms, calc, settings["relax_steps"], settings["relax_fmax"])
+        if relax.get("error"):
+            return relax["error"], math.nan, relax
+        clock, done = 0.0, 0
+        if ramp is not None:
+            with session_of(state, False) as session:
+                analyser.new_stage(ramp.label, False)
+                outcome = session.run(ramp, analyser, progress=progress)
+                error = outcome.error or analyser.failure
+                if error:
+                    return error, math.nan, relax
+                state, clock = session.get_state(), session.time_ps
+        production_start = clock
+        save(state, clock, done)
+    while done < n_prod:
+        steps = min(segment_steps, n_prod - done)
+        analyser.resume_time_ps = clock if analyser.series["time_ps"] else None
+        with session_of(state, True) as session:
+            session.time_ps = clock
+            analyser.new_stage("production", True)
+            outcome = session.run(production(steps, done == 0), analyser, progress=progress)
+            error = outcome.error or analyser.failure
+            if error:
+                return error, production_start, relax
+            state, clock = session.get_state(), session.time_ps
+        done += steps
+        if done < n_prod:
+            save(state, clock, done)
+    return None, production_start, relax
+
+
 def _run(atoms, info_d, calculator, calc, cinfo, pressure_gpa, temperature_k, settings, n_ramp, n_prod, t_start,
-         trajectory, progress, n_threads) -> InterfaceResult:
+         trajectory, progress, n_threads, segment_steps=None, checkpoint=None) -> InterfaceResult:
     """The protocol behind :func:`simulate_interface` (arguments already validated)."""
-    from screening.md import Stage, open_session
+    from screening.md import Stage
     from screening.md.analysis import metal_mask, shell_size
     from screening.md.runner import blowup_distance
 
@@ -823,33 +922,24 @@ def _run(atoms, info_d, calculator, calc, cinfo, pressure_gpa, temperature_k, se
     analyser = _FrameAnalyser(atoms, info_d, k, cutoff, v_metal_ref, blowup_distance(atoms),
                               keep_frames=trajectory is not None)
     analyser.calibrate(atoms.positions, cell)  # region offsets from the built (unrelaxed) interface
-    start_atoms, relax = _relax(atoms, calc, settings["relax_steps"], settings["relax_fmax"])
     seed = settings["seed"]
     every = settings["sample_every"]
-    stages = []
+    ramp = None
     if n_ramp > 0:
-        stages.append((Stage("npt", n_ramp, t_start, temperature_k, pressure_gpa=pressure_gpa, sample_every=every,
-                             barostat="z", init_velocities_k=t_start, seed=seed, label="ramp"), False))
-    stages.append((Stage("npt", n_prod, temperature_k, pressure_gpa=pressure_gpa, sample_every=every, barostat="z",
-                         init_velocities_k=None if n_ramp > 0 else temperature_k, seed=seed + 1, label="production"),
-                   True))
-    error = None
-    production_start = math.nan
-    try:
-        if relax.get("error"):
-            raise _RunFailed(relax["error"])
-        with open_session(start_atoms, calculator, settings["timestep_fs"], calc=calc if settings["backend"] == "ase" else None,
-                          n_threads=n_threads) as session:
-            for stage, drift in stages:
-                analyser.new_stage(stage.label, drift)
-                if stage.label == "production":
-                    production_start = session.time_ps
-                outcome = session.run(stage, analyser, progress=progress)
-                error = outcome.error or analyser.failure
-                if error:
-                    break
-    except _RunFailed as exc:
-        error = str(exc)
+        ramp = Stage("npt", n_ramp, t_start, temperature_k, pressure_gpa=pressure_gpa, sample_every=every,
+                     barostat="z", init_velocities_k=t_start, seed=seed, label="ramp")
+
+    def production(steps: int, first: bool) -> Stage:
+        return Stage("npt", steps, temperature_k, pressure_gpa=pressure_gpa, sample_every=every, barostat="z",
+                     init_velocities_k=temperature_k if first and ramp is None else None, seed=seed + 1,
+                     label="production")
+
+    if segment_steps is not None:
+        error, production_start, relax = _run_segments(atoms, calc, calculator, settings, analyser, ramp, production,
+                                                       n_prod, segment_steps, checkpoint, progress, n_threads)
+    else:
+        error, production_start, relax = _run_in_one_session(atoms, calc, calculator, settings, analyser, ramp,
+                                                             production(n_prod, True), progress, n_threads)
     if trajectory is not None:  # also after a failure: the frames up to it
         write_trajectory(analyser.frames, trajectory)
     s = analyser.series

@@ -31,7 +31,8 @@ def resolve_calculator(calculator: Any) -> tuple[Any, CalculatorInfo]:
     return calc, info
 
 
-def open_session(atoms, calculator: Any, timestep_fs: float, calc: Any = None, n_threads: int = 1) -> MDSession:
+def open_session(atoms, calculator: Any, timestep_fs: float, calc: Any = None, n_threads: int = 1,
+                 keep_velocities: bool = False) -> MDSession:
     """Start an MD session for ``atoms`` with the back end that fits ``calculator``.
 
     Args:
@@ -40,11 +41,14 @@ def open_session(atoms, calculator: Any, timestep_fs: float, calc: Any = None, n
         timestep_fs: MD timestep in fs.
         calc: an already-built ASE calculator for ``calculator`` (skips rebuilding; ASE back end only).
         n_threads: OpenMP threads for LAMMPS.
+        keep_velocities: start from the velocities of ``atoms`` (a state from :meth:`MDSession.get_state`)
+            instead of zero.
     """
     if backend_name(calculator) == "lammps":
         from screening.md.lammps_backend import LammpsSession
 
-        return LammpsSession(atoms, parse_lammps_spec(calculator.strip()), timestep_fs, n_threads=n_threads)
+        return LammpsSession(atoms, parse_lammps_spec(calculator.strip()), timestep_fs, n_threads=n_threads,
+                             keep_velocities=keep_velocities)
     from screening.md.ase_backend import AseSession
 
     if calc is None:
@@ -52,7 +56,7 @@ def open_session(atoms, calculator: Any, timestep_fs: float, calc: Any = None, n
         name = info.name
     else:
         name = str(calculator) if isinstance(calculator, str) else type(calculator).__name__
-    return AseSession(atoms, calc, timestep_fs, name=name)
+    return AseSession(atoms, calc, timestep_fs, name=name, keep_velocities=keep_velocities)
 
 
 __all__ = ["ENSEMBLES", "MIN_SEPARATION_A", "Frame", "MDSession", "Stage", "StageOutcome", "backend_name",

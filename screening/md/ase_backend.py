@@ -39,16 +39,24 @@ class AseSession(MDSession):
 
     backend = "ase"
 
-    def __init__(self, atoms, calc, timestep_fs: float, name: str = "calculator") -> None:
+    def __init__(self, atoms, calc, timestep_fs: float, name: str = "calculator", keep_velocities: bool = False) -> None:
         super().__init__(atoms, timestep_fs)
         check_md_capable(calc, name)
         self.atoms = atoms.copy()
         self.atoms.calc = calc
-        self.atoms.set_momenta(np.zeros((len(atoms), 3)))
+        if not keep_velocities:
+            self.atoms.set_momenta(np.zeros((len(atoms), 3)))
 
     def get_atoms(self):
         atoms = self.atoms.copy()
         atoms.calc = None
+        atoms.wrap()
+        return atoms
+
+    def get_state(self):
+        atoms = self.atoms.copy()
+        atoms.calc = None
+        atoms.set_constraint()
         atoms.wrap()
         return atoms
 

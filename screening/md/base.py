@@ -196,6 +196,11 @@ class MDSession(ABC):
     def get_atoms(self):
         """The current configuration as ASE Atoms (wrapped into the cell)."""
 
+    @abstractmethod
+    def get_state(self):
+        """The current configuration with its velocities (ASE units), wrapped into the cell: what a new session
+        opened with ``open_session(state, ..., keep_velocities=True)`` continues from (a checkpoint)."""
+
     def close(self) -> None:  # pragma: no cover - trivial
         """Release engine resources."""
 

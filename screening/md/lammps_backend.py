@@ -70,7 +70,8 @@ class LammpsSession(MDSession):
 
     backend = "lammps"
 
-    def __init__(self, atoms, potential: LammpsPotential, timestep_fs: float, n_threads: int = 1) -> None:
+    def __init__(self, atoms, potential: LammpsPotential, timestep_fs: float, n_threads: int = 1,
+                 keep_velocities: bool = False) -> None:
         super().__init__(atoms, timestep_fs)
         check_structure(potential, atoms)
         lammps = load_lammps()
@@ -83,7 +84,7 @@ class LammpsSession(MDSession):
         from ase.io import write
 
         write(data, atoms, format="lammps-data", specorder=list(potential.elements), masses=True, units="metal",
-              atom_style="atomic")
+              atom_style="atomic", velocities=keep_velocities)
         self.n_atoms = len(atoms)
         self._cmd(["units metal", "atom_style atomic", "boundary p p p", f"read_data {data}", *potential.commands(),
                    "neighbor 1.0 bin", "neigh_modify every 1 delay 0 check yes",
@@ -117,6 +118,14 @@ class LammpsSession(MDSession):
 
         atoms = Atoms(symbols=list(self.symbols), positions=self._positions(unwrap=False), cell=self._cell(), pbc=True)
         atoms.wrap()
+        return atoms
+
+    def get_state(self):
+        from ase.calculators.lammps import convert
+
+        atoms = self.get_atoms()  # LAMMPS' own (lower-triangular) frame, as every Frame of this session
+        v = np.ctypeslib.as_array(self.lmp.gather_atoms("v", 1, 3)).reshape(-1, 3).copy()
+        atoms.set_velocities(convert(v, "velocity", "metal", "ASE"))
         return atoms
 
     def _frame(self, step: int, target: float, ensemble: str) -> Frame:
