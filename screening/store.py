@@ -223,6 +223,12 @@ class ResultStore:
             return None
         return result
 
+    def seconds(self, kind: str, inputs: dict) -> float | None:
+        """The wall time (s) the stored calculation took when it was computed (None: not stored or not recorded)."""
+        with self._db() as con:
+            row = con.execute("SELECT seconds FROM results WHERE key = ?", (input_key(kind, inputs),)).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
     def put(self, kind: str, inputs: dict, result: dict, status: str = "ok", seconds: float | None = None,
             attempts: int = 1) -> str:
         """Store (or replace) a finished result in its own transaction; returns its key."""

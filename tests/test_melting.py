@@ -84,6 +84,10 @@ def test_hysteresis_method_brackets_cu(cu, store, tmp_path):
     again = melting_temperature(cu, 0.0, CU_EAM, method="hysteresis", ramp_atoms=108, rate_k_per_ps=50.0,
                                 t_range_k=(500.0, 2600.0), store=store, progress=False)
     assert again.diagnostics["runs_computed"] == 0 and again.tm_metal_k == pytest.approx(est.tm_metal_k)
+    # a cached estimate reports the MD time it took when computed, not the time it took to read it back
+    assert est.diagnostics["compute_s"] > 0.0
+    assert again.diagnostics["compute_s"] == pytest.approx(est.diagnostics["compute_s"], rel=0.2)
+    assert again.diagnostics["wall_s"] < 0.5 * again.diagnostics["compute_s"]
 
 
 def test_phase_runs_are_cached_per_condition(cu, store):

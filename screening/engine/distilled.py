@@ -86,13 +86,9 @@ def _root(out_dir: str | Path | None) -> Path:
     return Path(DEFAULT_LABELS_ROOT if out_dir is None else out_dir)
 
 
-def _directory(metal: str, out_dir: str | Path | None) -> Path:
-    return folder(metal, _root(out_dir))
-
-
 def label_directory(metal: str, out_dir: str | Path | None = None) -> Path:
     """``data/engine/<M>-H`` (or under ``out_dir``): where the system's labels and derived engine data live."""
-    return _directory(metal, out_dir)
+    return folder(metal, _root(out_dir))
 
 
 def distilled_frames(metal: str, out_dir: str | Path | None = None) -> list:
@@ -145,7 +141,7 @@ def committed_distilled(metal: str, out_dir: str | Path | None = None) -> tuple[
     from screening.engine.labelling import read_extxyz
     from screening.provenance import sha256_file
 
-    directory = _directory(metal, out_dir)
+    directory = label_directory(metal, out_dir)
     path = directory / MANIFEST_FILE
     if not path.is_file():
         return None
@@ -196,7 +192,7 @@ def relabel_active(metal: str, teacher: str, *, out_dir: str | Path | None = Non
     labelled = label_configurations(frames, teacher, store=store, progress=progress)
     if len(labelled) != len(frames):
         raise CandidateError(f"{len(frames) - len(labelled)} active-learning frames failed with {teacher}")
-    directory = _directory(metal, out_dir)
+    directory = label_directory(metal, out_dir)
     path = write_extxyz(labelled, directory / ACTIVE_FILE)
     log = json.loads((directory / ACTIVE_LOG).read_text())
     log.update(sha256=sha256_file(path), relabelled_by=teacher.replace(f"{_REPO}/", ""))
@@ -235,7 +231,7 @@ def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates
         table = screen_candidates(table, frames, (metal, "H"), h2_ps=h2_screen_ps, reference=speed_reference,
                                  cache=cache, progress=progress)
     files = label_files(metal, out_dir)
-    settings = record_selection(_directory(metal, out_dir), table, files,
+    settings = record_selection(label_directory(metal, out_dir), table, files,
                                 f"computed by screening.engine.distilled on {' + '.join(files)}",
                                 table_file=SELECTION_TABLE, selection_file=SELECTION_FILE)
     return settings, table
@@ -244,7 +240,7 @@ def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates
 def label_files(metal: str, out_dir: str | Path | None = None) -> list[str]:
     """The distilled label files of ``metal`` a fit reads: :data:`LABELS_FILE` and, once active learning has added
     frames, :data:`ACTIVE_FILE`."""
-    return [LABELS_FILE] + ([ACTIVE_FILE] if (_directory(metal, out_dir) / ACTIVE_FILE).is_file() else [])
+    return [LABELS_FILE] + ([ACTIVE_FILE] if (label_directory(metal, out_dir) / ACTIVE_FILE).is_file() else [])
 
 
 def _require(metal: str, out_dir: str | Path | None) -> tuple[list, dict]:
@@ -260,7 +256,7 @@ def _require(metal: str, out_dir: str | Path | None) -> tuple[list, dict]:
     if ACTIVE_FILE in label_files(metal, out_dir):
         from screening.provenance import sha256_file
 
-        path, log = _directory(metal, out_dir) / ACTIVE_FILE, _directory(metal, out_dir) / ACTIVE_LOG
+        path, log = label_directory(metal, out_dir) / ACTIVE_FILE, label_directory(metal, out_dir) / ACTIVE_LOG
         try:
             recorded = json.loads(log.read_text()).get("sha256")
         except (OSError, ValueError) as exc:
@@ -276,7 +272,7 @@ def active_frames(metal: str, out_dir: str | Path | None = None) -> list:
     """The active-learning frames of ``metal`` (:data:`ACTIVE_FILE`; empty if none), unchecked (see :func:`_require`)."""
     from screening.engine.labelling import read_extxyz
 
-    path = _directory(metal, out_dir) / ACTIVE_FILE
+    path = label_directory(metal, out_dir) / ACTIVE_FILE
     return read_extxyz(path) if path.is_file() else []
 
 
@@ -288,7 +284,7 @@ def chosen_or_recorded_settings(metal: str, out_dir: str | Path | None = None):
     from screening.engine.pod_selection import chosen_settings, recorded_settings
     from screening.engine.potential import PodSettings
 
-    directory = _directory(metal, out_dir)
+    directory = label_directory(metal, out_dir)
     chosen = chosen_settings(directory, SELECTION_FILE, labels_files=label_files(metal, out_dir))
     if chosen is not None:
         return chosen
@@ -347,13 +343,13 @@ def write_errors(metal: str, out_dir: str | Path | None = None, *, cache: str | 
     if ACTIVE_FILE in label_files(metal, out_dir):
         from screening.provenance import sha256_file
 
-        table["active_labels_sha256"] = sha256_file(_directory(metal, out_dir) / ACTIVE_FILE)
+        table["active_labels_sha256"] = sha256_file(label_directory(metal, out_dir) / ACTIVE_FILE)
     table["lammps_version"] = fitted.lammps_version
     table["source"] = (f"computed by screening.engine.distilled: POD (LAMMPS fitpod) fitted to "
                        f"{' + '.join(label_files(metal, out_dir))} "
                        f"(teacher {manifest['teacher']}: a fine-tuned universal potential, not DFT; the cells with "
                        f"committed GPAW labels keep them); holdout_gpaw: against the committed GPAW hold-out labels")
-    atomic_write(_directory(metal, out_dir) / ERRORS_FILE,
+    atomic_write(label_directory(metal, out_dir) / ERRORS_FILE,
                  lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
     return table.reset_index(drop=True)
 

@@ -98,7 +98,7 @@ def hydride_melting(metal: str, potential: str, *, pressures_gpa: Sequence[float
             ids.append(candidate_id(metal, x, p))
             rows.append({"h_per_metal": float(x), "template": template, "t_plus_k": est.t_plus_k,
                          "t_minus_k": est.t_minus_k, "melting_message": est.message,
-                         "wall_s": round(time.perf_counter() - t0, 1)})
+                         "wall_s": round(est.diagnostics.get("compute_s") or time.perf_counter() - t0, 1)})
             if progress:
                 print(f"{ids[-1]}: {est.status}, T_m {est.tm_metal_k} ± {est.tm_metal_err_k} K, H diffusion onset "
                       f"{est.h_diffusion_onset_k} K", flush=True)

@@ -231,6 +231,7 @@ class _Job:
         self.min_distance = blowup_distance(self.atoms)
         self.formula = self.atoms.get_chemical_formula(mode="reduce")
         self.cached = 0
+        self.compute_s = 0.0
         self.computed = 0
 
     @property
@@ -264,10 +265,13 @@ class _Job:
                                     frames_per_lag=FRAMES_PER_PS, progress=self.progress)
 
         inputs = self.inputs(kind, cell, **settings)
+        start = time.perf_counter()
         if self.store is None:
             result, cached = compute(), False
         else:
             result, cached = self.store.get_or_compute(f"melting.{kind}", inputs, compute)
+        took = self.store.seconds(f"melting.{kind}", inputs) if cached else time.perf_counter() - start
+        self.compute_s += took or 0.0  # a cached run counts with the time it took when it was computed
         self.cached += cached
         self.computed += not cached
         return result, cached
@@ -686,7 +690,8 @@ def _coexistence(job: _Job, est: MeltingEstimate, cell, precision_k: float, max_
 
 
 def _finish(est: MeltingEstimate, job: _Job, start: float, plot: str | Path | None) -> MeltingEstimate:
-    est.diagnostics.update(wall_s=time.perf_counter() - start, runs_cached=job.cached, runs_computed=job.computed,
+    est.diagnostics.update(wall_s=time.perf_counter() - start, compute_s=job.compute_s, runs_cached=job.cached,
+                           runs_computed=job.computed,
                            atom_steps=int(sum(r.get("atom_steps", 0) for r in est.records.values())))
     if plot is not None and est.records:
         from screening.md.plotting import plot_melting
