@@ -7,7 +7,9 @@ lattice; the box length along the normal absorbs the volume changes of slab and 
 * ``relax``: FIRE minimisation of the positions (fixed cell, at most ``relax_steps``): removes the
   stress of the random H2 packing and of the unrelaxed surface;
 * ``ramp``: NPT from ``min(T, 300 K)`` to T over ``ramp_ps`` (velocities drawn at the start);
-* ``production``: NPT at T for ``time_ps``.
+* ``production``: NPT at T for ``time_ps``; with ``checkpoint_ps`` in segments of that length, each in a new
+  MD session from the state the segment before ended with, checkpointed beside the result store
+  (:mod:`screening.md.checkpoint`), so a killed run resumes from its last segment.
 
 Every sampled frame is analysed with the pure functions below (each usable on any frame):
 
