@@ -566,8 +566,12 @@ def _load(directory: Path) -> FittedPotential:
 
 
 def load_potential(directory: str | os.PathLike) -> FittedPotential:
-    """Load a fitted potential from its directory (the one holding ``provenance.json``)."""
-    d = Path(directory)
+    """Load a fitted potential from its directory (the one holding ``provenance.json``).
+
+    The directory is made absolute, so the potential's ``spec`` (part of every cache key of its MD runs) does not
+    depend on the working directory it was given from.
+    """
+    d = Path(directory).resolve()
     if not (d / "provenance.json").is_file():
         raise CandidateError(f"{str(d)!r} is not a fitted POD potential directory (no provenance.json)")
     return _load(d)
