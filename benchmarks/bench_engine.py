@@ -58,9 +58,11 @@ def main(argv=None) -> int:
         spec = args.potential
         print(f"Ca-H potential: {spec}")
     else:  # the engine's potential from what is committed: distilled labels, else GPAW labels, else CHGNet labels
-        distilled = committed_distilled("Ca")
-        committed = committed_labels("Ca")
-        labels = "distilled" if distilled else "gpaw" if committed and committed["train"] else None
+        if committed_distilled("Ca"):
+            labels = "distilled"
+        else:  # the GPAW labels are read only when there are no distilled ones
+            committed = committed_labels("Ca")
+            labels = "gpaw" if committed and committed["train"] else None
         fresh = tempfile.TemporaryDirectory(prefix="bench-engine-")
         t0 = time.perf_counter()
         pot = system_potential("Ca", EngineSettings(label_calculator=labels), cache=fresh.name if labels else None)

@@ -821,24 +821,35 @@ def simulate_interface(atoms, info, calculator: Any, pressure_gpa: float, temper
     return out
 
 
+def _session(state, calculator, calc, settings: dict, n_threads: int, keep_velocities: bool = False):
+    """An MD session of the run's calculator on ``state`` (the built ASE calculator is reused on the ASE back end)."""
+    from screening.md import open_session
+
+    return open_session(state, calculator, settings["timestep_fs"], calc=calc if settings["backend"] == "ase" else None,
+                        n_threads=n_threads, keep_velocities=keep_velocities)
+
+
+def _stage_error(session, stage, analyser, energy_checks: bool, progress: bool) -> str | None:
+    """Run one stage with the analyser as its frame callback; the engine's or the analyser's error, if any."""
+    analyser.new_stage(stage.label, energy_checks)
+    outcome = session.run(stage, analyser, progress=progress)
+    return outcome.error or analyser.failure
+
+
 def _run_in_one_session(atoms, calc, calculator, settings, analyser, ramp, production, progress,
                         n_threads) -> tuple[str | None, float, dict]:
     """Relax, then ramp and production in one MD session; returns ``(error, production start in ps, relax report)``."""
-    from screening.md import open_session
     from screening.md.relax_positions import relax_positions
 
     start_atoms, relax = relax_positions(atoms, calc, settings["relax_steps"], settings["relax_fmax"])
     if relax.get("error"):
         return relax["error"], math.nan, relax
     production_start = math.nan
-    with open_session(start_atoms, calculator, settings["timestep_fs"],
-                      calc=calc if settings["backend"] == "ase" else None, n_threads=n_threads) as session:
+    with _session(start_atoms, calculator, calc, settings, n_threads) as session:
         for stage in ([ramp] if ramp is not None else []) + [production]:
-            analyser.new_stage(stage.label, stage is production)
             if stage is production:
                 production_start = session.time_ps
-            outcome = session.run(stage, analyser, progress=progress)
-            error = outcome.error or analyser.failure
+            error = _stage_error(session, stage, analyser, stage is production, progress)
             if error:
                 return error, production_start, relax
     return None, production_start, relax
@@ -849,14 +860,8 @@ def _run_segments(atoms, calc, calculator, settings, analyser, ramp, production,
     """Relax and ramp in one session, then the production in segments of ``segment_steps``, each in a new session
     from the state the one before ended with, checkpointed after each segment when ``checkpoint`` is a path (a
     saved checkpoint is continued). Returns ``(error, production start in ps, relax report)``."""
-    from screening.md import open_session
     from screening.md.checkpoint import load_checkpoint, save_checkpoint
     from screening.md.relax_positions import relax_positions
-
-    def session_of(state, keep: bool):
-        return open_session(state, calculator, settings["timestep_fs"],
-                            calc=calc if settings["backend"] == "ase" else None, n_threads=n_threads,
-                            keep_velocities=keep)
 
     def save(state, clock: float, done: int) -> None:
         if checkpoint is None:
@@ -877,10 +882,8 @@ def _run_segments(atoms, calc, calculator, settings, analyser, ramp, production,
             return relax["error"], math.nan, relax
         clock, done = 0.0, 0
         if ramp is not None:
-            with session_of(state, False) as session:
-                analyser.new_stage(ramp.label, False)
-                outcome = session.run(ramp, analyser, progress=progress)
-                error = outcome.error or analyser.failure
+            with _session(state, calculator, calc, settings, n_threads) as session:
+                error = _stage_error(session, ramp, analyser, False, progress)
                 if error:
                     return error, math.nan, relax
                 state, clock = session.get_state(), session.time_ps
@@ -889,11 +892,9 @@ def _run_segments(atoms, calc, calculator, settings, analyser, ramp, production,
     while done < n_prod:
         steps = min(segment_steps, n_prod - done)
         analyser.resume_time_ps = clock if analyser.series["time_ps"] else None
-        with session_of(state, True) as session:
+        with _session(state, calculator, calc, settings, n_threads, keep_velocities=True) as session:
             session.time_ps = clock
-            analyser.new_stage("production", True)
-            outcome = session.run(production(steps, done == 0), analyser, progress=progress)
-            error = outcome.error or analyser.failure
+            error = _stage_error(session, production(steps, done == 0), analyser, True, progress)
             if error:
                 return error, production_start, relax
             state, clock = session.get_state(), session.time_ps
