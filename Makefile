@@ -77,7 +77,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 finetune: $(STAMP)
-	$(PY) -m screening.reference.finetune --data data/dft --out models/chgnet_hydride \
+	$(PY) -m screening.reference.finetune --out models/chgnet_hydride $(if $(DATA_DFT),--data "$(DATA_DFT)") \
 		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(HOLDOUT),--holdout-metals "$(HOLDOUT)") $(if $(KEEP),--keep $(KEEP))
 
 bench: $(STAMP)

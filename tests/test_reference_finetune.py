@@ -369,3 +369,28 @@ def test_an_interrupted_finetune_resumes_from_its_last_epoch(tmp_path, monkeypat
         fh.write(b"tampered")
     with pytest.raises(CandidateError, match="SHA-256"):
         ckpt.find_resume_point(run_dir, resumed.provenance["run_key"])
+
+
+def test_dataset_sources_combine_a_folder_and_engine_label_files(tmp_path):
+    """A folder and engine-style files (no ``metal`` key, same file name in two systems) load together: the metal
+    comes from the composition, each file keeps its own key, and a missing source is an error naming it."""
+    from screening.engine.labelling import write_extxyz
+    from screening.reference.finetune import dataset_files, dataset_hash, file_keys, load_frames
+
+    frames = tiny_frames()
+    write_extxyz([a for a in frames if a.info["metal"] == "Pd"], tmp_path / "dft" / "Pd.extxyz")
+    engine = []
+    for metal in ("Pd", "Ni"):
+        sub = [a.copy() for a in frames if a.info["metal"] == metal][:2]
+        for a, src in zip(sub, [f for f in frames if f.info["metal"] == metal][:2]):
+            a.calc = SinglePointCalculator(a, **src.calc.results)
+            del a.info["metal"]
+        engine.append(write_extxyz(sub, tmp_path / "engine" / f"{metal}-H" / "train_gpaw.extxyz"))
+    files = dataset_files(tmp_path / "dft", f"{engine[0]},{engine[1]}")
+    assert file_keys(files) == ["Pd.extxyz", "Pd-H/train_gpaw.extxyz", "Ni-H/train_gpaw.extxyz"]
+    loaded = load_frames(files)
+    assert [a.info["metal"] for a in loaded[-4:]] == ["Pd", "Pd", "Ni", "Ni"]
+    assert {a.info["source_file"] for a in loaded[-2:]} == {"Ni-H/train_gpaw.extxyz"}
+    assert dataset_hash(files) != dataset_hash(files[:2])
+    with pytest.raises(CandidateError, match="nowhere"):
+        dataset_files(tmp_path / "nowhere")

@@ -6,9 +6,11 @@ import time
 from typing import Any
 
 
-def atom_steps_per_s(atoms, calculator: Any, steps: int, timestep_fs: float, calc: Any = None) -> float:
+def atom_steps_per_s(atoms, calculator: Any, steps: int, timestep_fs: float, calc: Any = None, *,
+                     seed: int | None = None, n_threads: int = 1) -> float:
     """NVT at 300 K for ``steps`` steps after one warm-up step (model loading, neighbour lists); returns
-    ``steps * len(atoms) / wall seconds``. ``calculator`` is anything :func:`screening.md.open_session` takes.
+    ``steps * len(atoms) / wall seconds``. ``calculator`` (and ``calc``, ``n_threads``) are what
+    :func:`screening.md.open_session` takes; ``seed`` fixes the initial velocities.
 
     Raises:
         CandidateError: the run failed or stopped before ``steps`` (a potential that loses atoms at once would
@@ -19,10 +21,11 @@ def atom_steps_per_s(atoms, calculator: Any, steps: int, timestep_fs: float, cal
 
     if steps < 1:
         raise CandidateError(f"steps must be >= 1, got {steps!r}")
-    with open_session(atoms, calculator, timestep_fs, calc=calc) as s:
-        warm = s.run(Stage("nvt", 1, 300.0, init_velocities_k=300.0, sample_every=1))
+    seeded = {} if seed is None else {"seed": seed}
+    with open_session(atoms, calculator, timestep_fs, calc=calc, n_threads=n_threads) as s:
+        warm = s.run(Stage("nvt", 1, 300.0, init_velocities_k=300.0, sample_every=1, **seeded))
         t0 = time.perf_counter()
-        out = s.run(Stage("nvt", steps, 300.0, sample_every=steps)) if not warm.error else warm
+        out = s.run(Stage("nvt", steps, 300.0, sample_every=steps, **seeded)) if not warm.error else warm
         wall = time.perf_counter() - t0
     if out.error or out.steps_done < steps:  # a run that stopped early is not a speed
         raise CandidateError(f"speed run of {calculator!s} stopped after {out.steps_done} of {steps} steps: "

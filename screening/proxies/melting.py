@@ -277,12 +277,12 @@ class _Job:
         return result, cached
 
     def probe_rate(self, cell, steps: int) -> float:
-        """Measured atom-steps/s of this calculator on ``cell`` (a short NVT run, not cached)."""
-        with open_session(cell, self.calculator, self.timestep_fs, calc=self.calc, n_threads=self.n_threads) as s:
-            s.run(Stage("nvt", 1, 300.0, init_velocities_k=300.0, seed=self.seed, sample_every=1))  # warm-up
-            t0 = time.perf_counter()
-            s.run(Stage("nvt", steps, 300.0, seed=self.seed, sample_every=steps))
-            return steps * len(cell) / (time.perf_counter() - t0)
+        """Measured atom-steps/s of this calculator on ``cell`` (a short NVT run, not cached; raises
+        :class:`~screening.errors.CandidateError` if the run fails)."""
+        from screening.md.speed import atom_steps_per_s
+
+        return atom_steps_per_s(cell, self.calculator, steps, self.timestep_fs, calc=self.calc, seed=self.seed,
+                                n_threads=self.n_threads)
 
 
 def _conventional(atoms):
@@ -563,7 +563,11 @@ def melting_temperature(structure: Any, pressure_gpa: float, calculator: Any = D
     start = time.perf_counter()
     if budget_s is not None:
         planned = _planned_atom_steps(job, len(ramp_cell), coex_cell, t_lo, t_hi, rate_k_per_ps, max_nph_ps)
-        rate = job.probe_rate(ramp_cell, 200 if job.backend == "lammps" else 3)
+        try:
+            rate = job.probe_rate(ramp_cell, 200 if job.backend == "lammps" else 3)
+        except CandidateError as exc:  # the potential fails on the cell: no estimate, a failed row that says why
+            estimate.message = f"speed probe failed: {exc}"
+            return _finish(estimate, job, start, plot)
         estimate.diagnostics.update(planned_atom_steps=planned, measured_atom_steps_per_s=rate)
         if planned / rate > budget_s:
             estimate.status = "over-budget"

@@ -44,7 +44,7 @@ from screening.calculators import (CalculatorError, get_calculator, hydride_spec
                                   read_finetune_provenance)
 from screening.errors import CandidateError
 from screening.reference.domain import DOMAIN_MAX_PRESSURE_GPA, domain_frames
-from screening.reference.finetune import (DEFAULT_DATA_DIR, FinetuneSettings, dataset_files, dataset_hash,
+from screening.reference.finetune import (FinetuneSettings, dataset_files, dataset_hash, file_keys,
                                           fit_element_offsets, frame_metals, load_frames, split_frames)
 
 log = logging.getLogger(__name__)
@@ -375,7 +375,9 @@ def write_benchmark(summary: pd.DataFrame, per_frame: pd.DataFrame, prov: dict, 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m screening.reference.benchmark [--data data/dft] [--models chgnet,chgnet-r2scan,chgnet-hydride]``."""
     ap = argparse.ArgumentParser(prog="python -m screening.reference.benchmark", description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default=str(DEFAULT_DATA_DIR))
+    ap.add_argument("--data", action="append", default=None,
+                    help="folder or extxyz file, repeatable (default: the fine-tune's, data/dft and the engine's "
+                         "training labels)")
     ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
     ap.add_argument("--holdout-metals", default=None, help="default: those of the fine-tuned model's provenance")
     ap.add_argument("--holdout-fraction", type=float, default=None)
@@ -387,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     try:
-        files = dataset_files(args.data)
+        files = dataset_files(*(args.data or ()))
         frames = load_frames(files)
         data_hash = dataset_hash(files)
         spec = next((m for m in models if is_hydride_spec(m)), None)
@@ -400,14 +402,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                     progress=True,
                                                     max_pressure_gpa=defaults.get("max_pressure_gpa",
                                                                                   DOMAIN_MAX_PRESSURE_GPA))
-        table = args.volumes or (str(Path(args.data) / "volumes.csv") if (Path(args.data) / "volumes.csv").is_file()
-                                 else "none")
+        found = [d / "volumes.csv" for d in {Path(f).parent for f in files} if (d / "volumes.csv").is_file()]
+        table = args.volumes or (str(found[0]) if found else "none")
         volumes = volume_benchmark(table, models) if table != "none" else None
     except (CandidateError, CalculatorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     prov["data_hash"] = data_hash
-    prov["data_files"] = [f.name for f in files]
+    prov["data_files"] = file_keys(files)
     if ft and ft.get("data_hash") != data_hash:
         prov["warning"] = (f"the dataset changed since the fine-tune (data hash {str(ft.get('data_hash'))[:12]} then, "
                            f"{data_hash[:12]} now): frames added since were not trained on, whatever their split")

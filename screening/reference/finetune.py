@@ -65,6 +65,8 @@ REQUIRED_INFO = ("config_id", "metal", "pressure_gpa")
 #: 10 epochs on 226 training frames (the shipped model) the val energy MAE levelled off at 99 meV/atom from epoch 7.
 DEFAULT_TRAINABLE = ("atom_conv_layers", "bond_conv_layers", "angle_layers", "mlp", "readout_norm", "site_wise")
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "dft"
+ENGINE_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "engine"
+ENGINE_TRAIN_FILE = "train_gpaw.extxyz"
 SPLITS = ("train", "val", "unseen")
 #: Which model a fine-tune returns (FinetuneSettings.keep).
 KEEP = ("last", "best_val_energy")
@@ -161,25 +163,57 @@ class FinetuneSettings:
         return asdict(self)
 
 
-def dataset_files(data_dir: str | Path = DEFAULT_DATA_DIR) -> list[Path]:
-    """The ``*.extxyz`` files of a dataset folder, sorted (error if there are none)."""
-    d = Path(data_dir)
-    files = sorted(d.glob("*.extxyz")) if d.is_dir() else []
+def dataset_files(*sources: str | Path) -> list[Path]:
+    """The labelled files of one or more sources, in order: a folder gives its ``*.extxyz`` files (sorted), a file
+    itself. A source may also be a comma-separated list (the CLI's ``--data``). Default: ``data/dft`` and :func:`engine_label_files`.
+
+    Raises:
+        CandidateError: a source that does not exist, or a folder without ``*.extxyz`` files.
+    """
+    sources = sources or (DEFAULT_DATA_DIR, *engine_label_files())
+    files: list[Path] = []
+    for source in sources:
+        for item in (x.strip() for x in str(source).split(",")):
+            if not item:
+                continue
+            d = Path(item)
+            if d.is_file():
+                files.append(d)
+                continue
+            found = sorted(d.glob("*.extxyz")) if d.is_dir() else []
+            if not found:
+                raise CandidateError(f"no *.extxyz files in {str(d)!r}; build the DFT dataset first (make dft-data)")
+            files.extend(found)
     if not files:
-        raise CandidateError(f"no *.extxyz files in {str(d)!r}; build the DFT dataset first (make dft-data)")
+        raise CandidateError("no dataset files given")
     return files
 
 
+def engine_label_files(root: str | Path = ENGINE_DATA_DIR) -> list[Path]:
+    """The committed GPAW *training* labels of every tier-3 system (``data/engine/<M>-H/train_gpaw.extxyz``); their
+    hold-out files (``holdout_*``) are never included, so the engine's hold-out stays unseen by a fine-tune."""
+    return sorted(Path(root).glob(f"*-H/{ENGINE_TRAIN_FILE}"))
+
+
+def file_keys(files: Sequence[str | Path]) -> list[str]:
+    """A short name per file: the file name, or ``<folder>/<name>`` where two files share a name
+    (``Ca-H/train_gpaw.extxyz``). Used in the data hash and as each frame's ``source_file``."""
+    names = [Path(f).name for f in files]
+    return [f"{Path(f).parent.name}/{n}" if names.count(n) > 1 or Path(f).name == ENGINE_TRAIN_FILE else n
+            for f, n in zip(files, names)]
+
+
 def dataset_hash(files: Sequence[str | Path]) -> str:
-    """SHA-256 over the sorted (file name, file SHA-256) pairs of a dataset."""
+    """SHA-256 over the sorted (file key, file SHA-256) pairs of a dataset (keys: :func:`file_keys`)."""
     from screening.provenance import sha256_file
 
-    pairs = sorted((Path(f).name, sha256_file(f)) for f in files)
+    pairs = sorted((k, sha256_file(f)) for k, f in zip(file_keys(files), files))
     return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
 
 
 def load_frames(files: Sequence[str | Path]) -> list:
-    """Every labelled frame of the files (``info`` must hold ``config_id``, ``metal``, ``pressure_gpa``).
+    """Every labelled frame of the files (``info`` must hold ``config_id`` and ``pressure_gpa``; ``metal`` is taken
+    from the composition when absent, as in the engine's labels: the one element other than H, ``"H"`` for pure H).
 
     Raises:
         CandidateError: a frame without an energy/forces label or a required ``info`` key (file and index named).
@@ -187,13 +221,17 @@ def load_frames(files: Sequence[str | Path]) -> list:
     from screening.engine.labelling import read_extxyz
 
     frames = []
-    for f in files:
+    for f, key in zip(files, file_keys(files)):
         for i, atoms in enumerate(read_extxyz(f)):
+            if "metal" not in atoms.info:
+                metals = sorted(set(atoms.get_chemical_symbols()) - {"H"})
+                if len(metals) <= 1:
+                    atoms.info["metal"] = metals[0] if metals else "H"
             res = getattr(atoms.calc, "results", None) or {}
             missing = [k for k in REQUIRED_INFO if k not in atoms.info] + [k for k in ("energy", "forces") if k not in res]
             if missing:
                 raise CandidateError(f"frame {i} of {str(f)!r} lacks {missing}")
-            atoms.info["source_file"] = Path(f).name
+            atoms.info["source_file"] = key
             frames.append(atoms)
     return frames
 
@@ -597,7 +635,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m screening.reference.finetune [--data data/dft] [--out models/chgnet_hydride] ...``."""
     ap = argparse.ArgumentParser(prog="python -m screening.reference.finetune", description=__doc__.split("\n")[0])
     d = FinetuneSettings()
-    ap.add_argument("--data", default=str(DEFAULT_DATA_DIR), help="folder of *.extxyz DFT frames")
+    ap.add_argument("--data", action="append", default=None,
+                    help="folder of *.extxyz DFT frames or one extxyz file; repeat or comma-separate for several "
+                         "(default: data/dft and every data/engine/<M>-H/train_gpaw.extxyz)")
     ap.add_argument("--out", default=str(HYDRIDE_MODEL_DIR), help="output folder (checkpoint + provenance.json)")
     ap.add_argument("--epochs", type=int, default=d.epochs)
     ap.add_argument("--lr", type=float, default=d.learning_rate)
@@ -629,7 +669,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     force_loss_ratio=args.force_loss_ratio,
                                     train_composition_model=args.train_composition_model, seed=args.seed, num_threads=args.threads, keep=args.keep,
                                     max_pressure_gpa=args.max_pressure or None)
-        files = dataset_files(args.data)
+        files = dataset_files(*(args.data or ()))
         frames = load_frames(files)
         checkpoints = Path(args.checkpoint_dir) if args.checkpoint_dir else cache_dir() / "finetune"
         result = finetune(frames, settings, data_hash=dataset_hash(files), progress=args.progress,
