@@ -394,3 +394,20 @@ def test_dataset_sources_combine_a_folder_and_engine_label_files(tmp_path):
     assert dataset_hash(files) != dataset_hash(files[:2])
     with pytest.raises(CandidateError, match="nowhere"):
         dataset_files(tmp_path / "nowhere")
+
+
+def test_engine_holdout_errors_read_only_the_holdout_files(tiny_model, tmp_path):
+    """The engine hold-outs a fine-tune is measured on are the ``holdout_*gpaw`` files only (never the training
+    files it may have been trained on), and their errors are the model's errors on those frames."""
+    from screening.engine.labelling import write_extxyz
+    from screening.reference.finetune import engine_holdout_errors, predict_frames, set_errors
+
+    _, result, frames = tiny_model
+    held = [a for a in frames if a.info["metal"] == "Ni"][:3]
+    write_extxyz(held, tmp_path / "Ni-H" / "holdout_40gpa_gpaw.extxyz")
+    write_extxyz(frames[:2], tmp_path / "Ni-H" / "train_gpaw.extxyz")
+    errors = engine_holdout_errors(result.model, tmp_path)
+    assert list(errors) == ["engine_holdout_Ni-H"]
+    expected = set_errors(predict_frames(result.model, held), held)
+    assert errors["engine_holdout_Ni-H"]["n_configs"] == 3
+    assert errors["engine_holdout_Ni-H"]["energy_rmse_mev_per_atom"] == pytest.approx(expected["energy_rmse_mev_per_atom"])

@@ -332,6 +332,21 @@ def set_errors(predicted: Sequence, reference: Sequence) -> dict[str, Any]:
     return err
 
 
+def engine_holdout_errors(model, root: str | Path = ENGINE_DATA_DIR) -> dict[str, dict]:
+    """Errors of ``model`` (a CHGNet) on every tier-3 system's committed GPAW hold-out
+    (``data/engine/<M>-H/holdout_*gpaw.extxyz``), keyed ``engine_holdout_<M>-H``. Those frames are never in a
+    fine-tune's data (:func:`engine_label_files` takes only the training files), so for a metal the fine-tune saw
+    they measure held-out configurations of its hot, slab and H2-fluid families at the engine's pressure."""
+    from screening.engine.labelling import read_extxyz
+
+    out = {}
+    for path in sorted(Path(root).glob("*-H/holdout_*gpaw.extxyz")):
+        frames = read_extxyz(path)
+        if frames:
+            out[f"engine_holdout_{path.parent.name}"] = set_errors(predict_frames(model, frames), frames)
+    return out
+
+
 def fit_element_offsets(predicted: Sequence, reference: Sequence) -> dict[str, float]:
     """Per-element energy offsets μ (eV/atom of that element) minimising Σ (E_ref − E_pred − Σ_el n_el μ_el)².
 
@@ -677,6 +692,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CandidateError, CalculatorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    result.provenance["errors"].update(engine_holdout_errors(result.model))
     out = save_finetuned(result, args.out)
     shutil.rmtree(checkpoints / result.provenance["run_key"], ignore_errors=True)  # the run is saved: not resumed
     if result.provenance.get("resumed_at_epoch"):
@@ -689,6 +705,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, e in p["errors"][when].items():
             if e.get("n_configs"):
                 print(error_line(f"{when:6s} {name:6s}", e))
+    for name, e in p["errors"].items():
+        if name.startswith("engine_holdout_") and e.get("n_configs"):
+            print(error_line(f"after  {name}", e))
     return 0
 
 
