@@ -397,12 +397,17 @@ def test_an_interrupted_interface_run_resumes_from_its_checkpoint(tmp_path, monk
         simulate_interface(atoms, info, "emt", 1.0, 300.0, store=store, trajectory=tmp_path / "b.extxyz", **kwargs)
     checkpoints = list((tmp_path / "b" / "checkpoints").glob("*.npz"))
     assert len(checkpoints) == 1 and not (tmp_path / "b.extxyz").exists()
+    from screening.md.checkpoint import load_checkpoint
+
+    before_kill_s = load_checkpoint(checkpoints[0].with_suffix("")).meta["compute_s"]
+    assert before_kill_s > 0.0  # the compute time up to the checkpoint is kept with it
     monkeypatch.setattr(sim._FrameAnalyser, "__call__", lambda self, frame: calls.append(frame.time_ps)
                         or original(self, frame))
     calls.clear()
     resumed = simulate_interface(atoms, info, "emt", 1.0, 300.0, store=store, trajectory=tmp_path / "b.extxyz",
                                  **kwargs)
     assert min(calls) == pytest.approx(0.015)  # it started at the last checkpoint, not from the beginning
+    assert resumed.wall_s > before_kill_s  # the result's compute time counts the interrupted process's part too
     assert not list((tmp_path / "b" / "checkpoints").glob("*"))  # removed once the result is stored
     assert resumed.time_ps == straight.time_ps and resumed.stage == straight.stage
     for key in ("h_per_metal_slab", "temperature_k", "pressure_gpa", "box_z_a"):

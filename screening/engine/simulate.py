@@ -856,19 +856,24 @@ def _run_in_one_session(atoms, calc, calculator, settings, analyser, ramp, produ
 
 
 def _run_segments(atoms, calc, calculator, settings, analyser, ramp, production, n_prod: int, segment_steps: int,
-                  checkpoint: Path | None, progress: bool, n_threads: int) -> tuple[str | None, float, dict]:
+                  checkpoint: Path | None, progress: bool, n_threads: int) -> tuple[str | None, float, dict, float]:
     """Relax and ramp in one session, then the production in segments of ``segment_steps``, each in a new session
     from the state the one before ended with, checkpointed after each segment when ``checkpoint`` is a path (a
-    saved checkpoint is continued). Returns ``(error, production start in ps, relax report)``."""
+    saved checkpoint is continued). Returns ``(error, production start in ps, relax report, compute seconds of the
+    earlier processes a resumed run continues)``; each checkpoint records the compute seconds up to it."""
     from screening.md.checkpoint import load_checkpoint, save_checkpoint
     from screening.md.relax_positions import relax_positions
+
+    started = time.perf_counter()
+    earlier_s = 0.0
 
     def save(state, clock: float, done: int) -> None:
         if checkpoint is None:
             return
         doc, arrays = analyser.state()
         save_checkpoint(checkpoint, state, clock, {"analyser": doc, "relax": relax, "production_start_ps": production_start,
-                                                   "production_steps_done": done},
+                                                   "production_steps_done": done,
+                                                   "compute_s": earlier_s + time.perf_counter() - started},
                         arrays, analyser.frames if analyser.keep_frames else None)
 
     saved = load_checkpoint(checkpoint) if checkpoint is not None else None
@@ -876,16 +881,17 @@ def _run_segments(atoms, calc, calculator, settings, analyser, ramp, production,
         analyser.restore(saved.meta["analyser"], saved.arrays, saved.frames)
         state, clock, done = saved.state, saved.time_ps, int(saved.meta["production_steps_done"])
         relax, production_start = saved.meta["relax"], float(saved.meta["production_start_ps"])
+        earlier_s = float(saved.meta.get("compute_s", 0.0))
     else:
         state, relax = relax_positions(atoms, calc, settings["relax_steps"], settings["relax_fmax"])
         if relax.get("error"):
-            return relax["error"], math.nan, relax
+            return relax["error"], math.nan, relax, earlier_s
         clock, done = 0.0, 0
         if ramp is not None:
             with _session(state, calculator, calc, settings, n_threads) as session:
                 error = _stage_error(session, ramp, analyser, False, progress)
                 if error:
-                    return error, math.nan, relax
+                    return error, math.nan, relax, earlier_s
                 state, clock = session.get_state(), session.time_ps
         production_start = clock
         save(state, clock, done)
@@ -896,12 +902,12 @@ def _run_segments(atoms, calc, calculator, settings, analyser, ramp, production,
             session.time_ps = clock
             error = _stage_error(session, production(steps, done == 0), analyser, True, progress)
             if error:
-                return error, production_start, relax
+                return error, production_start, relax, earlier_s
             state, clock = session.get_state(), session.time_ps
         done += steps
         if done < n_prod:
             save(state, clock, done)
-    return None, production_start, relax
+    return None, production_start, relax, earlier_s
 
 
 def _run(atoms, info_d, calculator, calc, cinfo, pressure_gpa, temperature_k, settings, n_ramp, n_prod, t_start,
@@ -938,11 +944,12 @@ def _run(atoms, info_d, calculator, calc, cinfo, pressure_gpa, temperature_k, se
                      label="production")
 
     if segment_steps is not None:
-        error, production_start, relax = _run_segments(atoms, calc, calculator, settings, analyser, ramp, production,
+        error, production_start, relax, earlier_s = _run_segments(atoms, calc, calculator, settings, analyser, ramp, production,
                                                        n_prod, segment_steps, checkpoint, progress, n_threads)
     else:
         error, production_start, relax = _run_in_one_session(atoms, calc, calculator, settings, analyser, ramp,
                                                              production(n_prod, True), progress, n_threads)
+        earlier_s = 0.0
     if trajectory is not None:  # also after a failure: the frames up to it
         write_trajectory(analyser.frames, trajectory)
     s = analyser.series
@@ -975,7 +982,7 @@ def _run(atoms, info_d, calculator, calc, cinfo, pressure_gpa, temperature_k, se
         depth_bins_a=[float(x) for x in (analyser.bins if analyser.bins is not None else [])],
         liquid_fraction_by_depth=s["liquid_fraction_by_depth"], metal_count_by_depth=s["metal_count_by_depth"],
         trajectory=str(trajectory) if trajectory is not None else None,
-        wall_s=time.perf_counter() - start_wall, **{key: list(s[key]) for key in SERIES})
+        wall_s=time.perf_counter() - start_wall + earlier_s, **{key: list(s[key]) for key in SERIES})
 
 
 # --------------------------------------------------------------------------- figure
