@@ -58,6 +58,11 @@ HYDRIDE_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "chgnet_hyd
 HYDRIDE_CHECKPOINT = "chgnet_hydride.pth.tar"
 HYDRIDE_PROVENANCE = "provenance.json"
 HYDRIDE_MAKE_TARGET = "make finetune"
+#: The general fine-tune that also learns every tier-3 system's GPAW training labels (``make finetune-engine``):
+#: ``chgnet-hydride:models/chgnet_hydride_engine``.
+HYDRIDE_ENGINE_MODEL_DIR = HYDRIDE_MODEL_DIR.with_name("chgnet_hydride_engine")
+#: Which make target builds a model folder of the repository (others: ``make finetune``, the generic recipe).
+MODEL_MAKE_TARGETS = {"chgnet_hydride": HYDRIDE_MAKE_TARGET, "chgnet_hydride_engine": "make finetune-engine"}
 
 
 #: The registry name used when no calculator is given: CHGNet 0.3.0 fine-tuned on the project's GPAW data
@@ -324,15 +329,16 @@ def read_finetune_provenance(model_dir: str | os.PathLike | None = None) -> dict
     from screening.provenance import sha256_file
 
     ckpt, prov_file = hydride_model_files(model_dir)
+    target = MODEL_MAKE_TARGETS.get(ckpt.parent.name, HYDRIDE_MAKE_TARGET)
     missing = [str(p) for p in (ckpt, prov_file) if not p.is_file()]
     if missing:
-        raise CalculatorError(f"fine-tuned model file(s) {missing} not found; build them with '{HYDRIDE_MAKE_TARGET}' "
+        raise CalculatorError(f"fine-tuned model file(s) {missing} not found; build them with '{target}' "
                               "(needs the DFT dataset in data/dft/)")
     prov = json.loads(prov_file.read_text())
     sha = sha256_file(ckpt)
     if prov.get("checkpoint_sha256") != sha:
         raise CalculatorError(f"checkpoint {str(ckpt)!r} has SHA-256 {sha[:12]}..., but {prov_file.name} records "
-                              f"{str(prov.get('checkpoint_sha256'))[:12]}...; rebuild with '{HYDRIDE_MAKE_TARGET}'")
+                              f"{str(prov.get('checkpoint_sha256'))[:12]}...; rebuild with '{target}'")
     return prov
 
 

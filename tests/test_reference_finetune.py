@@ -411,3 +411,20 @@ def test_engine_holdout_errors_read_only_the_holdout_files(tiny_model, tmp_path)
     expected = set_errors(predict_frames(result.model, held), held)
     assert errors["engine_holdout_Ni-H"]["n_configs"] == 3
     assert errors["engine_holdout_Ni-H"]["energy_rmse_mev_per_atom"] == pytest.approx(expected["energy_rmse_mev_per_atom"])
+
+
+def test_shipped_engine_finetune_loads_offline_and_names_its_make_target(tmp_path):
+    """``models/chgnet_hydride_engine`` (``make finetune-engine``) loads as a fine-tuned, not-DFT model that has seen
+    the engine's Ca-H labels; a missing copy of it names its own make target."""
+    from screening.calculators import HYDRIDE_ENGINE_MODEL_DIR
+
+    calc, info = get_calculator(f"chgnet-hydride:{HYDRIDE_ENGINE_MODEL_DIR}")
+    a = bulk("Ca", "fcc", a=5.0)
+    a.calc = calc
+    assert np.isfinite(a.get_potential_energy())
+    assert "fine-tuned" in info.kind and "not DFT" in info.kind
+    prov = json.loads((HYDRIDE_ENGINE_MODEL_DIR / "provenance.json").read_text())
+    assert any(f.endswith("train_gpaw.extxyz") for f in prov["data_files"])
+    assert prov["errors"]["engine_holdout_Ca-H"]["n_configs"] > 0
+    with pytest.raises(CalculatorError, match="make finetune-engine"):
+        get_calculator(f"chgnet-hydride:{tmp_path / HYDRIDE_ENGINE_MODEL_DIR.name}")
