@@ -44,7 +44,7 @@ from screening.calculators import (CalculatorError, get_calculator, hydride_spec
                                   read_finetune_provenance)
 from screening.errors import CandidateError
 from screening.reference.domain import DOMAIN_MAX_PRESSURE_GPA, domain_frames
-from screening.reference.finetune import (FinetuneSettings, dataset_files, dataset_hash, file_keys,
+from screening.reference.finetune import (FinetuneSettings, dataset_files, dataset_hash, engine_label_files, file_keys,
                                           fit_element_offsets, frame_metals, load_frames, split_frames)
 
 log = logging.getLogger(__name__)
@@ -376,8 +376,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m screening.reference.benchmark [--data data/dft] [--models chgnet,chgnet-r2scan,chgnet-hydride]``."""
     ap = argparse.ArgumentParser(prog="python -m screening.reference.benchmark", description=__doc__.split("\n")[0])
     ap.add_argument("--data", action="append", default=None,
-                    help="folder or extxyz file, repeatable (default: the fine-tune's, data/dft and the engine's "
-                         "training labels)")
+                    help="folder or extxyz file, repeatable (default: data/dft)")
+    ap.add_argument("--with-engine-labels", action="store_true",
+                    help="also every tier-3 system's GPAW training labels (what make finetune-engine trains on)")
     ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
     ap.add_argument("--holdout-metals", default=None, help="default: those of the fine-tuned model's provenance")
     ap.add_argument("--holdout-fraction", type=float, default=None)
@@ -389,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     try:
-        files = dataset_files(*(args.data or ()))
+        files = dataset_files(*(args.data or ()), *(engine_label_files() if args.with_engine_labels else ()))
         frames = load_frames(files)
         data_hash = dataset_hash(files)
         spec = next((m for m in models if is_hydride_spec(m)), None)

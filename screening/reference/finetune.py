@@ -165,12 +165,12 @@ class FinetuneSettings:
 
 def dataset_files(*sources: str | Path) -> list[Path]:
     """The labelled files of one or more sources, in order: a folder gives its ``*.extxyz`` files (sorted), a file
-    itself. A source may also be a comma-separated list (the CLI's ``--data``). Default: ``data/dft`` and :func:`engine_label_files`.
+    itself. A source may also be a comma-separated list (the CLI's ``--data``). Default: ``data/dft``.
 
     Raises:
         CandidateError: a source that does not exist, or a folder without ``*.extxyz`` files.
     """
-    sources = sources or (DEFAULT_DATA_DIR, *engine_label_files())
+    sources = sources or (DEFAULT_DATA_DIR,)
     files: list[Path] = []
     for source in sources:
         for item in (x.strip() for x in str(source).split(",")):
@@ -652,7 +652,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     d = FinetuneSettings()
     ap.add_argument("--data", action="append", default=None,
                     help="folder of *.extxyz DFT frames or one extxyz file; repeat or comma-separate for several "
-                         "(default: data/dft and every data/engine/<M>-H/train_gpaw.extxyz)")
+                         "(default: data/dft)")
+    ap.add_argument("--with-engine-labels", action="store_true",
+                    help="also every tier-3 system's GPAW training labels (data/engine/<M>-H/train_gpaw.extxyz; "
+                         "never their hold-outs), as make finetune-engine does")
     ap.add_argument("--out", default=str(HYDRIDE_MODEL_DIR), help="output folder (checkpoint + provenance.json)")
     ap.add_argument("--epochs", type=int, default=d.epochs)
     ap.add_argument("--lr", type=float, default=d.learning_rate)
@@ -684,7 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     force_loss_ratio=args.force_loss_ratio,
                                     train_composition_model=args.train_composition_model, seed=args.seed, num_threads=args.threads, keep=args.keep,
                                     max_pressure_gpa=args.max_pressure or None)
-        files = dataset_files(*(args.data or ()))
+        files = dataset_files(*(args.data or ()), *(engine_label_files() if args.with_engine_labels else ()))
         frames = load_frames(files)
         checkpoints = Path(args.checkpoint_dir) if args.checkpoint_dir else cache_dir() / "finetune"
         result = finetune(frames, settings, data_hash=dataset_hash(files), progress=args.progress,
