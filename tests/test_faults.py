@@ -366,3 +366,21 @@ def test_bad_tier2a_knobs_for_validate(tmp_path, capsys):
         code, _, err = _run(capsys, ["validate", "--compute-tier2a", *args, "--out-dir", str(tmp_path / "out"), "--quiet"])
         assert code == 2 and err.startswith("error:") and needle in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failing_speed_probe_gives_a_failed_melting_row_that_says_why(monkeypatch):
+    """The budget check measures the calculator on the ramp cell first; if that short run fails (a potential that
+    blows up at once), the estimate is a failed row naming the probe, not an exception or a fake speed."""
+    from ase.build import bulk
+
+    import screening.md.speed as speed
+    from screening.errors import CandidateError
+    from screening.proxies.melting import melting_temperature
+
+    def broken(*args, **kwargs):
+        raise CandidateError("speed run of emt stopped after 3 of 200 steps: lost atoms")
+
+    monkeypatch.setattr(speed, "atom_steps_per_s", broken)
+    est = melting_temperature(bulk("Cu", "fcc", a=3.615), 0.0, calculator="emt", budget_s=60.0)
+    assert est.status == "failed" and est.tm_metal_k is None
+    assert "speed probe failed" in est.message and "lost atoms" in est.message

@@ -944,8 +944,9 @@ def _run(atoms, info_d, calculator, calc, cinfo, pressure_gpa, temperature_k, se
                      label="production")
 
     if segment_steps is not None:
-        error, production_start, relax, earlier_s = _run_segments(atoms, calc, calculator, settings, analyser, ramp, production,
-                                                       n_prod, segment_steps, checkpoint, progress, n_threads)
+        error, production_start, relax, earlier_s = _run_segments(atoms, calc, calculator, settings, analyser, ramp,
+                                                                  production, n_prod, segment_steps, checkpoint,
+                                                                  progress, n_threads)
     else:
         error, production_start, relax = _run_in_one_session(atoms, calc, calculator, settings, analyser, ramp,
                                                              production(n_prod, True), progress, n_threads)

@@ -403,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                     progress=True,
                                                     max_pressure_gpa=defaults.get("max_pressure_gpa",
                                                                                   DOMAIN_MAX_PRESSURE_GPA))
-        found = [d / "volumes.csv" for d in {Path(f).parent for f in files} if (d / "volumes.csv").is_file()]
+        found = [d / "volumes.csv" for d in sorted({Path(f).parent for f in files}) if (d / "volumes.csv").is_file()]
         table = args.volumes or (str(found[0]) if found else "none")
         volumes = volume_benchmark(table, models) if table != "none" else None
     except (CandidateError, CalculatorError) as exc:
