@@ -406,6 +406,8 @@ def test_engine_holdout_errors_read_only_the_holdout_files(tiny_model, tmp_path)
     held = [a for a in frames if a.info["metal"] == "Ni"][:3]
     write_extxyz(held, tmp_path / "Ni-H" / "holdout_40gpa_gpaw.extxyz")
     write_extxyz(frames[:2], tmp_path / "Ni-H" / "train_gpaw.extxyz")
+    (tmp_path / "Ni-H" / "manifest.json").write_text(json.dumps(
+        {"files": {"train": "train_gpaw.extxyz", "holdout": "holdout_40gpa_gpaw.extxyz"}}))
     errors = engine_holdout_errors(result.model, tmp_path)
     assert list(errors) == ["engine_holdout_Ni-H"]
     expected = set_errors(predict_frames(result.model, held), held)

@@ -177,6 +177,12 @@ def selection(plan: LabelPlan, *, spec=None, store=None, progress: bool = True) 
     return [out[k] for k in expensive_last(out, range(len(out)))]
 
 
+def committed_systems(out_dir: str | Path | None = None) -> list[str]:
+    """The metals that have a committed label folder (``<out_dir>/<M>-H/manifest.json``), sorted."""
+    root = Path(DEFAULT_OUT_DIR if out_dir is None else out_dir)
+    return sorted(p.parent.name[:-2] for p in root.glob("*-H/manifest.json"))
+
+
 def committed_labels(metal: str, out_dir: str | Path | None = None) -> dict | None:
     """``{"train": [...], "holdout": [...], "manifest": {...}}`` of a committed folder (default
     :data:`DEFAULT_OUT_DIR`), or None if there is none."""

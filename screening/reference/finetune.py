@@ -190,16 +190,26 @@ def dataset_files(*sources: str | Path) -> list[Path]:
 
 
 def engine_label_files(root: str | Path = ENGINE_DATA_DIR) -> list[Path]:
-    """The committed GPAW *training* labels of every tier-3 system (``data/engine/<M>-H/train_gpaw.extxyz``); their
-    hold-out files (``holdout_*``) are never included, so the engine's hold-out stays unseen by a fine-tune."""
-    return sorted(Path(root).glob(f"*-H/{ENGINE_TRAIN_FILE}"))
+    """The committed GPAW *training* labels of every tier-3 system (``data/engine/<M>-H/train_gpaw.extxyz``, as its
+    manifest names them); their hold-out files are never included, so the engine's hold-outs stay unseen by a
+    fine-tune."""
+    from screening.engine.dft_labels import committed_systems, folder
+
+    files = []
+    for metal in committed_systems(root):
+        directory = folder(metal, root)
+        name = json.loads((directory / "manifest.json").read_text()).get("files", {}).get("train")
+        if name and (directory / name).is_file():
+            files.append(directory / name)
+    return files
 
 
 def file_keys(files: Sequence[str | Path]) -> list[str]:
-    """A short name per file: the file name, or ``<folder>/<name>`` where two files share a name
-    (``Ca-H/train_gpaw.extxyz``). Used in the data hash and as each frame's ``source_file``."""
+    """A short name per file: the file name, or ``<folder>/<name>`` where two files share a name and always for an
+    engine system's training file (``Ca-H/train_gpaw.extxyz``, so its key does not change when a second system is
+    added). Used in the data hash and as each frame's ``source_file``."""
     names = [Path(f).name for f in files]
-    return [f"{Path(f).parent.name}/{n}" if names.count(n) > 1 or Path(f).name == ENGINE_TRAIN_FILE else n
+    return [f"{Path(f).parent.name}/{n}" if names.count(n) > 1 or n == ENGINE_TRAIN_FILE else n
             for f, n in zip(files, names)]
 
 
@@ -333,17 +343,18 @@ def set_errors(predicted: Sequence, reference: Sequence) -> dict[str, Any]:
 
 
 def engine_holdout_errors(model, root: str | Path = ENGINE_DATA_DIR) -> dict[str, dict]:
-    """Errors of ``model`` (a CHGNet) on every tier-3 system's committed GPAW hold-out
-    (``data/engine/<M>-H/holdout_*gpaw.extxyz``), keyed ``engine_holdout_<M>-H``. Those frames are never in a
-    fine-tune's data (:func:`engine_label_files` takes only the training files), so for a metal the fine-tune saw
-    they measure held-out configurations of its hot, slab and H2-fluid families at the engine's pressure."""
-    from screening.engine.labelling import read_extxyz
+    """Errors of ``model`` (a CHGNet) on every tier-3 system's committed GPAW hold-out (the ``holdout`` set of
+    ``data/engine/<M>-H/``, read by :func:`screening.engine.dft_labels.committed_labels`), keyed
+    ``engine_holdout_<M>-H``. Those frames are never in a fine-tune's data (:func:`engine_label_files` takes only the
+    training files), so for a metal the fine-tune saw they measure held-out configurations of its hot, slab and
+    H2-fluid families at the engine's pressure."""
+    from screening.engine.dft_labels import committed_labels, committed_systems
 
     out = {}
-    for path in sorted(Path(root).glob("*-H/holdout_*gpaw.extxyz")):
-        frames = read_extxyz(path)
+    for metal in committed_systems(root):
+        frames = (committed_labels(metal, root) or {}).get("holdout") or []
         if frames:
-            out[f"engine_holdout_{path.parent.name}"] = set_errors(predict_frames(model, frames), frames)
+            out[f"engine_holdout_{metal}-H"] = set_errors(predict_frames(model, frames), frames)
     return out
 
 
