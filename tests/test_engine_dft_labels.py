@@ -6,18 +6,22 @@ Fast: EMT (Pd–H) as teacher and labeller, tiny MD; GPAW itself is not run here
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from screening.engine.dft_labels import (COSTLY_LABEL, ENGINE_DFT_SETTINGS, LabelPlan, committed_labels, file_names,
-                                         main, run_labels, selection)
+                                         main, phase_cells, run_labels, selection)
 from screening.engine.training_set import TrainingSetSpec
 from screening.errors import CandidateError
 from screening.reference.label_cost import label_cost
 from screening.store import ResultStore
 
 PLAN = LabelPlan(metal="Pd", h_per_metal=(0.0, 1.0), pressures_gpa=(0.0, 10.0), max_atoms=8, n_train=8, n_holdout=3,
-                 holdout_pressure_gpa=10.0, min_per_family=1, teacher="emt", seed=3)
+                 holdout_pressure_gpa=10.0, min_per_family=1, teacher="emt", seed=3, phase_pressures_gpa=(0.0, 10.0))
+
+#: the same plan without the relaxed reaction phases (tests of the pool's cells alone)
+POOL_ONLY = replace(PLAN, phase_pressures_gpa=())
 
 
 def _spec() -> TrainingSetSpec:
@@ -44,13 +48,38 @@ def test_selection_labels_the_holdout_first_then_a_diverse_training_prefix(store
     assert sum(a.info["engine_set"] == "holdout" for a in chosen) == PLAN.n_holdout
     assert all(a.info["pressure_gpa"] == 10.0 and len(a) <= PLAN.max_atoms
                for a in chosen if a.info["engine_set"] == "holdout")
-    train = [a for a in chosen if a.info["engine_set"] == "train"]
+    train = [a for a in chosen if a.info["engine_set"] == "train" and not a.info["family"].startswith("phase_")]
     assert sorted(a.info["selection_rank"] for a in train) == list(range(PLAN.n_train))
-    train = [a for a in cheap if a.info["engine_set"] == "train"]
+    train = [a for a in cheap if a.info["engine_set"] == "train" and not a.info["family"].startswith("phase_")]
     # round-robin over the families: the first members, one per family, already cover all of them
     n_families = len({a.info["family"] for a in train})
     assert n_families >= 3 and len({a.info["family"] for a in train[:n_families]}) == n_families
     assert len({a.info["config_id"] for a in chosen}) == len(chosen)
+
+
+def test_the_relaxed_reaction_phases_follow_the_holdout_and_rank_after_the_pool(store):
+    chosen = selection(PLAN, spec=_spec(), store=store, progress=False)
+    cheap = [a for a in chosen if label_cost(a, ENGINE_DFT_SETTINGS) <= COSTLY_LABEL]
+    first_pool = next(i for i, a in enumerate(cheap) if a.info["engine_set"] == "train"
+                      and not a.info["family"].startswith("phase_"))
+    assert all(a.info["engine_set"] == "holdout" or a.info["family"].startswith("phase_") for a in cheap[:first_pool])
+    phases = [a for a in chosen if a.info["family"].startswith("phase_")]
+    assert all(a.info["engine_set"] == "train" and a.info["selection_rank"] >= PLAN.n_train for a in phases)
+    # every cheap phase cell comes after the hold-out and before the first cheap training cell of the pool
+    assert max(i for i, a in enumerate(cheap) if a.info["engine_set"] == "holdout") < \
+        min(i for i, a in enumerate(cheap) if a.info["family"].startswith("phase_"))
+    assert max(i for i, a in enumerate(cheap) if a.info["family"].startswith("phase_")) < first_pool
+    relaxed = [a for a in phases if a.info["family"] == "phase_relaxed"]
+    # H2 and the metal at both pressures; PdH's best template too (H/M 1 is the plan's only hydride)
+    assert {(a.info["phase"].split("/")[0] if "/" in a.info["phase"] else a.info["phase"], a.info["pressure_gpa"])
+            for a in relaxed} >= {("H2", 0.0), ("H2", 10.0), ("PdH", 0.0), ("PdH", 10.0)}
+    assert sum(a.info["phase"].startswith("Pd/") for a in relaxed) == 2
+    for base in relaxed:  # each relaxed cell has one copy per volume factor, same lattice shape, scaled volume
+        copies = [a for a in phases if a.info["family"] == "phase_eos" and a.info["parent"] == base.info["config_id"]]
+        assert sorted(a.info["volume_factor"] for a in copies) == sorted(PLAN.phase_volume_factors)
+        for a in copies:
+            assert a.get_volume() == pytest.approx(a.info["volume_factor"] * base.get_volume(), rel=1e-9)
+            assert (a.numbers == base.numbers).all()
 
 
 def test_an_interrupted_campaign_keeps_its_labels_and_resumes_without_relabelling(tmp_path, store):
@@ -83,13 +112,21 @@ def test_an_interrupted_campaign_keeps_its_labels_and_resumes_without_relabellin
     fresh = ResultStore(tmp_path / "fresh.sqlite")
     again = run_labels(PLAN, label_calculator="emt", spec=_spec(), out_dir=tmp_path, store=fresh, n_workers=1,
                        progress=False)
-    assert again["n_labelled"] == PLAN.n_train + PLAN.n_holdout
-    assert again["counts"]["train"]["n"] == PLAN.n_train and again["counts"]["holdout"]["n"] == PLAN.n_holdout
+    from screening.engine.config_ids import unique_configurations
+
+    phases = phase_cells(PLAN, store=fresh, progress=False)
+    assert len(phases) == 18  # H2, metal and PdH at two pressures, each with two EOS copies
+    assert again["n_labelled"] == PLAN.n_train + len(phases) + PLAN.n_holdout
+    # EMT's PdH at 10 GPa is within 5e-3 Å of its 0-GPa cell scaled to 0.94 (and vice versa): written once
+    n_phases = len(unique_configurations(phases))
+    assert again["counts"]["train"]["n"] == PLAN.n_train + n_phases
+    assert again["counts"]["holdout"]["n"] == PLAN.n_holdout
     kept = {a.info["config_id"]: a.get_potential_energy() for a in done["train"] + done["holdout"]}
     final = committed_labels("Pd", tmp_path)
     assert {a.info["config_id"]: a.get_potential_energy() for a in final["train"] + final["holdout"]
             if a.info["config_id"] in kept} == kept
-    assert json.loads((tmp_path / "Pd-H" / "manifest.json").read_text())["counts"]["train"]["n"] == PLAN.n_train
+    assert json.loads((tmp_path / "Pd-H" / "manifest.json").read_text())["counts"]["train"]["n"] == \
+        PLAN.n_train + n_phases
     # ... and are removed once the labels have changed: they described other labels
     assert not any((tmp_path / "Pd-H" / name).exists() for name in DERIVED_FILES)
     # labels of another calculator or other settings never go into the same folder
@@ -104,7 +141,7 @@ def test_a_committed_label_covers_its_cell_under_another_id_and_is_written_once(
     from screening.engine.config_ids import config_id
     from screening.engine.labelling import write_extxyz
 
-    run_labels(PLAN, label_calculator="emt", spec=_spec(), out_dir=tmp_path, store=store, max_labels=4, n_workers=1,
+    run_labels(POOL_ONLY, label_calculator="emt", spec=_spec(), out_dir=tmp_path, store=store, max_labels=4, n_workers=1,
                progress=False)
     done = committed_labels("Pd", tmp_path)
 
@@ -116,7 +153,7 @@ def test_a_committed_label_covers_its_cell_under_another_id_and_is_written_once(
         b.info = {**a.info, "config_id": config_id(b)}
         return b
 
-    names = file_names(PLAN)
+    names = file_names(POOL_ONLY)
     for name in ("train", "holdout"):
         moved = [elsewhere(a) for a in done[name]]
         assert all(m.info["config_id"] != a.info["config_id"] for m, a in zip(moved, done[name]))
@@ -124,10 +161,10 @@ def test_a_committed_label_covers_its_cell_under_another_id_and_is_written_once(
         extra = [elsewhere(moved[0], 3e-5)] if moved else []
         write_extxyz(moved + extra, tmp_path / "Pd-H" / names[name])
     before = {a.info["config_id"] for a in committed_labels("Pd", tmp_path)["train"]}
-    again = run_labels(PLAN, label_calculator="emt", spec=_spec(), out_dir=tmp_path,
+    again = run_labels(POOL_ONLY, label_calculator="emt", spec=_spec(), out_dir=tmp_path,
                        store=ResultStore(tmp_path / "fresh.sqlite"), n_workers=1, progress=False)
     final = committed_labels("Pd", tmp_path)
-    assert again["counts"]["train"]["n"] == PLAN.n_train and again["counts"]["holdout"]["n"] == PLAN.n_holdout
+    assert again["counts"]["train"]["n"] == POOL_ONLY.n_train and again["counts"]["holdout"]["n"] == POOL_ONLY.n_holdout
     assert before & {a.info["config_id"] for a in final["train"]}  # the committed copies were kept, not relabelled
 
 
@@ -201,7 +238,7 @@ def test_engine_fits_from_committed_labels_without_a_pool(tmp_path, store, monke
 
     monkeypatch.setattr(training_set, "generate_configurations", no_pool)
     fitted = system_potential("Pd", EngineSettings(label_calculator="gpaw"), cache=str(tmp_path / "cache"))
-    assert fitted.n_configs == PLAN.n_train
+    assert fitted.n_configs == len(committed_labels("Pd", tmp_path)["train"]) > PLAN.n_train  # the pool's + phases
     assert fitted.label_sources and all("emt" in s.lower() for s in fitted.label_sources)
 
 

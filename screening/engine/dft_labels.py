@@ -65,8 +65,14 @@ class LabelPlan:
         min_per_family: training members per family chosen before farthest-point sampling over all of them (the
             default, 30 for the 7 families of a Ca–H pool, spreads all 200 evenly: plain FPS over the pool took
             half of them from the strained crystals and a third from the pure metal).
-        teacher: calculator of the hot MD that makes the pool (not of the labels).
+        teacher: calculator of the hot MD that makes the pool (not of the labels), and of the relaxations of the
+            reaction phases.
         seed: every random choice of the pool.
+        phase_pressures_gpa: pressures of the relaxed reaction phases added to the training set
+            (:mod:`screening.engine.reaction_phases`: the metal, H2 and the best template of each H/M of the plan,
+            as tier 2a relaxes them with ``teacher``, each with EOS copies at ``phase_volume_factors`` of its
+            volume); empty: none. The pool has no relaxed cell, and the enthalpies of exactly these cells decide
+            ΔH_r.
     """
 
     metal: str = "Ca"
@@ -79,6 +85,8 @@ class LabelPlan:
     min_per_family: int = 30
     teacher: str = "chgnet-hydride"
     seed: int = 0
+    phase_pressures_gpa: tuple[float, ...] = (20.0, 40.0, 60.0)
+    phase_volume_factors: tuple[float, ...] = (0.94, 1.06)
 
     def __post_init__(self) -> None:
         if self.n_train < 1 or self.n_holdout < 0:
@@ -86,6 +94,9 @@ class LabelPlan:
         if self.holdout_pressure_gpa not in self.pressures_gpa:
             raise CandidateError(f"hold-out pressure {self.holdout_pressure_gpa:g} GPa is not one of the pool's "
                                  f"pressures {list(self.pressures_gpa)}")
+        if len(set(self.phase_pressures_gpa)) == 1:
+            raise CandidateError(f"the reaction phases need no pressure or at least two (tier 2a's H(P)), got "
+                                 f"{list(self.phase_pressures_gpa)}")
 
     def spec(self):
         """The :class:`~screening.engine.training_set.TrainingSetSpec` of the pool (cells of at most ``max_atoms``)."""
@@ -155,12 +166,30 @@ def expensive_last(pool: Sequence, indices: Iterable[int], settings: DFTSettings
     return [i for _, i in cheap] + [i for _, i in sorted(costly, key=lambda c: c[0])]
 
 
+def phase_cells(plan: LabelPlan, *, store=None, progress: bool = True) -> list:
+    """The plan's relaxed reaction phases and their EOS copies (:func:`~screening.engine.reaction_phases.
+    reaction_phase_cells`), tagged as training cells ranked after the pool's ``n_train``."""
+    from screening.engine.reaction_phases import reaction_phase_cells
+
+    if not plan.phase_pressures_gpa:
+        return []
+    cells = reaction_phase_cells(plan.metal, plan.phase_pressures_gpa, plan.teacher,
+                                 [x for x in plan.h_per_metal if x > 0], volume_factors=plan.phase_volume_factors,
+                                 max_atoms=plan.max_atoms, with_metal=0.0 in plan.h_per_metal, store=store,
+                                 progress=progress)
+    for rank, a in enumerate(cells):
+        a.info.update(engine_set="train", selection_rank=plan.n_train + rank)
+    return cells
+
+
 def selection(plan: LabelPlan, *, spec=None, store=None, progress: bool = True) -> list:
-    """The configurations to label, in labelling order: the hold-out set, then the training set in selection
-    order (round-robin over the families, :func:`interleave_by_family`), and at the very end the costly
-    cells of both sets, cheapest first (:func:`expensive_last`); each tagged with ``info["engine_set"]`` and
-    ``info["selection_rank"]``. ``spec``: the pool's :class:`~screening.engine.training_set.TrainingSetSpec`
-    (default :meth:`LabelPlan.spec`)."""
+    """The configurations to label, in labelling order: the hold-out set, the relaxed reaction phases
+    (:func:`phase_cells`: few, small, and the cells whose enthalpies decide ΔH_r), then the pool's training set
+    in selection order (round-robin over the families, :func:`interleave_by_family`), and at the very end the
+    costly cells of all of them, cheapest first (:func:`expensive_last`); each tagged with ``info["engine_set"]``
+    and ``info["selection_rank"]`` (the phases rank after the pool's training cells, so the order of the training
+    file, which the learning curve follows, is unchanged). ``spec``: the pool's
+    :class:`~screening.engine.training_set.TrainingSetSpec` (default :meth:`LabelPlan.spec`)."""
     from screening.engine.training_set import generate_configurations, split_pool
 
     pool = generate_configurations(spec or plan.spec(), plan.teacher, store=store, progress=progress)
@@ -174,6 +203,8 @@ def selection(plan: LabelPlan, *, spec=None, store=None, progress: bool = True) 
             a = pool[i].copy()
             a.info = {**pool[i].info, "engine_set": name, "selection_rank": rank}
             out.append(a)
+    n_holdout = len(hold_idx)
+    out = out[:n_holdout] + phase_cells(plan, store=store, progress=progress) + out[n_holdout:]
     return [out[k] for k in expensive_last(out, range(len(out)))]
 
 
@@ -350,6 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--n-train", type=int, default=d.n_train)
     ap.add_argument("--n-holdout", type=int, default=d.n_holdout)
     ap.add_argument("--teacher", default=d.teacher, help="calculator of the hot MD that makes the pool")
+    ap.add_argument("--phase-pressures", default=",".join(f"{p:g}" for p in d.phase_pressures_gpa),
+                    help="GPa, comma-separated: relaxed reaction phases with EOS copies ('' for none)")
     ap.add_argument("--out", default=str(DEFAULT_OUT_DIR))
     ap.add_argument("--max-labels", type=int, default=None, help="stop after this many new labels")
     ap.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: CPU count)")
@@ -361,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         plan = LabelPlan(metal=args.metal, h_per_metal=_floats(args.h_per_metal), pressures_gpa=_floats(args.pressures),
                          max_atoms=args.max_atoms, n_train=args.n_train, n_holdout=args.n_holdout,
-                         teacher=args.teacher)
+                         teacher=args.teacher, phase_pressures_gpa=_floats(args.phase_pressures))
         plan.spec()  # bad metal or H/M: an error before any work
         get_calculator("gpaw")  # without GPAW: an error naming make setup-dft
     except (CandidateError, CalculatorError) as exc:

@@ -290,13 +290,11 @@ def _frame(atoms, metal: str, round_: int, template: str = ""):
 def _eos_copies(base, factors: Sequence[float]) -> list:
     """The exact-symmetry primitive cell of a round-1 frame scaled isotropically to each ``factor`` x its volume."""
     from screening.engine.training_set import tag_configuration
-    from screening.structures.symmetry import standardize_primitive
+    from screening.structures.symmetry import scaled_primitives
 
-    primitive, group = standardize_primitive(base)
+    cells, group = scaled_primitives(base, factors)
     out = []
-    for factor in factors:
-        cell = primitive.copy()
-        cell.set_cell(cell.cell[:] * factor ** (1.0 / 3.0), scale_atoms=True)
+    for factor, cell in zip(factors, cells):
         source = f"{base.info['source']}; then {group} primitive cell scaled isotropically to {factor:g} x its volume"
         copy = tag_configuration(cell, "eos", base.info["pressure_gpa"], source, parent=base.info["config_id"])
         copy.info["volume_factor"] = float(factor)

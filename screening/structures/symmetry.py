@@ -42,6 +42,24 @@ def standardize_primitive(atoms, symprec: float = SYMPREC_A):
     return out, found
 
 
+def scaled_primitives(atoms, factors, symprec: float = SYMPREC_A) -> tuple[list, str]:
+    """The exact-symmetry primitive cell of ``atoms`` (:func:`standardize_primitive`) scaled isotropically to each
+    of ``factors`` x its volume: EOS points that keep the point group, so each costs a DFT code no more than the
+    cell itself.
+
+    Returns:
+        ``(cells, space_group)``: one new :class:`ase.Atoms` per factor (same ``info`` as ``atoms``), and the
+        space group of the primitive cell.
+    """
+    primitive, group = standardize_primitive(atoms, symprec)
+    cells = []
+    for factor in factors:
+        cell = primitive.copy()
+        cell.set_cell(cell.cell[:] * float(factor) ** (1.0 / 3.0), scale_atoms=True)
+        cells.append(cell)
+    return cells, group
+
+
 def kpoint_mesh(atoms, density: float, symprec: float = GPAW_SYMPREC_A) -> tuple[int, int, int]:
     """Γ-centred Monkhorst–Pack mesh of at least ``density`` k-points per Å⁻¹ that keeps the cell's point group.
 
@@ -86,4 +104,4 @@ def symmetric_mesh(atoms, mesh, symprec: float = GPAW_SYMPREC_A) -> tuple[int, i
     return tuple(largest[root(i)] for i in range(3))
 
 
-__all__ = ["GPAW_SYMPREC_A", "SYMPREC_A", "kpoint_mesh", "standardize_primitive", "symmetric_mesh"]
+__all__ = ["GPAW_SYMPREC_A", "SYMPREC_A", "kpoint_mesh", "scaled_primitives", "standardize_primitive", "symmetric_mesh"]
