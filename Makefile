@@ -85,7 +85,7 @@ finetune: $(STAMP)
 # train_gpaw.extxyz; the engine hold-outs stay unseen and are measured): chgnet-hydride:models/chgnet_hydride_engine.
 # ~5.5 min per epoch on one thread (2026-11-27), ~85 min in all.
 finetune-engine: $(STAMP)
-	$(PY) -m screening.reference.finetune --with-engine-labels --out models/chgnet_hydride_engine --epochs $(or $(EPOCHS),14) \
+	$(PY) -m screening.reference.finetune --with-engine-labels --out $(or $(OUT_MODEL),models/chgnet_hydride_engine) --epochs $(or $(EPOCHS),14) \
 		--keep best_val_energy --threads 1 $(if $(HOLDOUT),--holdout-metals "$(HOLDOUT)")
 
 bench: $(STAMP)

@@ -58,3 +58,29 @@ def test_a_bad_checkpoint_is_named_and_a_missing_one_is_none(tmp_path):
         load_checkpoint(tmp_path / "frames")
     clear_checkpoint(tmp_path / "frames")
     assert load_checkpoint(tmp_path / "frames") is None
+
+
+def test_kept_frames_are_appended_and_a_killed_append_is_cut_off(tmp_path):
+    """Each checkpoint writes only the frames beyond the previous one; bytes a killed run appended after its last
+    checkpoint are neither read nor kept."""
+    cu = bulk("Cu", "fcc", a=3.615)
+    frames = []
+    for i in range(6):
+        a = cu.copy()
+        a.positions += 0.01 * i
+        frames.append(a)
+    stem = tmp_path / "ck"
+    traj = checkpoint_paths(stem)[1]
+    save_checkpoint(stem, cu, 1.0, {}, frames=frames[:2])
+    first = traj.read_bytes()
+    save_checkpoint(stem, cu, 2.0, {}, frames=frames[:4])
+    assert traj.read_bytes().startswith(first) and len(traj.read_bytes()) > len(first)  # appended, not rewritten
+    with open(traj, "a") as fh:  # a run killed while appending frames 5-6, before its .npz was written
+        fh.write("3\nLattice=\"half a fr")
+    got = load_checkpoint(stem)
+    assert len(got.frames) == 4 and np.allclose(got.frames[3].positions, frames[3].positions)
+    save_checkpoint(stem, cu, 3.0, {}, frames=frames)
+    got = load_checkpoint(stem)
+    assert [round(f.positions[0, 0], 6) for f in got.frames] == [round(0.01 * i, 6) for i in range(6)]
+    save_checkpoint(stem, cu, 4.0, {}, frames=frames[:1])  # fewer frames than before: the file is rewritten
+    assert len(load_checkpoint(stem).frames) == 1

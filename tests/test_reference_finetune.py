@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -430,3 +431,16 @@ def test_shipped_engine_finetune_loads_offline_and_names_its_make_target(tmp_pat
     assert prov["errors"]["engine_holdout_Ca-H"]["n_configs"] > 0
     with pytest.raises(CalculatorError, match="make finetune-engine"):
         get_calculator(f"chgnet-hydride:{tmp_path / HYDRIDE_ENGINE_MODEL_DIR.name}")
+
+
+def test_engine_labels_add_to_the_default_dataset_not_replace_it():
+    """``make finetune-engine`` passes no ``--data``: its files are ``data/dft`` *plus* the engine's training labels
+    (a regression: the engine files alone once replaced the default folder)."""
+    from screening.reference.finetune import DEFAULT_DATA_DIR, training_files
+
+    default = training_files()
+    assert default == sorted(Path(DEFAULT_DATA_DIR).glob("*.extxyz")) and len(default) >= 12
+    with_engine = training_files(with_engine_labels=True)
+    assert with_engine[:len(default)] == default
+    assert [f.parent.name for f in with_engine[len(default):]] == ["Ca-H"]
+    assert all(f.name == "train_gpaw.extxyz" for f in with_engine[len(default):])

@@ -2,9 +2,13 @@
 
 A checkpoint is one ``.npz`` file (no pickles: ``numpy.load(..., allow_pickle=False)``) holding the MD state
 (numbers, positions, velocities in ASE units, cell, the session clock), the caller's own arrays and a JSON
-document of the caller's own bookkeeping, plus an optional extxyz file of the frames kept so far. Both files are
-written atomically, the frames first: the ``.npz`` names how many frames belong to it, so a run killed between the
-two writes still reads a consistent pair.
+document of the caller's own bookkeeping, plus an optional extxyz file of the frames kept so far. The frames are
+written first, the ``.npz`` (atomically) after them; the ``.npz`` names how many frames belong to it and how many
+bytes of the frames file hold them, so a run killed between the two writes still reads a consistent pair.
+
+The frames file grows by appending: a checkpoint writes only the frames beyond the previous checkpoint's (after
+cutting the file back to the bytes that checkpoint names, which removes a half-written tail of a killed run), not
+the whole trajectory again (25 MB at 40 ps of a 478-atom interface).
 
 The caller decides what a segment is. :func:`screening.engine.simulate.simulate_interface` opens a new MD session
 from the saved state at every segment boundary, interrupted or not, so a resumed run is the same run.
@@ -12,6 +16,7 @@ from the saved state at every segment boundary, interrupted or not, so a resumed
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,12 +60,10 @@ def save_checkpoint(path: str | Path, state, time_ps: float, meta: dict, arrays:
         time_ps: the session clock.
         meta: JSON-serialisable bookkeeping of the caller.
         arrays: float or int arrays of the caller (names must not start with ``_``).
-        frames: ASE Atoms to keep with the checkpoint (e.g. a trajectory so far).
+        frames: ASE Atoms to keep with the checkpoint: the frames so far, the earlier ones as the previous
+            checkpoint of ``path`` had them (only the ones beyond it are written; fewer frames than it had rewrite
+            the file).
     """
-    from ase.io import write
-
-    from screening.provenance import atomic_write
-
     npz, traj = checkpoint_paths(path)
     npz.parent.mkdir(parents=True, exist_ok=True)
     arrays = dict(arrays or {})
@@ -68,9 +71,9 @@ def save_checkpoint(path: str | Path, state, time_ps: float, meta: dict, arrays:
     if bad:
         raise CandidateError(f"checkpoint array names must not start with '_': {bad}")
     n_frames = len(frames) if frames else 0
-    if n_frames:
-        atomic_write(traj, lambda tmp: write(tmp, list(frames), format="extxyz"))
-    doc = {"format": FORMAT, "time_ps": float(time_ps), "n_frames": n_frames, "meta": meta}
+    frames_bytes = _write_frames(traj, list(frames or []), _previous_frames(npz, traj)) if n_frames else 0
+    doc = {"format": FORMAT, "time_ps": float(time_ps), "n_frames": n_frames, "frames_bytes": frames_bytes,
+           "meta": meta}
     payload = {"_numbers": state.numbers, "_positions": state.positions, "_velocities": state.get_velocities(),
                "_cell": np.array(state.cell), "_doc": np.array(json.dumps(doc)),
                **{k: np.asarray(v) for k, v in arrays.items()}}
@@ -79,7 +82,45 @@ def save_checkpoint(path: str | Path, state, time_ps: float, meta: dict, arrays:
         with open(tmp, "wb") as fh:
             np.savez(fh, **payload)
 
+    from screening.provenance import atomic_write
+
     return atomic_write(npz, dump)
+
+
+def _previous_frames(npz: Path, traj: Path) -> tuple[int, int]:
+    """``(frames, bytes)`` of the frames file that the checkpoint at ``npz`` names; ``(0, 0)`` when there is none,
+    it is unreadable or older than the byte count, or the file is shorter than it says."""
+    try:
+        with np.load(npz, allow_pickle=False) as data:
+            doc = json.loads(str(data["_doc"]))
+        n, size = int(doc.get("n_frames", 0)), int(doc.get("frames_bytes", 0))
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0, 0
+    if n <= 0 or size <= 0 or not traj.is_file() or traj.stat().st_size < size:
+        return 0, 0
+    return n, size
+
+
+def _write_frames(traj: Path, frames: list, previous: tuple[int, int]) -> int:
+    """Write ``frames`` to ``traj``: append those beyond ``previous`` (frames, bytes) after cutting the file back to
+    its bytes, or write the file anew (atomically) when there is nothing to continue. Returns the file's size."""
+    import os
+
+    from ase.io import write
+
+    from screening.provenance import atomic_write
+
+    n_old, size = previous
+    if 0 < n_old <= len(frames):
+        with open(traj, "r+", encoding="utf-8") as fh:
+            fh.truncate(size)  # a killed run's half-written tail goes
+            fh.seek(size)
+            write(fh, frames[n_old:], format="extxyz")
+            fh.flush()
+            os.fsync(fh.fileno())
+    else:
+        atomic_write(traj, lambda tmp: write(tmp, frames, format="extxyz"))
+    return traj.stat().st_size
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint | None:
@@ -112,7 +153,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint | None:
         if not traj.is_file():
             raise CandidateError(f"{npz} names {doc['n_frames']} kept frames but {traj} is missing; delete "
                                  "the checkpoint to restart the run from the beginning")
-        frames = read(traj, index=":")[: doc["n_frames"]]
+        if doc.get("frames_bytes"):  # only the part this checkpoint wrote (a later, killed append may follow)
+            with open(traj, "rb") as fh:
+                text = fh.read(int(doc["frames_bytes"])).decode("utf-8")
+            frames = read(io.StringIO(text), index=":", format="extxyz")[: doc["n_frames"]]
+        else:
+            frames = read(traj, index=":")[: doc["n_frames"]]
         if len(frames) < doc["n_frames"]:
             raise CandidateError(f"{traj} holds {len(frames)} frames, its checkpoint {doc['n_frames']}; "
                                  "delete the checkpoint to restart the run from the beginning")

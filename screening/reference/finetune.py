@@ -204,6 +204,12 @@ def engine_label_files(root: str | Path = ENGINE_DATA_DIR) -> list[Path]:
     return files
 
 
+def training_files(data: Sequence[str | Path] | None = None, *, with_engine_labels: bool = False) -> list[Path]:
+    """The files of a fine-tune: :func:`dataset_files` of ``data`` (default ``data/dft``), then, with
+    ``with_engine_labels``, every engine system's training labels (:func:`engine_label_files`)."""
+    return dataset_files(*(data or (DEFAULT_DATA_DIR,)), *(engine_label_files() if with_engine_labels else ()))
+
+
 def file_keys(files: Sequence[str | Path]) -> list[str]:
     """A short name per file: the file name, or ``<folder>/<name>`` where two files share a name and always for an
     engine system's training file (``Ca-H/train_gpaw.extxyz``, so its key does not change when a second system is
@@ -698,7 +704,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     force_loss_ratio=args.force_loss_ratio,
                                     train_composition_model=args.train_composition_model, seed=args.seed, num_threads=args.threads, keep=args.keep,
                                     max_pressure_gpa=args.max_pressure or None)
-        files = dataset_files(*(args.data or ()), *(engine_label_files() if args.with_engine_labels else ()))
+        files = training_files(args.data, with_engine_labels=args.with_engine_labels)
         frames = load_frames(files)
         checkpoints = Path(args.checkpoint_dir) if args.checkpoint_dir else cache_dir() / "finetune"
         result = finetune(frames, settings, data_hash=dataset_hash(files), progress=args.progress,
