@@ -32,7 +32,7 @@ help:
 	@echo "                plots and the relaxed hull structures (CIF, extxyz) in reports/"
 	@echo "make melting    tier 2b: melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR), merged into $(OUT)"
 	@echo "make finetune   fine-tune CHGNet 0.3.0 on data/dft/*.extxyz -> models/chgnet_hydride/ (EPOCHS, HOLDOUT=Sr,Sc,Ce: metals never seen, KEEP=last|best_val_energy)"
-	@echo "make finetune-engine  the same on data/dft plus every data/engine/<M>-H/train_gpaw.extxyz -> models/chgnet_hydride_engine/ (EPOCHS=14)"
+	@echo "make finetune-engine  the same on data/dft plus every data/engine/<M>-H/train_gpaw.extxyz -> models/chgnet_hydride_engine/ (EPOCHS=14, OUT_MODEL=<dir> to write elsewhere)"
 	@echo "make engine     tier 3 for the top TOP=1 candidates: trained POD potential + interface MD on dask (SCHEDULER=addr, POTENTIAL=dir, LABELS=gpaw, CHECKPOINT_PS=2: resumable)"
 	@echo "make engine-demo  tier 3 on the seed system: Ca-H potential, errors vs GPAW, CaH2/H2 at 40 GPa, 1473 K and 300 K"
 	@echo "make score      recompute window + synthesizability score of $(OUT) (after proxies/melting; WEIGHTS='margin=1,prior=0.25')"
