@@ -44,7 +44,7 @@ from screening.calculators import (CalculatorError, get_calculator, hydride_spec
                                   read_finetune_provenance)
 from screening.errors import CandidateError
 from screening.reference.domain import DOMAIN_MAX_PRESSURE_GPA, domain_frames
-from screening.reference.finetune import (FinetuneSettings, dataset_files, dataset_hash, engine_label_files, file_keys,
+from screening.reference.finetune import (FinetuneSettings, dataset_hash, file_keys, training_files,
                                           fit_element_offsets, frame_metals, load_frames, split_frames)
 
 log = logging.getLogger(__name__)
@@ -390,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     try:
-        files = dataset_files(*(args.data or ()), *(engine_label_files() if args.with_engine_labels else ()))
+        files = training_files(args.data, with_engine_labels=args.with_engine_labels)
         frames = load_frames(files)
         data_hash = dataset_hash(files)
         spec = next((m for m in models if is_hydride_spec(m)), None)
