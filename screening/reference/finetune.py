@@ -713,6 +713,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result.provenance["errors"].update(engine_holdout_errors(result.model))
+    import shlex
+
+    result.provenance["command"] = "python -m screening.reference.finetune " + shlex.join(
+        list(sys.argv[1:] if argv is None else argv))
     out = save_finetuned(result, args.out)
     shutil.rmtree(checkpoints / result.provenance["run_key"], ignore_errors=True)  # the run is saved: not resumed
     if result.provenance.get("resumed_at_epoch"):
