@@ -321,7 +321,8 @@ def _cmd_proxies(args: argparse.Namespace) -> int:
     cols = ["candidate_id", "enthalpy_phase", "e_above_hull_ev_per_atom", "precursor", "dH_r_kj_per_mol_h2",
             "dV_r_a3_per_metal", "onset_pressure_gpa", "onset_status", "enthalpy_status"]
     if args.refine:
-        cols += ["dH_r_kj_per_mol_h2_dft", "dH_r_refine_diff_kj_per_mol_h2", "e_above_hull_ev_per_atom_dft", "refine_status"]
+        cols += ["dH_r_kj_per_mol_h2_dft", "dH_r_refine_diff_kj_per_mol_h2", "e_above_hull_ev_per_atom_dft",
+                 "onset_pressure_gpa_dft", "onset_status_dft", "refine_status"]
     print(proxies[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"calculator: {proxies['enthalpy_calculator'].dropna().iloc[0] if proxies['enthalpy_calculator'].notna().any() else args.calculator}")
     print(f"merged into {args.ranking}; plots in {args.reports}/"

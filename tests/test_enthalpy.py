@@ -183,6 +183,16 @@ def test_refinement_with_the_relaxing_calculator_reproduces_the_proxy_and_report
     assert out["e_above_hull_ev_per_atom_dft"].to_numpy() == pytest.approx(out["e_above_hull_ev_per_atom"].to_numpy(), abs=1e-9)
     assert out["refine_pressure_gpa_dft"].to_numpy() == pytest.approx([10.0, 30.0], abs=1.0)
     assert out["refine_calculator"].str.contains("emt").all()
+    # the onset from the reference's enthalpies at the refined pressures (10 and 30 GPa) is the relaxation's
+    # onset_from_points over the same two pressures
+    from screening.proxies.enthalpy import onset_from_points
+
+    expected = onset_from_points([10.0, 30.0], out["dH_r_ev_per_metal"].to_numpy())
+    assert (out["onset_status_dft"] == expected[1]).all()
+    assert out["onset_pressure_gpa_dft"].to_numpy() == pytest.approx([expected[0]] * 2, nan_ok=True)
+    one = enthalpy_proxy(cands.iloc[:1], "emt", pressures_gpa=[10, 30], templates=["rocksalt", "fluorite"],
+                         store=ResultStore(tmp_path / "s.sqlite"), progress=False, refine="emt")
+    assert one["onset_status_dft"].iloc[0].startswith("unavailable: refined at 1 pressure")
 
 
 def test_refinement_of_named_phases_labels_only_those(tmp_path):

@@ -19,6 +19,7 @@ from screening.relax import EV_PER_GPA_A3
 REFINE_COLUMNS = (
     "refine_status", "refine_calculator", "refine_settings", "dH_f_ev_per_atom_dft", "e_above_hull_ev_per_atom_dft",
     "dH_r_kj_per_mol_h2_dft", "dH_r_refine_diff_kj_per_mol_h2", "precursor_dft", "refine_pressure_gpa_dft",
+    "onset_pressure_gpa_dft", "onset_status_dft",
 )
 
 
@@ -82,6 +83,33 @@ def refine_enthalpies(system, pressures: Sequence[float], calculator: str = "gpa
     return out
 
 
+def refined_onset(system, refined: dict, h_per_metal: float, precursor_x: float) -> tuple[float, str]:
+    """Onset pressure of MH_n + H2 -> MH_x (n = ``precursor_x``) from the reference enthalpies alone: ΔH_r at every
+    pressure where all phases of :func:`phases_to_refine` were refined (the short list's pressures of this system),
+    then :func:`~screening.proxies.enthalpy.onset_from_points`. Fewer than two such pressures: ``(nan,
+    "unavailable: ...")`` (refine candidates at several pressures, e.g. 20, 40 and 60 GPa, to get one)."""
+    import math
+
+    from screening.proxies.enthalpy import onset_from_points
+
+    pressures, dh = [], []
+    for q in sorted({q for _, q in refined}):
+        names = [c.name for c in phases_to_refine(system, q)]
+        if any((n, q) not in refined for n in names):
+            continue
+        try:
+            rx = system.reaction(h_per_metal, q, precursor_x=precursor_x,
+                                 enthalpies={n: refined[(n, q)]["enthalpy_ev_per_fu"] for n in names})
+        except KeyError:  # no relaxed precursor phase at q
+            continue
+        if rx:
+            pressures.append(q)
+            dh.append(rx["dH_r_ev_per_metal"])
+    if len(pressures) < 2:
+        return math.nan, f"unavailable: refined at {len(pressures)} pressure(s) of this reaction"
+    return onset_from_points(pressures, dh)
+
+
 def refined_columns(system, refined: dict, h_per_metal: float, p: float) -> dict:
     """The :data:`REFINE_COLUMNS` of candidate MH_x at P (P must be a grid pressure that was refined)."""
     names = [c.name for c in phases_to_refine(system, p)]
@@ -97,6 +125,7 @@ def refined_columns(system, refined: dict, h_per_metal: float, p: float) -> dict
     product = system.best_hydrides(p)[h_per_metal].name
     first = refined[(product, p)]
     n = rx_dft["precursor_h_per_metal"]
+    onset, onset_status = refined_onset(system, refined, h_per_metal, n)
     return {
         "refine_status": "ok",
         "refine_calculator": first["label_source"],
@@ -108,7 +137,9 @@ def refined_columns(system, refined: dict, h_per_metal: float, p: float) -> dict
         "dH_r_refine_diff_kj_per_mol_h2": rx_dft["dH_r_kj_per_mol_h2"] - rx["dH_r_kj_per_mol_h2"],
         "precursor_dft": system.metal if n == 0 else f"{system.metal}H{n:g}",
         "refine_pressure_gpa_dft": first["pressure_gpa"],
+        "onset_pressure_gpa_dft": onset,
+        "onset_status_dft": onset_status,
     }
 
 
-__all__ = ["REFINE_COLUMNS", "phases_to_refine", "refine_enthalpies", "refined_columns"]
+__all__ = ["REFINE_COLUMNS", "phases_to_refine", "refine_enthalpies", "refined_columns", "refined_onset"]
