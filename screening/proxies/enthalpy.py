@@ -32,6 +32,7 @@ from screening.calculators import DEFAULT_CALCULATOR, CalculatorInfo, check_elem
 from screening.candidates import DEFAULT_PRESSURES_GPA, validate_pressures
 from screening.errors import CandidateError
 from screening.formulas import hydride_formula
+from screening.proxies.onset import onset_from_points
 from screening.relax import EV_PER_GPA_A3, RelaxSettings, cached_relaxation
 from screening.store import ResultStore
 from screening.structures import build_structure, h2_structure, metal_structures, templates_for
@@ -222,20 +223,6 @@ class SystemResult:
         if not ok.any():
             return math.nan, "unavailable"
         return onset_from_points(grid[ok], dh[ok])
-
-
-def onset_from_points(pressures: Sequence[float], dh: Sequence[float]) -> tuple[float, str]:
-    """The lowest pressure where ΔH_r crosses from >= 0 to < 0, linear between the given points (ascending P);
-    statuses as in :meth:`SystemResult.onset`."""
-    grid, dh = np.asarray(pressures, float), np.asarray(dh, float)
-    if dh[0] < 0:
-        return math.nan, "below range"
-    down = np.flatnonzero((dh[:-1] >= 0) & (dh[1:] < 0))
-    if down.size == 0:
-        return math.nan, "above range"
-    i = int(down[0])
-    p0 = grid[i] - dh[i] * (grid[i + 1] - grid[i]) / (dh[i + 1] - dh[i])
-    return float(p0), "within range"
 
 
 def _nan_to_inf(v: float) -> float:

@@ -86,11 +86,11 @@ def refine_enthalpies(system, pressures: Sequence[float], calculator: str = "gpa
 def refined_onset(system, refined: dict, h_per_metal: float, precursor_x: float) -> tuple[float, str]:
     """Onset pressure of MH_n + H2 -> MH_x (n = ``precursor_x``) from the reference enthalpies alone: ΔH_r at every
     pressure where all phases of :func:`phases_to_refine` were refined (the short list's pressures of this system),
-    then :func:`~screening.proxies.enthalpy.onset_from_points`. Fewer than two such pressures: ``(nan,
+    then :func:`~screening.proxies.onset.onset_from_points`. Fewer than two such pressures: ``(nan,
     "unavailable: ...")`` (refine candidates at several pressures, e.g. 20, 40 and 60 GPa, to get one)."""
     import math
 
-    from screening.proxies.enthalpy import onset_from_points
+    from screening.proxies.onset import onset_from_points
 
     pressures, dh = [], []
     for q in sorted({q for _, q in refined}):
