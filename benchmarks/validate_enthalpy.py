@@ -29,7 +29,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from descriptors.eos import h2_volume_per_molecule  # noqa: E402
-from screening.proxies.enthalpy import compute_system, onset_from_points  # noqa: E402
+from screening.proxies.enthalpy import compute_system  # noqa: E402
+from screening.proxies.onset import onset_from_points  # noqa: E402
 from screening.relax import RelaxSettings  # noqa: E402
 from screening.structures.builder import target_volume_per_metal  # noqa: E402
 

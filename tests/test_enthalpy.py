@@ -185,7 +185,7 @@ def test_refinement_with_the_relaxing_calculator_reproduces_the_proxy_and_report
     assert out["refine_calculator"].str.contains("emt").all()
     # the onset from the reference's enthalpies at the refined pressures (10 and 30 GPa) is the relaxation's
     # onset_from_points over the same two pressures
-    from screening.proxies.enthalpy import onset_from_points
+    from screening.proxies.onset import onset_from_points
 
     expected = onset_from_points([10.0, 30.0], out["dH_r_ev_per_metal"].to_numpy())
     assert (out["onset_status_dft"] == expected[1]).all()
