@@ -193,6 +193,8 @@ def test_bad_plan_values_are_named():
         LabelPlan(pressures_gpa=(0.0, 20.0), holdout_pressure_gpa=30.0)
     with pytest.raises(CandidateError, match="n_train"):
         LabelPlan(n_train=0)
+    with pytest.raises(CandidateError, match=r"at least two.*\[40.0\]"):
+        LabelPlan(phase_pressures_gpa=(40.0,))
 
 
 def test_command_line_bad_input_is_exit_2(capsys):
