@@ -266,3 +266,11 @@ def test_costly_cells_are_labelled_last_cheapest_first():
     costly = sorted((1, 3), key=lambda i: cost[i])
     assert expensive_last(pool, [1, 4, 3, 0, 2], max_cost=limit) == [4, 0, 2] + costly
     assert expensive_last(pool, [3, 1], max_cost=limit) == costly
+
+
+def test_a_bad_eos_volume_factor_is_named_before_any_relaxation():
+    from screening.engine.reaction_phases import reaction_phase_cells
+
+    for bad in (1.0, 2.0):
+        with pytest.raises(CandidateError, match=f"volume factor {bad}"):
+            reaction_phase_cells("Pd", [0.0, 10.0], "emt", volume_factors=(0.94, bad))
