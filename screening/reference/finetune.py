@@ -37,6 +37,7 @@ import json
 import logging
 import math
 import random
+import shlex
 import shutil
 import sys
 import tempfile
@@ -713,8 +714,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result.provenance["errors"].update(engine_holdout_errors(result.model))
-    import shlex
-
     result.provenance["command"] = "python -m screening.reference.finetune " + shlex.join(
         list(sys.argv[1:] if argv is None else argv))
     out = save_finetuned(result, args.out)
