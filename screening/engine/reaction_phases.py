@@ -52,12 +52,9 @@ def reaction_phase_cells(metal: str, pressures_gpa: Sequence[float], calculator:
     Raises:
         CandidateError: a volume factor outside 0.5–1.5 or equal to 1, or fewer than two pressures.
     """
-    from pymatgen.core import Structure
-    from pymatgen.io.ase import AseAtomsAdaptor
-
     from screening.engine.training_set import tag_configuration
     from screening.proxies.enthalpy import compute_system
-    from screening.proxies.refine import phases_to_refine
+    from screening.proxies.refine import relaxed_primitive_cells
     from screening.structures.symmetry import scaled_primitives
 
     for f in volume_factors:
@@ -67,26 +64,20 @@ def reaction_phase_cells(metal: str, pressures_gpa: Sequence[float], calculator:
                             progress=progress)
     wanted = {float(x) for x in h_per_metal}
     out = []
-    for p in system.pressures:
-        for curve in phases_to_refine(system, p):
-            if (curve.kind == "hydride" and curve.h_per_metal not in wanted) or (curve.kind == "metal" and not with_metal):
-                continue
-            struct = system.structures.get((curve.name, p))
-            if struct is None:  # the relaxation failed at this pressure
-                continue
-            relaxed = AseAtomsAdaptor.get_atoms(Structure.from_dict(struct))
-            cells, group = scaled_primitives(relaxed, (1.0, *volume_factors))
-            if len(cells[0]) > max_atoms:
-                continue
-            what = f"{curve.name} relaxed with {system.calculator.label} at {p:g} GPa (tier 2a); {group} primitive cell"
-            base = tag_configuration(cells[0], RELAXED_FAMILY, p, what, parent="")
-            base.info.update(parent=base.info["config_id"], phase=curve.name, volume_factor=1.0)
-            out.append(base)
-            for factor, cell in zip(volume_factors, cells[1:]):
-                copy = tag_configuration(cell, EOS_FAMILY, p, f"{what}; scaled isotropically to {factor:g} x its "
-                                                             f"volume", parent=base.info["config_id"])
-                copy.info.update(phase=curve.name, volume_factor=float(factor))
-                out.append(copy)
+    for curve, p, primitive, group in relaxed_primitive_cells(system, system.pressures):
+        if (curve.kind == "hydride" and curve.h_per_metal not in wanted) or (curve.kind == "metal" and not with_metal):
+            continue
+        if len(primitive) > max_atoms:
+            continue
+        what = f"{curve.name} relaxed with {system.calculator.label} at {p:g} GPa (tier 2a); {group} primitive cell"
+        base = tag_configuration(primitive, RELAXED_FAMILY, p, what, parent="")
+        base.info.update(parent=base.info["config_id"], phase=curve.name, volume_factor=1.0)
+        out.append(base)
+        for factor, cell in zip(volume_factors, scaled_primitives(primitive, volume_factors)[0]):
+            copy = tag_configuration(cell, EOS_FAMILY, p, f"{what}; scaled isotropically to {factor:g} x its volume",
+                                     parent=base.info["config_id"])
+            copy.info.update(phase=curve.name, volume_factor=float(factor))
+            out.append(copy)
     return out
 
 

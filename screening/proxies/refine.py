@@ -28,6 +28,27 @@ def phases_to_refine(system, p: float) -> list:
     return [system.metal_ref(p), system.phases["H2"], *system.best_hydrides(p).values()]
 
 
+def relaxed_primitive_cells(system, pressures: Sequence[float], names: Sequence[str] | None = None) -> list:
+    """``(phase curve, P, atoms, space group)`` of every phase of :func:`phases_to_refine` at each pressure (only
+    ``names``, if given): the relaxed cell as spglib's exact-symmetry primitive cell, so that a DFT code uses its
+    point group (:mod:`screening.structures.symmetry`). A phase whose relaxation failed at P is left out."""
+    from pymatgen.core import Structure
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from screening.structures.symmetry import standardize_primitive
+
+    out = []
+    for p in pressures:
+        for curve in phases_to_refine(system, p):
+            if names is not None and curve.name not in names:
+                continue
+            struct = system.structures.get((curve.name, p))
+            if struct is not None:
+                atoms, group = standardize_primitive(AseAtomsAdaptor.get_atoms(Structure.from_dict(struct)))
+                out.append((curve, p, atoms, group))
+    return out
+
+
 def refine_enthalpies(system, pressures: Sequence[float], calculator: str = "gpaw",
                       settings: Any = None, *, store=None, scheduler: str | None = None, n_workers: int | None = None,
                       progress: bool = True, names: Sequence[str] | None = None) -> dict:
@@ -43,11 +64,7 @@ def refine_enthalpies(system, pressures: Sequence[float], calculator: str = "gpa
         ``{(phase name, P): {"enthalpy_ev_per_fu", "pressure_gpa", "energy_ev"}}`` for every phase that labelled
         (failures are left out and show up as a ``refine_status``).
     """
-    from pymatgen.core import Structure
-    from pymatgen.io.ase import AseAtomsAdaptor
-
     from screening.reference.campaign import label_distributed
-    from screening.structures.symmetry import standardize_primitive
 
     if calculator == "gpaw":
         from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS
@@ -57,15 +74,9 @@ def refine_enthalpies(system, pressures: Sequence[float], calculator: str = "gpa
     else:
         settings_of = lambda _atoms, s=dict(settings or {}): s  # noqa: E731
     jobs = []
-    for p in pressures:
-        for curve in phases_to_refine(system, p):
-            if names is not None and curve.name not in names:
-                continue
-            struct = system.structures.get((curve.name, p))
-            if struct is not None:  # exact symmetry: GPAW then uses the point group (screening.structures.symmetry)
-                atoms, _ = standardize_primitive(AseAtomsAdaptor.get_atoms(Structure.from_dict(struct)))
-                atoms.info["refine_of"] = f"{curve.name} @ {p:g} GPa"
-                jobs.append(((curve.name, p, curve.kind), atoms))
+    for curve, p, atoms, _ in relaxed_primitive_cells(system, pressures, names):
+        atoms.info["refine_of"] = f"{curve.name} @ {p:g} GPa"
+        jobs.append(((curve.name, p, curve.kind), atoms))
     labelled, _ = label_distributed([a for _, a in jobs], calculator, [settings_of(a) for _, a in jobs],
                                     scheduler=scheduler, n_workers=n_workers, store=store, progress=progress)
     out = {}
@@ -142,4 +153,5 @@ def refined_columns(system, refined: dict, h_per_metal: float, p: float) -> dict
     }
 
 
-__all__ = ["REFINE_COLUMNS", "phases_to_refine", "refine_enthalpies", "refined_columns", "refined_onset"]
+__all__ = ["REFINE_COLUMNS", "phases_to_refine", "refine_enthalpies", "refined_columns", "refined_onset",
+           "relaxed_primitive_cells"]
