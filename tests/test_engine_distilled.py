@@ -122,8 +122,8 @@ def test_the_screen_prefers_a_molecular_and_fast_candidate_to_a_better_scoring_o
     from screening.engine import candidate_screen, potential, stability
     from screening.md import speed
 
-    names = ["accurate", "stable but slow", "stable and fast", "broken"]
-    table = pd.DataFrame({"candidate": names, "score": [1.0, 2.0, 3.0, 4.0], "basis_size": [10] * 4,
+    names = ["broken", "accurate", "stable but slow", "stable and fast"]
+    table = pd.DataFrame({"candidate": names, "score": [0.5, 1.0, 2.0, 3.0], "basis_size": [10] * 4,
                           "settings": names})
     monkeypatch.setattr(candidate_screen, "settings_from_json", lambda text: text)
     monkeypatch.setattr(potential, "fit_pod", lambda configs, elements, settings, **kw: SimpleNamespace(spec=settings))
@@ -139,12 +139,18 @@ def test_the_screen_prefers_a_molecular_and_fast_candidate_to_a_better_scoring_o
     monkeypatch.setattr(stability, "h2_stability", fake_h2)
     monkeypatch.setattr(speed, "atom_steps_per_s", lambda cell, spec, steps, dt: rates[spec])
     out = candidate_screen.screen_candidates(table, [], ("Pd", "H"), h2_ps=1.0)
+    # the best-scoring candidate blew up in dense H2: it goes after every candidate that ran
     assert out["candidate"].tolist() == ["stable and fast", "accurate", "stable but slow", "broken"]
     assert out["speedup"].tolist() == pytest.approx([500.0, 900.0, 200.0, 900.0])
     assert out["eligible"].tolist() == [True, False, False, False] and out.loc[3, "h2_error"] == "LAMMPS lost atoms"
     # without the speed target the slow one is eligible and, scoring better, first
     out = candidate_screen.screen_candidates(table, [], ("Pd", "H"), h2_ps=1.0, min_speedup=None)
     assert out["candidate"].tolist()[:2] == ["stable but slow", "stable and fast"]
+    # nothing eligible: the best score among the candidates that ran, not the broken one
+    outcome.update({"stable but slow": (0.80, None), "stable and fast": (0.85, None)})
+    out = candidate_screen.screen_candidates(table, [], ("Pd", "H"), h2_ps=1.0)
+    assert not out["eligible"].any() and out["candidate"].tolist() == ["accurate", "stable but slow",
+                                                                       "stable and fast", "broken"]
     with pytest.raises(CandidateError, match="h2_ps"):
         candidate_screen.screen_candidates(table, [], ("Pd", "H"), h2_ps=0)
 

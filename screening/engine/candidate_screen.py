@@ -37,8 +37,9 @@ def screen_candidates(table: pd.DataFrame, configs: Sequence, elements: Sequence
       (:func:`screening.md.speed.atom_steps_per_s`): ``atom_steps_per_s``, ``speedup``, ``fast`` (``speedup >=
       min_speedup``, the engine's speed target; ``min_speedup=None``: not timed, every candidate counts as fast).
 
-    ``eligible`` = stable and fast. The order is eligible candidates by score, then the others by score, so the CV
-    winner is kept when no candidate is eligible.
+    ``eligible`` = stable and fast. The order (:func:`rank_screened`) is eligible candidates by score, then the
+    others whose dense-H2 run finished by score, then those whose run failed (blew up, lost atoms) by score: when no
+    candidate is eligible, the best-scoring one that runs the engine's dense H2 at all is kept.
     """
     from screening.engine.potential import fit_pod
     from screening.engine.stability import h2_cell, h2_stability
@@ -66,9 +67,16 @@ def screen_candidates(table: pd.DataFrame, configs: Sequence, elements: Sequence
         table[k] = v
     table["fast"] = [True if not min_speedup else bool(x is not None and x >= min_speedup) for x in table["speedup"]]
     table["eligible"] = table["h2_stable"] & table["fast"]
-    table["_ineligible"] = ~table["eligible"]
-    return (table.sort_values(["_ineligible", "score", "basis_size"], kind="stable").drop(columns="_ineligible")
-            .reset_index(drop=True))
+    return rank_screened(table)
+
+
+def rank_screened(table: pd.DataFrame) -> pd.DataFrame:
+    """A screened table (columns ``eligible``, ``h2_paired_fraction``, ``score``, ``basis_size``) in the order of
+    :func:`screen_candidates`: eligible first, then candidates whose dense-H2 run finished, then those whose run
+    failed (``h2_paired_fraction`` missing); by CV score within each group."""
+    ranked = table.assign(_ineligible=~table["eligible"].astype(bool), _failed=table["h2_paired_fraction"].isna())
+    return (ranked.sort_values(["_ineligible", "_failed", "score", "basis_size"], kind="stable")
+            .drop(columns=["_ineligible", "_failed"]).reset_index(drop=True))
 
 
 def _speed(cell, spec: str) -> float | None:

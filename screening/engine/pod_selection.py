@@ -199,7 +199,8 @@ def record_selection(directory: str | Path, table: pd.DataFrame, labels_file: st
                          "speedup": num(best["speedup"]), "eligible": bool(best["eligible"]),
                          "n_eligible_candidates": int(table["eligible"].sum()),
                          "rule": f"eligible = dense H2 molecular and >= {SPEEDUP_TARGET:g}x the reference's speed; "
-                                 "best CV score among eligible, else best CV score"}
+                                 "best CV score among eligible, else the best CV score among those whose dense-H2 run "
+                                 "finished, else the best CV score"}
     atomic_write(directory / selection_file, lambda tmp: Path(tmp).write_text(json.dumps(rec, indent=1) + "\n"))
     return settings_from_json(best["settings"])
 

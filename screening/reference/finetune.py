@@ -688,6 +688,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--train-composition-model", action="store_true",
                     help="also train the per-element reference energies (after their least-squares refit)")
     ap.add_argument("--seed", type=int, default=d.seed)
+    ap.add_argument("--base-model", default=d.base_model,
+                    help="CHGNet checkpoint of the wheel (0.3.0) or a fine-tuned model of the project to train further "
+                         "(chgnet-hydride, chgnet-hydride:<dir>)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--keep", default=d.keep, choices=KEEP, help="the last epoch or the best on the val frames")
     ap.add_argument("--max-pressure", type=float, default=d.max_pressure_gpa,
@@ -704,7 +707,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     energy_loss_ratio=args.energy_loss_ratio, stress_loss_ratio=args.stress_loss_ratio,
                                     force_loss_ratio=args.force_loss_ratio,
                                     train_composition_model=args.train_composition_model, seed=args.seed, num_threads=args.threads, keep=args.keep,
-                                    max_pressure_gpa=args.max_pressure or None)
+                                    max_pressure_gpa=args.max_pressure or None, base_model=args.base_model)
         files = training_files(args.data, with_engine_labels=args.with_engine_labels)
         frames = load_frames(files)
         checkpoints = Path(args.checkpoint_dir) if args.checkpoint_dir else cache_dir() / "finetune"
