@@ -216,8 +216,8 @@ def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates
 
     With ``h2_screen_ps`` (default :data:`H2_SCREEN_PS`; None or 0: off) the winner is the best-scoring *eligible*
     candidate: its dense H2 stays molecular and it runs at least the speed target faster than ``speed_reference`` on
-    the same cell (:func:`~screening.engine.candidate_screen.screen_candidates`); if none is eligible, the best by score,
-    and the record says so."""
+    the same cell (:func:`~screening.engine.candidate_screen.screen_candidates`); if none is eligible, the best by score among
+    those whose dense-H2 run finished (:func:`~screening.engine.candidate_screen.rank_screened`), and the record says so."""
     from screening.engine.candidate_screen import screen_candidates
     from screening.engine.pod_selection import ALL_POD_CANDIDATES, cross_validate, record_selection
 
