@@ -12,8 +12,10 @@ difference go into the candidate's row. The single points are labels of the resu
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
+from screening.proxies.onset import onset_from_points
 from screening.relax import EV_PER_GPA_A3
 
 REFINE_COLUMNS = (
@@ -99,10 +101,6 @@ def refined_onset(system, refined: dict, h_per_metal: float, precursor_x: float)
     pressure where all phases of :func:`phases_to_refine` were refined (the short list's pressures of this system),
     then :func:`~screening.proxies.onset.onset_from_points`. Fewer than two such pressures: ``(nan,
     "unavailable: ...")`` (refine candidates at several pressures, e.g. 20, 40 and 60 GPa, to get one)."""
-    import math
-
-    from screening.proxies.onset import onset_from_points
-
     pressures, dh = [], []
     for q in sorted({q for _, q in refined}):
         names = [c.name for c in phases_to_refine(system, q)]
