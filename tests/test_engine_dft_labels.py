@@ -274,3 +274,23 @@ def test_a_bad_eos_volume_factor_is_named_before_any_relaxation():
     for bad in (1.0, 2.0):
         with pytest.raises(CandidateError, match=f"volume factor {bad}"):
             reaction_phase_cells("Pd", [0.0, 10.0], "emt", volume_factors=(0.94, bad))
+
+
+def test_every_phase_adds_the_relaxed_templates_that_lose(store):
+    """``every_phase``: the relaxed cell of every phase tier 2a compares (each metal structure, every template of an
+    H/M), a superset of the winners that DFT refinement labels; a fit that never saw the losers can make one win."""
+    from screening.engine.reaction_phases import EOS_FAMILY, RELAXED_FAMILY, reaction_phase_cells
+
+    def relaxed(cells):
+        return {(a.info["phase"], a.info["pressure_gpa"]) for a in cells if a.info["family"] == RELAXED_FAMILY}
+
+    winners = reaction_phase_cells("Pd", [0.0, 10.0], "emt", None, store=store, progress=False)
+    every = reaction_phase_cells("Pd", [0.0, 10.0], "emt", None, every_phase=True, store=store, progress=False)
+    assert relaxed(winners) < relaxed(every)
+    for p in (0.0, 10.0):
+        names = [n for n, q in relaxed(every) if q == p]
+        assert sum(n.startswith("Pd/") for n in names) >= 2  # the metal structures that lost are there too
+        per_x = [n.split("/")[0] for n in names if "H" in n.split("/")[0] and n != "H2"]
+        assert len(per_x) > len(set(per_x))  # some H/M with more than one template
+    # each relaxed cell keeps its EOS copies
+    assert sum(a.info["family"] == EOS_FAMILY for a in every) == 2 * len(relaxed(every))

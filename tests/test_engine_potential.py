@@ -249,3 +249,35 @@ def test_a_shipped_snap_potential_loads_with_its_parameter_file(tmp_path):
     lone.write_text((lammps_potentials_dir() / "Cu_Zuo_JPCA2020.snapcoeff").read_text())
     with pytest.raises(CalculatorError, match="Cu.snapparam"):
         parse_lammps_spec(f"lammps:snap:{lone}:Cu")
+
+
+def test_family_weights_pull_the_fit_toward_that_family(tmp_path):
+    """A family whose labels disagree with the rest (here +30 meV/atom on four cells) is followed far closer once
+    its energy weight is raised (fitpod's group weights, one training file per group), and the settings survive
+    the JSON of ``provenance.json``."""
+    import json
+    from dataclasses import asdict, replace
+
+    train = _pdh_configs(24, seed=1)
+    for a in train:
+        a.info["family"] = "bulk"
+    for a in train[:4]:
+        a.info["family"] = "phase_relaxed"
+        a.calc.results["energy"] += 0.030 * len(a)
+
+    def family_rmse(fp) -> float:
+        errs = np.array(fp.metrics["train"]["energy_errors_mev_per_atom"])[:4]
+        return float(np.sqrt(np.mean(errs ** 2)))
+
+    plain = pot.fit_pod(train, ["Pd", "H"], cache=tmp_path, progress=False)
+    weighted_settings = replace(pot.PodSettings(), family_weights=(("phase_relaxed", 1000.0, 1.0),))
+    assert "group_weights table\nphase_relaxed 1000 1" in weighted_settings.data_text("train")
+    weighted = pot.fit_pod(train, ["Pd", "H"], weighted_settings, cache=tmp_path, progress=False)
+    assert weighted.data_hash != plain.data_hash
+    assert family_rmse(plain) > 5.0  # the unweighted fit splits the difference
+    assert family_rmse(weighted) < 0.3 * family_rmse(plain)
+    assert pot.load_potential(weighted.directory).settings == weighted_settings
+    assert pot.PodSettings(**json.loads(json.dumps(asdict(weighted_settings)))) == weighted_settings
+    for bad in (("other", 10.0, 1.0), ("phase relaxed", 10.0, 1.0), ("phase_eos", 0.0, 1.0)):
+        with pytest.raises(CandidateError, match="family weight"):
+            pot.PodSettings(family_weights=(bad,))

@@ -56,13 +56,20 @@ ACTIVE_LOG = "distilled_active.json"
 #: runs are at 40 GPa; with the pool's 0-GPa cells (expanded metal, molecular H2, ambient slabs) in the fit, POD
 #: followed the teacher to 36 meV/atom on the training cells, without them to 24 (``make engine-capacity``)
 DISTILL_DOMAIN = {"min_pressure_gpa": 20.0}
+#: pressures (GPa) of the teacher-relaxed phases added to the pool (:func:`teacher_phase_cells`): the domain's
+PHASE_PRESSURES_GPA = (20.0, 40.0, 60.0)
+#: largest primitive cell of those phases (teacher labels cost seconds; the hydrogen-rich clathrates need ~20)
+PHASE_MAX_ATOMS = 20
 #: length (ps) of the dense-H2 run each CV candidate must keep molecular to be chosen (:func:`select_settings`)
 H2_SCREEN_PS = 5.0
 #: POD candidates cross-validated on the distilled cells: the three-body basis and the two four-body bases at the
 #: energy weights that matter (the two-body-and-small-three-body basis cannot follow even the teacher:
-#: engine-capacity; energy weight 1 was the worst four-body candidate by far, 566 meV/atom in this CV)
+#: engine-capacity; energy weight 1 was the worst four-body candidate by far, 566 meV/atom in this CV); and the
+#: four-body basis with the reaction-phase cells weighted (``-pw``): unweighted, every fit put I4/mmm CaH4
+#: 60-70 meV/atom above its hull at 40 GPa, where the teacher has it on the hull
 DISTILL_CANDIDATES = ("2b10-3b8x4-we10", "2b10-3b8x4-4b4x2-we1", "2b10-3b8x4-4b4x2-we10", "2b10-3b8x4-4b4x2-we100",
-                      "2b12-3b10x6-4b6x3-we10", "2b12-3b10x6-4b6x3-we100")
+                      "2b12-3b10x6-4b6x3-we10", "2b12-3b10x6-4b6x3-we100", "2b10-3b8x4-4b4x2-we10-pw100",
+                      "2b10-3b8x4-4b4x2-we10-pw1000")
 
 
 def distilled_set(pool: Sequence, dft_train: Sequence, dft_holdout: Sequence, domain: dict | None = None) -> list:
@@ -80,6 +87,25 @@ def distilled_set(pool: Sequence, dft_train: Sequence, dft_holdout: Sequence, do
     cells = [dft.get(i, a) for i, a in enumerate(pool) if i not in held]
     cells += [a for a, i in zip(dft_train, at) if i is None]
     return within_domain(cells, **(DISTILL_DOMAIN if domain is None else domain))
+
+
+def teacher_phase_cells(metal: str, teacher: str, *, store=None, progress: bool = True) -> list:
+    """Every phase tier 2a relaxes for ``metal`` (each metal structure, H2, every template of every H/M, not only
+    the winners), relaxed with ``teacher`` at :data:`PHASE_PRESSURES_GPA`, with their EOS copies, labelled by
+    ``teacher`` (:func:`~screening.engine.reaction_phases.reaction_phase_cells` with ``every_phase``).
+
+    The committed GPAW phase cells cover the winners of the labelling plan's relaxations; a fit that has seen no
+    cell of a losing template can make it win (a POD fit without these cells put CaH3/bif3 195 meV/atom below the
+    teacher at 40 GPa, on the hull, above which CaH4 then sat)."""
+    from screening.engine.labelling import label_configurations
+    from screening.engine.reaction_phases import reaction_phase_cells
+
+    cells = reaction_phase_cells(metal, PHASE_PRESSURES_GPA, teacher, None, max_atoms=PHASE_MAX_ATOMS,
+                                 every_phase=True, store=store, progress=progress)
+    labelled, failures = label_configurations(cells, teacher, store=store, progress=progress, return_failures=True)
+    if failures:
+        raise CandidateError(f"{len(failures)} phase cells failed with {teacher}: {failures[:3]}")
+    return labelled
 
 
 def _root(out_dir: str | Path | None) -> Path:
@@ -171,6 +197,7 @@ def build_distilled(metal: str, teacher: str | None = None, *, domain: dict | No
         teacher = teacher_spec(metal)
     domain = DISTILL_DOMAIN if domain is None else domain
     pool = teacher_pool(metal, teacher, store=store, progress=progress)
+    pool += teacher_phase_cells(metal, teacher, store=store, progress=progress)
     frames = distilled_set(pool, committed["train"], committed["holdout"], domain)
     teacher_errors = _teacher_holdout_errors(teacher)
     manifest = write_distilled(frames, directory, teacher=teacher, domain=domain,

@@ -47,13 +47,28 @@ _BASES = {
     "2b12-3b10x6-4b6x3": dict(twobody=12, threebody=10, threebody_angular=6, fourbody=6, fourbody_angular=3,
                               bessel_degree=8),
 }
-#: candidate settings by name: each basis with energy weight 1 (the CHGNet-era default), 10 and 100
-ALL_POD_CANDIDATES: dict[str, PodSettings] = {
+#: energy weights of the relaxed reaction phases and their EOS copies (the ``-pw`` candidates): few cells among
+#: hundreds, but their enthalpies decide the hull and ΔH_r, which the engine's product phase depends on
+PHASE_WEIGHTS = (100, 1000)
+
+
+def _with_phase_weight(settings: PodSettings, weight: float) -> PodSettings:
+    from screening.engine.reaction_phases import EOS_FAMILY, RELAXED_FAMILY
+
+    return replace(settings, family_weights=tuple((f, float(weight), settings.weight_force)
+                                                  for f in (RELAXED_FAMILY, EOS_FAMILY)))
+
+
+_PLAIN: dict[str, PodSettings] = {
     f"{name}-we{w:g}": replace(PodSettings(), weight_energy=float(w), **basis)
     for name, basis in _BASES.items() for w in (1, 10, 100)}
-#: the candidates cross-validated on the committed DFT labels (``make engine-fit``): the three smaller bases; the
-#: largest has more coefficients than a few hundred small cells can fix
-POD_CANDIDATES: dict[str, PodSettings] = {k: v for k, v in ALL_POD_CANDIDATES.items() if not k.startswith("2b12")}
+#: candidate settings by name: each basis with energy weight 1 (the CHGNet-era default), 10 and 100, and each of
+#: those with the reaction-phase cells weighted by :data:`PHASE_WEIGHTS` (``<name>-pw<weight>``)
+ALL_POD_CANDIDATES: dict[str, PodSettings] = {
+    **_PLAIN, **{f"{k}-pw{pw:g}": _with_phase_weight(v, pw) for k, v in _PLAIN.items() for pw in PHASE_WEIGHTS}}
+#: the candidates cross-validated on the committed DFT labels (``make engine-fit``): the three smaller bases
+#: without phase weights; the largest has more coefficients than a few hundred small cells can fix
+POD_CANDIDATES: dict[str, PodSettings] = {k: v for k, v in _PLAIN.items() if not k.startswith("2b12")}
 SELECTION_FILE = "pod_settings.json"
 TABLE_FILE = "pod_selection.csv"
 

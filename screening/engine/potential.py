@@ -57,6 +57,10 @@ EV_A3_TO_GPA = 160.21766208
 FIT_CALLS = 0  # number of fitpod runs in this process (a cache hit leaves it unchanged)
 
 
+#: fitpod group of the cells whose family has no weight of its own (:attr:`PodSettings.family_weights`)
+GROUP_OTHER = "other"
+
+
 @dataclass(frozen=True)
 class PodSettings:
     """Hyper-parameters of a linear POD potential and its fit.
@@ -80,6 +84,9 @@ class PodSettings:
             in LAMMPS 22Jul2025 ``fitting_weight_stress`` 1 changes nothing and 100 overflows an
             allocation; the stress error is measured, not fitted.)
         regularization: Tikhonov parameter of the least-squares fit.
+        family_weights: per-family ``(family, energy weight, force weight)`` of the fit (fitpod's
+            ``group_weights table``): the cells whose ``info["family"]`` is named get these weights instead of
+            ``weight_energy``/``weight_force``. Empty (the default): one weight pair for all cells.
         zbl_core: overlay a ZBL core per element pair, switched off between
             ``zbl_inner_fraction`` and ``zbl_outer_fraction`` times the shortest distance of that
             pair in the training data: it acts only where the data has no contacts.
@@ -100,8 +107,18 @@ class PodSettings:
     zbl_core: bool = True
     zbl_inner_fraction: float = 0.6
     zbl_outer_fraction: float = 1.0
+    family_weights: tuple[tuple[str, float, float], ...] = ()
 
     def __post_init__(self) -> None:
+        # JSON gives lists; keep a hashable, comparable tuple of (name, energy weight, force weight)
+        rows = tuple((str(r[0]), float(r[1]), float(r[2])) for r in self.family_weights)
+        object.__setattr__(self, "family_weights", rows)
+        for name, we, wf in rows:
+            if not name.replace("_", "").isalnum() or name == GROUP_OTHER or we <= 0 or wf <= 0:
+                raise CandidateError(f"family weight {(name, we, wf)}: the family must be a word (letters, digits, "
+                                     f"underscores; not {GROUP_OTHER!r}) and both weights positive")
+        if len({r[0] for r in rows}) != len(rows):
+            raise CandidateError(f"family weights name a family twice: {[r[0] for r in rows]}")
         if not 0 <= self.rin < self.rcut:
             raise CandidateError(f"POD cutoffs need 0 <= rin < rcut, got rin={self.rin}, rcut={self.rcut}")
         if self.zbl_core and not 0 < self.zbl_inner_fraction < self.zbl_outer_fraction <= 1.5:
@@ -132,9 +149,17 @@ class PodSettings:
             f"fitting_weight_energy {self.weight_energy}", f"fitting_weight_force {self.weight_force}",
             "fitting_weight_stress 0",
             f"fitting_regularization_parameter {self.regularization}",
-            "randomize_training_data_set 0", "error_analysis_for_training_data_set 1",
+            # fitpod's own error analysis crashes (SIGSEGV, LAMMPS 22Jul2025) once the data are in several files,
+            # which family weights need; the errors are measured in LAMMPS after the fit either way
+            "randomize_training_data_set 0",
+            f"error_analysis_for_training_data_set {0 if self.family_weights else 1}",
             "error_analysis_for_test_data_set 0", "basename_for_output_files pod",
-            "precision_for_pod_coefficients 14", ""])
+            "precision_for_pod_coefficients 14", *self._group_weight_lines(), ""])
+
+    def _group_weight_lines(self) -> list[str]:
+        if not self.family_weights:
+            return []
+        return ["group_weights table", *(f"{name} {we:g} {wf:g}" for name, we, wf in self.family_weights)]
 
 
 @dataclass
@@ -227,7 +252,10 @@ def _check_configs(configs: Sequence, elements: Sequence[str], rcut: float, what
 def data_hash(configs: Sequence, elements: Sequence[str], settings: PodSettings) -> str:
     """SHA-256 over the training data (numbers, positions, cell, pbc, labels), settings, elements, LAMMPS version."""
     h = hashlib.sha256()
-    h.update(json.dumps({"elements": list(elements), "settings": asdict(settings), "lammps": _lammps_version(),
+    fields = asdict(settings)
+    if not fields["family_weights"]:  # the field is newer than the cached fits: without weights, their hashes hold
+        del fields["family_weights"]
+    h.update(json.dumps({"elements": list(elements), "settings": fields, "lammps": _lammps_version(),
                          "format": 1}, sort_keys=True).encode())
     for atoms in configs:
         e, f, s = _labels(atoms)
@@ -257,6 +285,19 @@ def _write_extxyz(path: Path, configs: Sequence, labels: Sequence[tuple[float, n
         for sym, p, fi in zip(atoms.get_chemical_symbols(), atoms.positions, f):
             lines.append(f"{sym} {p[0]:.10f} {p[1]:.10f} {p[2]:.10f} {fi[0]:.10f} {fi[1]:.10f} {fi[2]:.10f}")
     path.write_text("\n".join(lines) + "\n")
+
+
+def _fit_groups(configs: Sequence, settings: PodSettings) -> dict[str, list[int]]:
+    """Indices of ``configs`` by fitpod group (one training file each; fitpod names a group by its file): one
+    group ``train`` without family weights, else each weighted family and :data:`GROUP_OTHER` for the rest."""
+    if not settings.family_weights:
+        return {"train": list(range(len(configs)))}
+    weighted = {name for name, _, _ in settings.family_weights}
+    groups: dict[str, list[int]] = {}
+    for i, a in enumerate(configs):
+        family = str(a.info.get("family"))
+        groups.setdefault(family if family in weighted else GROUP_OTHER, []).append(i)
+    return groups
 
 
 def shortest_pair_distances(configs: Sequence, elements: Sequence[str], rcut: float) -> dict[tuple[str, str], float]:
@@ -335,7 +376,7 @@ lmp.close()
 """
 
 
-def _run_fitpod(workdir: Path, attempts: int = 2) -> str:
+def _run_fitpod(workdir: Path, attempts: int = 4) -> str:
     """Run ``fitpod param.pod data.pod`` in ``workdir`` in a fresh Python process; returns the log text.
 
     A separate process because fitpod in LAMMPS 22Jul2025 sizes an array from an uninitialised
@@ -504,7 +545,9 @@ def fit_pod(train: Sequence, elements: Sequence[str], settings: PodSettings = Po
     try:
         (work / "train").mkdir()
         core = zbl_core(train, elements, settings) if settings.zbl_core else None
-        _write_extxyz(work / "train" / "train.xyz", train, _residual_labels(train, elements, core, progress))
+        labels = _residual_labels(train, elements, core, progress)
+        for group, members in _fit_groups(train, settings).items():
+            _write_extxyz(work / "train" / f"{group}.xyz", [train[i] for i in members], [labels[i] for i in members])
         (work / "param.pod").write_text(settings.param_text(elements))
         (work / "data.pod").write_text(settings.data_text("train"))
         t0 = time.perf_counter()

@@ -29,9 +29,10 @@ DEFAULT_VOLUME_FACTORS = (0.94, 1.06)
 
 
 def reaction_phase_cells(metal: str, pressures_gpa: Sequence[float], calculator: str,
-                         h_per_metal: Sequence[float] = (2.0, 4.0, 6.0), *,
+                         h_per_metal: Sequence[float] | None = (2.0, 4.0, 6.0), *,
                          volume_factors: Sequence[float] = DEFAULT_VOLUME_FACTORS, max_atoms: int = 12,
-                         with_metal: bool = True, store=None, progress: bool = True) -> list:
+                         with_metal: bool = True, every_phase: bool = False, store=None,
+                         progress: bool = True) -> list:
     """Relaxed reaction phases of ``metal``–H at each pressure and their EOS copies (unlabelled, tagged).
 
     Args:
@@ -39,9 +40,12 @@ def reaction_phase_cells(metal: str, pressures_gpa: Sequence[float], calculator:
         pressures_gpa: at least two pressures (tier 2a's H(P) needs two).
         calculator: registry name of the relaxing potential (the engine's teacher).
         h_per_metal: H contents whose best template at each pressure is included (those without a template are
-            skipped); H2 is always included, the metal when ``with_metal``.
+            skipped; None: every H content of the library); H2 is always included, the metal when ``with_metal``.
         volume_factors: volumes of the EOS copies relative to the relaxed primitive cell.
         max_atoms: a primitive cell with more atoms is left out (the label must stay within minutes).
+        every_phase: every relaxed phase of the requested kinds, not only the best template per H/M and the
+            lowest metal: the hull of a fitted potential is decided among all of them, so a template that loses
+            with the teacher must also lose with the fit.
 
     Returns:
         ``Atoms`` with ``info`` ``family`` (:data:`RELAXED_FAMILY` or :data:`EOS_FAMILY`), ``pressure_gpa`` (the
@@ -62,10 +66,11 @@ def reaction_phase_cells(metal: str, pressures_gpa: Sequence[float], calculator:
             raise CandidateError(f"volume factor {f!r} must be in 0.5–1.5 and not 1")
     system = compute_system(metal, sorted(set(float(p) for p in pressures_gpa)), calculator, store=store,
                             progress=progress)
-    wanted = {float(x) for x in h_per_metal}
+    wanted = None if h_per_metal is None else {float(x) for x in h_per_metal}
     out = []
-    for curve, p, primitive, group in relaxed_primitive_cells(system, system.pressures):
-        if (curve.kind == "hydride" and curve.h_per_metal not in wanted) or (curve.kind == "metal" and not with_metal):
+    for curve, p, primitive, group in relaxed_primitive_cells(system, system.pressures, every_phase=every_phase):
+        if ((curve.kind == "hydride" and wanted is not None and curve.h_per_metal not in wanted)
+                or (curve.kind == "metal" and not with_metal)):
             continue
         if len(primitive) > max_atoms:
             continue

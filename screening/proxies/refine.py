@@ -30,10 +30,12 @@ def phases_to_refine(system, p: float) -> list:
     return [system.metal_ref(p), system.phases["H2"], *system.best_hydrides(p).values()]
 
 
-def relaxed_primitive_cells(system, pressures: Sequence[float], names: Sequence[str] | None = None) -> list:
+def relaxed_primitive_cells(system, pressures: Sequence[float], names: Sequence[str] | None = None, *,
+                            every_phase: bool = False) -> list:
     """``(phase curve, P, atoms, space group)`` of every phase of :func:`phases_to_refine` at each pressure (only
-    ``names``, if given): the relaxed cell as spglib's exact-symmetry primitive cell, so that a DFT code uses its
-    point group (:mod:`screening.structures.symmetry`). A phase whose relaxation failed at P is left out."""
+    ``names``, if given; with ``every_phase``, of every phase the system relaxed, the templates that lost at P
+    included): the relaxed cell as spglib's exact-symmetry primitive cell, so that a DFT code uses its point group
+    (:mod:`screening.structures.symmetry`). A phase whose relaxation failed at P is left out."""
     from pymatgen.core import Structure
     from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -41,7 +43,7 @@ def relaxed_primitive_cells(system, pressures: Sequence[float], names: Sequence[
 
     out = []
     for p in pressures:
-        for curve in phases_to_refine(system, p):
+        for curve in (list(system.phases.values()) if every_phase else phases_to_refine(system, p)):
             if names is not None and curve.name not in names:
                 continue
             struct = system.structures.get((curve.name, p))
