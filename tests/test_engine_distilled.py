@@ -114,9 +114,10 @@ def test_the_engine_fits_from_the_committed_distilled_labels(folder, tmp_path, m
     assert fitted.n_configs == len(cells)
 
 
-def test_the_screen_prefers_a_molecular_and_fast_candidate_to_a_better_scoring_one(monkeypatch):
-    """The ordering rule of :func:`candidate_screen.screen_candidates`, with the fit, the MD and the timing replaced by
-    their outcomes (all three are exercised for real in the test above)."""
+@pytest.fixture
+def fake_screen(monkeypatch):
+    """Four candidates for :func:`candidate_screen.screen_candidates`, with the fit, the MD and the timing replaced by
+    their outcomes (all three are exercised for real above): ``(table, h2 outcomes by name)``."""
     import pandas as pd
 
     from screening.engine import candidate_screen, potential, stability
@@ -138,6 +139,14 @@ def test_the_screen_prefers_a_molecular_and_fast_candidate_to_a_better_scoring_o
 
     monkeypatch.setattr(stability, "h2_stability", fake_h2)
     monkeypatch.setattr(speed, "atom_steps_per_s", lambda cell, spec, steps, dt: rates[spec])
+    return table, outcome
+
+
+def test_the_screen_prefers_a_molecular_and_fast_candidate_to_a_better_scoring_one(fake_screen):
+    """The ordering rule of :func:`candidate_screen.screen_candidates`."""
+    from screening.engine import candidate_screen
+
+    table, outcome = fake_screen
     out = candidate_screen.screen_candidates(table, [], ("Pd", "H"), h2_ps=1.0)
     # the best-scoring candidate blew up in dense H2: it goes after every candidate that ran
     assert out["candidate"].tolist() == ["stable and fast", "accurate", "stable but slow", "broken"]
@@ -153,6 +162,29 @@ def test_the_screen_prefers_a_molecular_and_fast_candidate_to_a_better_scoring_o
                                                                        "stable and fast", "broken"]
     with pytest.raises(CandidateError, match="h2_ps"):
         candidate_screen.screen_candidates(table, [], ("Pd", "H"), h2_ps=0)
+
+
+def test_the_screen_puts_the_candidates_that_keep_their_teachers_reaction_first(fake_screen, monkeypatch):
+    """With a teacher, a candidate whose tier-2a reaction has the other sign is not eligible and, among the
+    ineligible ones that ran, goes after those that keep it; a reaction that could not be computed never agrees."""
+    from screening.engine import candidate_screen, reaction_check
+
+    table, outcome = fake_screen
+    dh = {"teacher": -30.0, "accurate": 50.0, "stable but slow": -20.0, "stable and fast": float("nan"),
+          "broken": -30.0}
+    monkeypatch.setattr(reaction_check, "engine_reaction",
+                        lambda calc, metal, **kw: {"dH_r_kj_per_mol_h2": dh[calc], "precursor": "PdH2",
+                                                   "e_above_hull_ev_per_atom": 0.0, "onset_status": ""})
+    out = candidate_screen.screen_candidates(table, [], ("Pd", "H"), h2_ps=1.0, teacher="teacher")
+    assert out.set_index("candidate")["reaction_agrees"].to_dict() == {
+        "broken": True, "accurate": False, "stable but slow": True, "stable and fast": False}
+    # "stable and fast" is molecular and fast, but its reaction is unknown: nothing is eligible, and the candidate
+    # that keeps the reaction goes before the better-scoring ones that do not; the broken one stays last
+    assert not out["eligible"].any()
+    assert out["candidate"].tolist() == ["stable but slow", "accurate", "stable and fast", "broken"]
+    assert (out["teacher_dH_r_kj_per_mol_h2"] == -30.0).all()
+    with pytest.raises(CandidateError, match="exactly 0"):
+        reaction_check.reaction_agrees({"dH_r_kj_per_mol_h2": 1.0}, {"dH_r_kj_per_mol_h2": 0.0})
 
 
 def test_unknown_candidate_is_named(folder):

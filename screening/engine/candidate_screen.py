@@ -21,7 +21,7 @@ CANDIDATE_SPEED_STEPS, REFERENCE_SPEED_STEPS = 1000, 3
 
 def screen_candidates(table: pd.DataFrame, configs: Sequence, elements: Sequence[str], *, h2_ps: float = 5.0,
                      seed: int = 1, min_speedup: float | None = SPEEDUP_TARGET, reference: str = "chgnet",
-                     cache: str | None = None, progress: bool = True) -> pd.DataFrame:
+                     teacher: str | None = None, cache: str | None = None, progress: bool = True) -> pd.DataFrame:
     """A cross-validation table re-ordered so that the *eligible* candidates come first.
 
     Cross-validation (:func:`~screening.engine.pod_selection.cross_validate`) measures accuracy on the labelled
@@ -37,9 +37,14 @@ def screen_candidates(table: pd.DataFrame, configs: Sequence, elements: Sequence
       (:func:`screening.md.speed.atom_steps_per_s`): ``atom_steps_per_s``, ``speedup``, ``fast`` (``speedup >=
       min_speedup``, the engine's speed target; ``min_speedup=None``: not timed, every candidate counts as fast).
 
-    ``eligible`` = stable and fast. The order (:func:`rank_screened`) is eligible candidates by score, then the
-    others whose dense-H2 run finished by score, then those whose run failed (blew up, lost atoms) by score: when no
-    candidate is eligible, the best-scoring one that runs the engine's dense H2 at all is kept.
+    * with ``teacher`` (the calculator whose labels the candidates were fitted to), runs the engine's reaction in tier
+      2a with the candidate and with the teacher (:func:`add_reaction_check`): ``reaction_dH_r_kj_per_mol_h2``,
+      ``reaction_precursor``, ``reaction_e_above_hull_ev_per_atom``, ``reaction_agrees`` (ΔH_r of the teacher's sign).
+
+    ``eligible`` = stable and fast (and, when checked, the reaction agrees). The order (:func:`rank_screened`) is
+    eligible candidates by score, then the others whose dense-H2 run finished (those whose reaction agrees first) by
+    score, then those whose run failed (blew up, lost atoms) by score: when no candidate is eligible, the
+    best-scoring one that runs the engine's dense H2 at all and keeps its teacher's reaction is kept.
     """
     from screening.engine.potential import fit_pod
     from screening.engine.stability import h2_cell, h2_stability
@@ -67,16 +72,47 @@ def screen_candidates(table: pd.DataFrame, configs: Sequence, elements: Sequence
         table[k] = v
     table["fast"] = [True if not min_speedup else bool(x is not None and x >= min_speedup) for x in table["speedup"]]
     table["eligible"] = table["h2_stable"] & table["fast"]
+    if teacher is not None:
+        table = add_reaction_check(table, configs, elements, teacher, cache=cache, progress=progress)
     return rank_screened(table)
 
 
+def add_reaction_check(table: pd.DataFrame, configs: Sequence, elements: Sequence[str], teacher: str, *,
+                       cache: str | None = None, progress: bool = False) -> pd.DataFrame:
+    """``table`` with the engine's reaction (:func:`~screening.engine.reaction_check.engine_reaction`) of each
+    candidate, fitted to all ``configs`` (cached), against ``teacher``'s: columns ``reaction_dH_r_kj_per_mol_h2``,
+    ``reaction_precursor``, ``reaction_e_above_hull_ev_per_atom``, ``reaction_agrees``, ``teacher_dH_r_kj_per_mol_h2``;
+    ``eligible`` also requires ``reaction_agrees`` (when the table has an ``eligible`` column)."""
+    from screening.engine.potential import fit_pod
+    from screening.engine.reaction_check import engine_reaction, reaction_agrees
+
+    metal = next(e for e in elements if e != "H")
+    ref = engine_reaction(teacher, metal, progress=progress)
+    rows = []
+    for text in table["settings"]:
+        fit = fit_pod(list(configs), elements, settings_from_json(text), cache=cache, progress=False)
+        rows.append(engine_reaction(fit.spec, metal, progress=progress))
+    table = table.copy()
+    table["reaction_dH_r_kj_per_mol_h2"] = [r["dH_r_kj_per_mol_h2"] for r in rows]
+    table["reaction_precursor"] = [r["precursor"] for r in rows]
+    table["reaction_e_above_hull_ev_per_atom"] = [r["e_above_hull_ev_per_atom"] for r in rows]
+    table["reaction_agrees"] = [reaction_agrees(r, ref) for r in rows]
+    table["teacher_dH_r_kj_per_mol_h2"] = ref["dH_r_kj_per_mol_h2"]
+    if "eligible" in table.columns:
+        table["eligible"] = table["eligible"].astype(bool) & table["reaction_agrees"]
+    return table
+
+
 def rank_screened(table: pd.DataFrame) -> pd.DataFrame:
-    """A screened table (columns ``eligible``, ``h2_paired_fraction``, ``score``, ``basis_size``) in the order of
-    :func:`screen_candidates`: eligible first, then candidates whose dense-H2 run finished, then those whose run
-    failed (``h2_paired_fraction`` missing); by CV score within each group."""
-    ranked = table.assign(_ineligible=~table["eligible"].astype(bool), _failed=table["h2_paired_fraction"].isna())
-    return (ranked.sort_values(["_ineligible", "_failed", "score", "basis_size"], kind="stable")
-            .drop(columns=["_ineligible", "_failed"]).reset_index(drop=True))
+    """A screened table (columns ``eligible``, ``h2_paired_fraction``, ``score``, ``basis_size``; optionally
+    ``reaction_agrees``) in the order of :func:`screen_candidates`: eligible first, then candidates whose dense-H2
+    run finished, then those whose run failed (``h2_paired_fraction`` missing); within each group those that keep
+    their teacher's reaction first (when checked), then by CV score."""
+    agrees = table["reaction_agrees"].astype(bool) if "reaction_agrees" in table.columns else True
+    ranked = table.assign(_ineligible=~table["eligible"].astype(bool), _failed=table["h2_paired_fraction"].isna(),
+                          _disagrees=~pd.Series(agrees, index=table.index))
+    keys = ["_ineligible", "_failed", "_disagrees", "score", "basis_size"]
+    return ranked.sort_values(keys, kind="stable").drop(columns=keys[:3]).reset_index(drop=True)
 
 
 def _speed(cell, spec: str) -> float | None:

@@ -248,7 +248,7 @@ def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates
     from screening.engine.candidate_screen import screen_candidates
     from screening.engine.pod_selection import ALL_POD_CANDIDATES, cross_validate, record_selection
 
-    frames, _ = _require(metal, out_dir)
+    frames, manifest = _require(metal, out_dir)
     unknown = [c for c in candidates if c not in ALL_POD_CANDIDATES]
     if unknown:
         raise CandidateError(f"unknown POD candidate(s) {unknown}; valid: {', '.join(ALL_POD_CANDIDATES)}")
@@ -256,12 +256,25 @@ def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates
                            cache=cache, progress=progress)
     if h2_screen_ps:
         table = screen_candidates(table, frames, (metal, "H"), h2_ps=h2_screen_ps, reference=speed_reference,
-                                 cache=cache, progress=progress)
+                                 teacher=_teacher_spec(manifest), cache=cache, progress=progress)
     files = label_files(metal, out_dir)
     settings = record_selection(label_directory(metal, out_dir), table, files,
                                 f"computed by screening.engine.distilled on {' + '.join(files)}",
                                 table_file=SELECTION_TABLE, selection_file=SELECTION_FILE)
     return settings, table
+
+
+def _teacher_spec(manifest: dict) -> str:
+    """The registry spec of the teacher a distilled manifest names (checkpoint paths kept relative to the repository
+    are made absolute again)."""
+    from screening.calculators import hydride_spec_dir, is_hydride_spec
+
+    teacher = str(manifest["teacher"])
+    if is_hydride_spec(teacher) and ":" in teacher:
+        name, path = teacher.split(":", 1)
+        if not Path(path).is_absolute() and (_REPO / path).exists():
+            return f"{name}:{_REPO / path}"
+    return teacher
 
 
 def label_files(metal: str, out_dir: str | Path | None = None) -> list[str]:

@@ -213,9 +213,18 @@ def record_selection(directory: str | Path, table: pd.DataFrame, labels_file: st
         rec["screen"] = {"h2_paired_fraction": num(best["h2_paired_fraction"]), "h2_stable": bool(best["h2_stable"]),
                          "speedup": num(best["speedup"]), "eligible": bool(best["eligible"]),
                          "n_eligible_candidates": int(table["eligible"].sum()),
-                         "rule": f"eligible = dense H2 molecular and >= {SPEEDUP_TARGET:g}x the reference's speed; "
-                                 "best CV score among eligible, else the best CV score among those whose dense-H2 run "
-                                 "finished, else the best CV score"}
+                         "rule": f"eligible = dense H2 molecular and >= {SPEEDUP_TARGET:g}x the reference's speed"
+                                 + (" and the engine's reaction (tier 2a) of the teacher's sign"
+                                    if "reaction_agrees" in table.columns else "")
+                                 + "; best CV score among eligible, else among those whose dense-H2 run finished"
+                                 + (" (those keeping the teacher's reaction first)"
+                                    if "reaction_agrees" in table.columns else "")
+                                 + ", else the best CV score"}
+        if "reaction_agrees" in table.columns:
+            rec["screen"].update(reaction_agrees=bool(best["reaction_agrees"]),
+                                 reaction_dH_r_kj_per_mol_h2=num(best["reaction_dH_r_kj_per_mol_h2"]),
+                                 reaction_precursor=str(best["reaction_precursor"]),
+                                 teacher_dH_r_kj_per_mol_h2=num(best["teacher_dH_r_kj_per_mol_h2"]))
     atomic_write(directory / selection_file, lambda tmp: Path(tmp).write_text(json.dumps(rec, indent=1) + "\n"))
     return settings_from_json(best["settings"])
 
