@@ -187,6 +187,25 @@ def test_the_screen_puts_the_candidates_that_keep_their_teachers_reaction_first(
         reaction_check.reaction_agrees({"dH_r_kj_per_mol_h2": 1.0}, {"dH_r_kj_per_mol_h2": 0.0})
 
 
+def test_a_candidate_that_blows_up_at_the_interface_goes_with_the_broken_ones(fake_screen, monkeypatch):
+    """With ``interface``, a candidate whose interface probe fails ranks after every candidate whose runs finished,
+    however good its score, and is not eligible."""
+    from screening.engine import candidate_screen, probes
+
+    table, _ = fake_screen
+    seen = []
+
+    def fake_explore(probe, spec, metal, **kw):
+        seen.append((probe.kind, probe.temperature_k, metal))
+        return [], {"error": "blow-up: temperature 3.8e+06 K" if spec == "stable and fast" else None}
+
+    monkeypatch.setattr(probes, "explore", fake_explore)
+    out = candidate_screen.screen_candidates(table, [], ("Pd", "H"), h2_ps=1.0, interface=True)
+    assert set(seen) == {("interface", 1473.0, "Pd")} and len(seen) == 4
+    assert out["candidate"].tolist() == ["accurate", "stable but slow", "broken", "stable and fast"]
+    assert not out["eligible"].any() and out.loc[3, "interface_error"].startswith("blow-up")
+
+
 def test_unknown_candidate_is_named(folder):
     root, *_ = folder
     with pytest.raises(CandidateError, match="unknown POD candidate"):

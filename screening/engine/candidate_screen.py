@@ -13,15 +13,19 @@ from typing import Sequence
 import pandas as pd
 
 from screening.engine.pod_selection import SPEEDUP_TARGET, settings_from_json
+from screening.engine.probes import Probe
 from screening.errors import CandidateError
 
 #: MD steps timed per candidate and for the (slow) reference calculator in :func:`screen_candidates`
 CANDIDATE_SPEED_STEPS, REFERENCE_SPEED_STEPS = 1000, 3
+#: the engine's interface in small (the active-learning probe): CaH2-type precursor slab in dense H2, 40 GPa, 1473 K
+INTERFACE_PROBE = Probe("interface_1473K", "interface", 1473.0, h_per_metal=2.0)
 
 
 def screen_candidates(table: pd.DataFrame, configs: Sequence, elements: Sequence[str], *, h2_ps: float = 5.0,
                      seed: int = 1, min_speedup: float | None = SPEEDUP_TARGET, reference: str = "chgnet",
-                     teacher: str | None = None, cache: str | None = None, progress: bool = True) -> pd.DataFrame:
+                     teacher: str | None = None, interface: bool = False, cache: str | None = None,
+                     progress: bool = True) -> pd.DataFrame:
     """A cross-validation table re-ordered so that the *eligible* candidates come first.
 
     Cross-validation (:func:`~screening.engine.pod_selection.cross_validate`) measures accuracy on the labelled
@@ -41,10 +45,15 @@ def screen_candidates(table: pd.DataFrame, configs: Sequence, elements: Sequence
       2a with the candidate and with the teacher (:func:`add_reaction_check`): ``reaction_dH_r_kj_per_mol_h2``,
       ``reaction_precursor``, ``reaction_e_above_hull_ev_per_atom``, ``reaction_agrees`` (ΔH_r of the teacher's sign).
 
-    ``eligible`` = stable and fast (and, when checked, the reaction agrees). The order (:func:`rank_screened`) is
-    eligible candidates by score, then the others whose dense-H2 run finished (those whose reaction agrees first) by
-    score, then those whose run failed (blew up, lost atoms) by score: when no candidate is eligible, the
-    best-scoring one that runs the engine's dense H2 at all and keeps its teacher's reaction is kept.
+    * with ``interface``, runs the engine's interface probe (:data:`INTERFACE_PROBE`: the precursor slab in dense H2 at
+      1473 K, 2 ps, with ``seed``): ``interface_error`` ("" when it ran to its end). A phase-weighted Ca–H fit that
+      kept the teacher's reaction blew up there within 1 ps (both seeds tried) while its dense H2 ran.
+
+    ``eligible`` = stable and fast (and, when checked, the reaction agrees and the interface ran). The order
+    (:func:`rank_screened`) is eligible candidates by score, then the others whose MD runs finished (those whose
+    reaction agrees first) by score, then those whose dense-H2 or interface run failed (blew up, lost atoms) by
+    score: when no candidate is eligible, the best-scoring one that runs the engine's MD at all and keeps its
+    teacher's reaction is kept.
     """
     from screening.engine.potential import fit_pod
     from screening.engine.stability import h2_cell, h2_stability
@@ -74,7 +83,28 @@ def screen_candidates(table: pd.DataFrame, configs: Sequence, elements: Sequence
     table["eligible"] = table["h2_stable"] & table["fast"]
     if teacher is not None:
         table = add_reaction_check(table, configs, elements, teacher, cache=cache, progress=progress)
+    if interface:
+        table = add_interface_check(table, configs, elements, seed=seed, cache=cache, progress=progress)
     return rank_screened(table)
+
+
+def add_interface_check(table: pd.DataFrame, configs: Sequence, elements: Sequence[str], *, seed: int = 1,
+                        cache: str | None = None, progress: bool = False) -> pd.DataFrame:
+    """``table`` with ``interface_error``: the error of each candidate's run of :data:`INTERFACE_PROBE` (fitted to
+    all ``configs``, cached), "" when it ran to its end; ``eligible`` also requires that (when the table has it)."""
+    from screening.engine.potential import fit_pod
+    from screening.engine.probes import explore
+
+    metal = next(e for e in elements if e != "H")
+    errors = []
+    for text in table["settings"]:
+        fit = fit_pod(list(configs), elements, settings_from_json(text), cache=cache, progress=False)
+        errors.append(explore(INTERFACE_PROBE, fit.spec, metal, seed=seed, progress=progress)[1]["error"] or "")
+    table = table.copy()
+    table["interface_error"] = errors
+    if "eligible" in table.columns:
+        table["eligible"] = table["eligible"].astype(bool) & (table["interface_error"] == "")
+    return table
 
 
 def add_reaction_check(table: pd.DataFrame, configs: Sequence, elements: Sequence[str], teacher: str, *,
@@ -105,11 +135,15 @@ def add_reaction_check(table: pd.DataFrame, configs: Sequence, elements: Sequenc
 
 def rank_screened(table: pd.DataFrame) -> pd.DataFrame:
     """A screened table (columns ``eligible``, ``h2_paired_fraction``, ``score``, ``basis_size``; optionally
-    ``reaction_agrees``) in the order of :func:`screen_candidates`: eligible first, then candidates whose dense-H2
-    run finished, then those whose run failed (``h2_paired_fraction`` missing); within each group those that keep
-    their teacher's reaction first (when checked), then by CV score."""
+    ``reaction_agrees``, ``interface_error``) in the order of :func:`screen_candidates`: eligible first, then
+    candidates whose MD runs finished, then those whose dense-H2 run (``h2_paired_fraction`` missing) or interface
+    run (``interface_error``, when checked) failed; within each group those that keep their teacher's reaction
+    first (when checked), then by CV score."""
     agrees = table["reaction_agrees"].astype(bool) if "reaction_agrees" in table.columns else True
-    ranked = table.assign(_ineligible=~table["eligible"].astype(bool), _failed=table["h2_paired_fraction"].isna(),
+    failed = table["h2_paired_fraction"].isna()
+    if "interface_error" in table.columns:
+        failed = failed | (table["interface_error"].fillna("").astype(str) != "")
+    ranked = table.assign(_ineligible=~table["eligible"].astype(bool), _failed=failed,
                           _disagrees=~pd.Series(agrees, index=table.index))
     keys = ["_ineligible", "_failed", "_disagrees", "score", "basis_size"]
     return ranked.sort_values(keys, kind="stable").drop(columns=keys[:3]).reset_index(drop=True)

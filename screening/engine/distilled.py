@@ -256,7 +256,7 @@ def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates
                            cache=cache, progress=progress)
     if h2_screen_ps:
         table = screen_candidates(table, frames, (metal, "H"), h2_ps=h2_screen_ps, reference=speed_reference,
-                                 teacher=_teacher_spec(manifest), cache=cache, progress=progress)
+                                 teacher=_teacher_spec(manifest), interface=True, cache=cache, progress=progress)
     files = label_files(metal, out_dir)
     settings = record_selection(label_directory(metal, out_dir), table, files,
                                 f"computed by screening.engine.distilled on {' + '.join(files)}",

@@ -216,10 +216,14 @@ def record_selection(directory: str | Path, table: pd.DataFrame, labels_file: st
                          "rule": f"eligible = dense H2 molecular and >= {SPEEDUP_TARGET:g}x the reference's speed"
                                  + (" and the engine's reaction (tier 2a) of the teacher's sign"
                                     if "reaction_agrees" in table.columns else "")
-                                 + "; best CV score among eligible, else among those whose dense-H2 run finished"
+                                 + (" and the engine's interface probe runs" if "interface_error" in table.columns
+                                    else "")
+                                 + "; best CV score among eligible, else among those whose MD runs finished"
                                  + (" (those keeping the teacher's reaction first)"
                                     if "reaction_agrees" in table.columns else "")
                                  + ", else the best CV score"}
+        if "interface_error" in table.columns:
+            rec["screen"]["interface_error"] = str(best["interface_error"]) if pd.notna(best["interface_error"]) else ""
         if "reaction_agrees" in table.columns:
             rec["screen"].update(reaction_agrees=bool(best["reaction_agrees"]),
                                  reaction_dH_r_kj_per_mol_h2=num(best["reaction_dH_r_kj_per_mol_h2"]),
