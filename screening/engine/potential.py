@@ -377,7 +377,7 @@ lmp.close()
 
 
 #: fitpod runs of a fit with a ``group_weights`` table: in LAMMPS 22Jul2025 such a run dies with SIGSEGV within
-#: ~2 s of starting in about two of three tries (the same files, any order of the table, the table listing every
+#: ~2 s of starting in about two of three tries (the same files, with the table listing every
 #: group or not; without the table, several files never crash), and a run that starts completes normally
 FITPOD_ATTEMPTS_WITH_GROUPS = 20
 
