@@ -23,7 +23,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: bench-dft dft-convergence label-convergence engine-labels engine-fit engine-teacher engine-distill engine-active engine-melting engine-capacity dft-data help install screen test finetune finetune-engine bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: bench-dft dft-convergence label-convergence engine-labels engine-fit engine-teacher engine-distill engine-active engine-melting engine-capacity engine-snap dft-data help install screen test finetune finetune-engine bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
@@ -50,6 +50,7 @@ help:
 	@echo "make engine-distill  the teacher labels the pool at 20-60 GPa, POD fitted to them, errors vs the GPAW hold-out (METAL=Ca)"
 	@echo "make engine-melting  T_m(P) of MH2 and MH4 at 20/40/60 GPa on the distilled potential (METAL, MERGE=ranking.csv)"
 	@echo "make engine-active   active learning of the distilled POD: its MD frames where it departs from the teacher (METAL, ROUNDS)"
+	@echo "make engine-snap     SNAP fitted to the engine's labels, against the engine's POD: CV, GPAW hold-out, speed (METAL=Ca)"
 	@echo "make engine-capacity  POD fitted to the whole pool labelled by a cheap teacher: can the fit form reach the targets? (METAL=Ca)"
 	@echo "make engine-labels  GPAW training labels of the engine's M-H pool -> data/engine/<M>-H (METAL=Ca, N_TRAIN, MAX_LABELS)"
 	@echo "make label-convergence  k-point convergence of DFT labels of hot/slab/fluid training cells (METAL=Ca, PRESSURE=40)"
@@ -164,6 +165,9 @@ engine-melting: $(STAMP)
 # errors against the teacher and the GPAW hold-out -> reports/engine_fit_capacity_<M>.csv (METAL=Ca, TEACHER).
 engine-capacity: $(STAMP)
 	$(PY) -m screening.engine.fit_capacity --metal $(or $(METAL),Ca) $(if $(TEACHER),--teacher "$(TEACHER)")
+
+engine-snap: $(STAMP)
+	$(PY) -m screening.engine.snap --metal $(or $(METAL),Ca)
 
 engine-demo: $(STAMP)
 	$(PY) benchmarks/engine_ca_h.py $(if $(LABELS),--labels "$(LABELS)") $(if $(TIME_PS),--time-ps $(TIME_PS)) \
