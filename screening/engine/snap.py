@@ -43,7 +43,7 @@ import pandas as pd
 
 from screening.engine.potential import PodSettings, _labels, data_hash, evaluate
 from screening.errors import CandidateError
-from screening.provenance import atomic_write, cache_dir
+from screening.provenance import atomic_write, cache_dir, version_text
 
 COEFF_FILE, PARAM_FILE = "snap.snapcoeff", "snap.snapparam"
 TABLE_FILE = "snap_comparison.csv"
@@ -422,9 +422,21 @@ def compare(metal: str, out_dir: str | Path | None = None, *, candidates: Sequen
     table["target_forces_ev_per_a"] = TARGETS["forces_rmse_ev_per_a"]
     table["snap_potential"] = snap_fit.directory.name
     table["pod_potential"] = pod_fit.directory.name
+    table["labels_sha256"] = _sha256_of_labels(metal, out_dir)
+    table["lammps_version"] = pod_fit.lammps_version
+    table["code_version"] = version_text()
     path = distilled.label_directory(metal, out_dir) / TABLE_FILE
     atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
     return table
+
+
+def _sha256_of_labels(metal: str, out_dir: str | Path | None) -> str:
+    """SHA-256 of the label files the engine's fit reads, joined with '+'."""
+    from screening.engine import distilled
+    from screening.provenance import sha256_file
+
+    directory = distilled.label_directory(metal, out_dir)
+    return "+".join(sha256_file(directory / name) for name in distilled.label_files(metal, out_dir))
 
 
 def _pod_cv(metal: str, out_dir: str | Path | None) -> dict | None:
