@@ -55,7 +55,6 @@ def screen_candidates(table: pd.DataFrame, configs: Sequence, elements: Sequence
     score: when no candidate is eligible, the best-scoring one that runs the engine's MD at all and keeps its
     teacher's reaction is kept.
     """
-    from screening.engine.potential import fit_pod
     from screening.engine.stability import h2_cell, h2_stability
     from screening.md.speed import atom_steps_per_s
 
@@ -68,10 +67,10 @@ def screen_candidates(table: pd.DataFrame, configs: Sequence, elements: Sequence
     ref_rate = atom_steps_per_s(cell, reference, REFERENCE_SPEED_STEPS, 0.5) if min_speedup else None
     cols: dict[str, list] = {k: [] for k in ("h2_paired_fraction", "h2_error", "h2_stable", "atom_steps_per_s",
                                              "speedup")}
-    for text in table["settings"]:
-        fit = fit_pod(list(configs), elements, settings_from_json(text), cache=cache, progress=False)
-        run = h2_stability(fit.spec, time_ps=h2_ps, seed=seed, progress=progress)
-        rate = _speed(cell, fit.spec) if min_speedup else None
+    specs = candidate_specs(table, configs, elements, cache=cache)
+    for spec in specs:
+        run = h2_stability(spec, time_ps=h2_ps, seed=seed, progress=progress)
+        rate = _speed(cell, spec) if min_speedup else None
         cols["h2_paired_fraction"].append(run.value)
         cols["h2_error"].append(run.error or "")
         cols["h2_stable"].append(bool(run.passed))
@@ -82,24 +81,33 @@ def screen_candidates(table: pd.DataFrame, configs: Sequence, elements: Sequence
     table["fast"] = [True if not min_speedup else bool(x is not None and x >= min_speedup) for x in table["speedup"]]
     table["eligible"] = table["h2_stable"] & table["fast"]
     if teacher is not None:
-        table = add_reaction_check(table, configs, elements, teacher, cache=cache, progress=progress)
+        table = add_reaction_check(table, configs, elements, teacher, cache=cache, progress=progress, specs=specs)
     if interface:
-        table = add_interface_check(table, configs, elements, seed=seed, cache=cache, progress=progress)
+        table = add_interface_check(table, configs, elements, seed=seed, cache=cache, progress=progress, specs=specs)
     return rank_screened(table)
 
 
-def add_interface_check(table: pd.DataFrame, configs: Sequence, elements: Sequence[str], *, seed: int = 1,
-                        cache: str | None = None, progress: bool = False) -> pd.DataFrame:
-    """``table`` with ``interface_error``: the error of each candidate's run of :data:`INTERFACE_PROBE` (fitted to
-    all ``configs``, cached), "" when it ran to its end; ``eligible`` also requires that (when the table has it)."""
+def candidate_specs(table: pd.DataFrame, configs: Sequence, elements: Sequence[str], *,
+                    cache: str | None = None) -> list[str]:
+    """The registry spec of each candidate of ``table`` (its ``settings`` column) fitted to all ``configs`` (cached)."""
     from screening.engine.potential import fit_pod
+
+    configs = list(configs)
+    return [fit_pod(configs, elements, settings_from_json(text), cache=cache, progress=False).spec
+            for text in table["settings"]]
+
+
+def add_interface_check(table: pd.DataFrame, configs: Sequence, elements: Sequence[str], *, seed: int = 1,
+                        cache: str | None = None, progress: bool = False,
+                        specs: Sequence[str] | None = None) -> pd.DataFrame:
+    """``table`` with ``interface_error``: the error of each candidate's run of :data:`INTERFACE_PROBE` (fitted to
+    all ``configs``, cached; or ``specs``, :func:`candidate_specs`), "" when it ran to its end; ``eligible`` also
+    requires that (when the table has it)."""
     from screening.engine.probes import explore
 
     metal = next(e for e in elements if e != "H")
-    errors = []
-    for text in table["settings"]:
-        fit = fit_pod(list(configs), elements, settings_from_json(text), cache=cache, progress=False)
-        errors.append(explore(INTERFACE_PROBE, fit.spec, metal, seed=seed, progress=progress)[1]["error"] or "")
+    specs = candidate_specs(table, configs, elements, cache=cache) if specs is None else specs
+    errors = [explore(INTERFACE_PROBE, spec, metal, seed=seed, progress=progress)[1]["error"] or "" for spec in specs]
     table = table.copy()
     table["interface_error"] = errors
     if "eligible" in table.columns:
@@ -108,20 +116,19 @@ def add_interface_check(table: pd.DataFrame, configs: Sequence, elements: Sequen
 
 
 def add_reaction_check(table: pd.DataFrame, configs: Sequence, elements: Sequence[str], teacher: str, *,
-                       cache: str | None = None, progress: bool = False) -> pd.DataFrame:
+                       cache: str | None = None, progress: bool = False,
+                       specs: Sequence[str] | None = None) -> pd.DataFrame:
     """``table`` with the engine's reaction (:func:`~screening.engine.reaction_check.engine_reaction`) of each
     candidate, fitted to all ``configs`` (cached), against ``teacher``'s: columns ``reaction_dH_r_kj_per_mol_h2``,
     ``reaction_precursor``, ``reaction_e_above_hull_ev_per_atom``, ``reaction_agrees``, ``teacher_dH_r_kj_per_mol_h2``;
-    ``eligible`` also requires ``reaction_agrees`` (when the table has an ``eligible`` column)."""
-    from screening.engine.potential import fit_pod
+    ``eligible`` also requires ``reaction_agrees`` (when the table has an ``eligible`` column). ``specs``: the
+    candidates' fits, if already made (:func:`candidate_specs`)."""
     from screening.engine.reaction_check import engine_reaction, reaction_agrees
 
     metal = next(e for e in elements if e != "H")
     ref = engine_reaction(teacher, metal, progress=progress)
-    rows = []
-    for text in table["settings"]:
-        fit = fit_pod(list(configs), elements, settings_from_json(text), cache=cache, progress=False)
-        rows.append(engine_reaction(fit.spec, metal, progress=progress))
+    specs = candidate_specs(table, configs, elements, cache=cache) if specs is None else specs
+    rows = [engine_reaction(spec, metal, progress=progress) for spec in specs]
     table = table.copy()
     table["reaction_dH_r_kj_per_mol_h2"] = [r["dH_r_kj_per_mol_h2"] for r in rows]
     table["reaction_precursor"] = [r["precursor"] for r in rows]
