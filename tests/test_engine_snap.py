@@ -26,10 +26,15 @@ def fitted(data, tmp_path_factory):
                          cache=tmp_path_factory.mktemp("snapcache"), progress=False)
 
 
-def test_linear_model_is_what_lammps_runs(data, fitted):
+@pytest.mark.parametrize("h_radius_scale", [1.0, 0.7])
+def test_linear_model_is_what_lammps_runs(data, fitted, h_radius_scale, tmp_path):
     """The fitted coefficients in pair_style snap give the energies and forces of the linear model on the design
-    rows, on strained (triclinic) cells: descriptors, their frame and the coefficient file agree."""
+    rows, on strained (triclinic) cells: descriptors, their frame, the radii and the coefficient file agree."""
     train, holdout = data
+    if h_radius_scale != 1.0:
+        fitted = snap.fit_snap(train, ELEMENTS, snap.SnapSettings(twojmax=4, h_radius_scale=h_radius_scale),
+                               cache=tmp_path, progress=False)
+        assert f"H {2.25 * h_radius_scale:g} 0.5" in (fitted.directory / snap.COEFF_FILE).read_text()
     x = snap.solve(snap.design_matrices(train, ELEMENTS, fitted.settings), fitted.settings)
     designs = snap.design_matrices(holdout, ELEMENTS, fitted.settings)
     e, f = snap.predict_linear(designs, x)
@@ -86,6 +91,8 @@ def test_bad_input(data, tmp_path):
     train, _ = data
     with pytest.raises(CandidateError, match="twojmax"):
         snap.SnapSettings(twojmax=-2)
+    with pytest.raises(CandidateError, match="h_radius_scale"):
+        snap.SnapSettings(h_radius_scale=1.5)
     with pytest.raises(CandidateError, match="family weights"):
         snap.SnapSettings(family_weights=(("slab", -1.0, 1.0),))
     with pytest.raises(CandidateError, match="outside"):

@@ -55,7 +55,9 @@ class SnapSettings:
 
     Attributes:
         twojmax: band limit 2J of the bispectrum (2J = 6: 30 components per atom, 8: 55).
-        rcut: cutoff (Å) of every element pair (radius ``rcut / 2`` per element, ``rcutfac`` 1), as POD's ``rcut``.
+        rcut: cutoff (Å) of the metal-metal pair (radius ``rcut / 2`` per element, ``rcutfac`` 1), as POD's ``rcut``.
+        h_radius_scale: hydrogen's radius is ``h_radius_scale * rcut / 2`` (0.7: H-H cutoff 3.15 Å, metal-H
+            3.8 Å at ``rcut`` 4.5; the cutoff of a pair is the sum of the two radii).
         rfac0: distance-to-angle conversion factor (LAMMPS default 0.99363).
         metal_weight: neighbour weight ``w_j`` of the metal (hydrogen's is 0.5).
         chem: explicit multi-element bispectrum (``chem`` keyword, ``bnormflag 1``): components per element pair
@@ -71,6 +73,7 @@ class SnapSettings:
     twojmax: int = 6
     rcut: float = 4.5
     rfac0: float = 0.99363
+    h_radius_scale: float = 1.0
     metal_weight: float = 1.0
     chem: bool = False
     quadratic: bool = False
@@ -82,12 +85,17 @@ class SnapSettings:
     def __post_init__(self) -> None:
         if self.twojmax < 0 or self.twojmax % 1:
             raise CandidateError(f"SNAP twojmax must be a non-negative integer, got {self.twojmax}")
-        if not self.rcut > 0:
-            raise CandidateError(f"SNAP cutoff must be positive, got {self.rcut}")
+        if not self.rcut > 0 or not 0 < self.h_radius_scale <= 1:
+            raise CandidateError(f"SNAP cutoff must be positive and h_radius_scale in (0, 1], got {self.rcut}, "
+                                 f"{self.h_radius_scale}")
         for name, we, wf in self.family_weights:
             if we < 0 or wf < 0:
                 raise CandidateError(f"SNAP family weights must be non-negative, got {name}: {we}, {wf}")
         object.__setattr__(self, "family_weights", tuple((str(n), float(e), float(f)) for n, e, f in self.family_weights))
+
+    def radii(self, elements: Sequence[str]) -> list[float]:
+        """Radius per element (Å): ``rcut / 2``, hydrogen's scaled by ``h_radius_scale``."""
+        return [self.rcut / 2 * (self.h_radius_scale if el == "H" else 1.0) for el in elements]
 
     def neighbour_weights(self, elements: Sequence[str]) -> list[float]:
         """``w_j`` per element: the metal(s) ``metal_weight``, H 0.5."""
@@ -122,6 +130,10 @@ SNAP_CANDIDATES: dict[str, SnapSettings] = {
     "snap-2j8": SnapSettings(twojmax=8),
     "snap-2j6-chem": SnapSettings(twojmax=6, chem=True),
     "snap-2j4-quad": SnapSettings(twojmax=4, quadratic=True),
+    "snap-2j8-chem": SnapSettings(twojmax=8, chem=True),
+    # shorter H cutoffs: the best SNAP of an earlier exploration on 704 cells (2026-11-27), which had looked at the
+    # GPAW hold-out while exploring; here it only enters the cross-validation like the others
+    "snap-2j8-chem-h0.7": SnapSettings(twojmax=8, chem=True, h_radius_scale=0.7),
 }
 
 
@@ -172,7 +184,7 @@ def descriptors(atoms, elements: Sequence[str], settings: SnapSettings) -> Desig
     lammps = load_lammps()
     e, f, _ = _labels(atoms)
     n_types = len(elements)
-    radius = " ".join(f"{settings.rcut / 2:g}" for _ in elements)
+    radius = " ".join(f"{r:.10g}" for r in settings.radii(elements))
     wj = " ".join(f"{w:g}" for w in settings.neighbour_weights(elements))
     with tempfile.TemporaryDirectory(prefix="screening-snap-") as tmp:
         data = Path(tmp) / "cell.data"
@@ -242,8 +254,8 @@ def write_coefficients(directory: Path, coefficients: np.ndarray, elements: Sequ
     """``snap.snapcoeff`` and ``snap.snapparam`` for ``pair_style snap``."""
     per = len(coefficients) // len(elements)
     lines = ["# SNAP coefficients fitted by screening.engine.snap", f"{len(elements)} {per}"]
-    for k, (el, w) in enumerate(zip(elements, settings.neighbour_weights(elements))):
-        lines.append(f"{el} {settings.rcut / 2:g} {w:g}")
+    for k, (el, r, w) in enumerate(zip(elements, settings.radii(elements), settings.neighbour_weights(elements))):
+        lines.append(f"{el} {r:.10g} {w:g}")
         lines += [f"{c:.16e}" for c in coefficients[k * per:(k + 1) * per]]
     (directory / COEFF_FILE).write_text("\n".join(lines) + "\n")
     (directory / PARAM_FILE).write_text(settings.param_text())
