@@ -41,7 +41,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from screening.engine.potential import PodSettings, _labels, data_hash, evaluate
+from screening.engine.potential import PodSettings, _labels, _lammps_version, data_hash, evaluate
 from screening.errors import CandidateError
 from screening.provenance import atomic_write, cache_dir, version_text
 
@@ -308,7 +308,8 @@ def fit_snap(train: Sequence, elements: Sequence[str], settings: SnapSettings = 
         prov = {"kind": "SNAP potential (LAMMPS ML-SNAP; least squares in screening.engine.snap)",
                 "data_hash": digest, "elements": list(elements), "settings": asdict(settings),
                 "n_configs": len(train), "label_sources": sorted({str(a.info.get("label_source")) for a in train}),
-                "fit_seconds": fit_seconds, "metrics": fs.metrics,
+                "fit_seconds": fit_seconds, "lammps_version": _lammps_version(), "code_version": version_text(),
+                "metrics": fs.metrics,
                 "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         atomic_write(work / "provenance.json", lambda tmp: Path(tmp).write_text(json.dumps(prov, indent=1)))
         try:
