@@ -110,7 +110,7 @@ class SnapSettings:
 
     def param_text(self) -> str:
         """``snap.snapparam``: the descriptor settings ``pair_style snap`` reads."""
-        lines = [f"rcutfac 1.0", f"twojmax {self.twojmax}", f"rfac0 {self.rfac0}", "rmin0 0", "bzeroflag 1",
+        lines = ["rcutfac 1.0", f"twojmax {self.twojmax}", f"rfac0 {self.rfac0}", "rmin0 0", "bzeroflag 1",
                  f"quadraticflag {int(self.quadratic)}", "switchflag 1"]
         if self.chem:
             lines += ["chemflag 1", "bnormflag 1"]
@@ -325,9 +325,7 @@ def fit_snap(train: Sequence, elements: Sequence[str], settings: SnapSettings = 
 
 def _load(directory: Path) -> FittedSnap:
     p = json.loads((directory / "provenance.json").read_text())
-    s = dict(p["settings"])
-    s["family_weights"] = tuple(tuple(x) for x in s.get("family_weights", ()))
-    return FittedSnap(directory, tuple(p["elements"]), SnapSettings(**s), p["data_hash"], p["metrics"],
+    return FittedSnap(directory, tuple(p["elements"]), SnapSettings(**p["settings"]), p["data_hash"], p["metrics"],
                       p["n_configs"], p["fit_seconds"])
 
 
@@ -373,7 +371,7 @@ def with_pod_weights(settings: SnapSettings, pod: PodSettings) -> SnapSettings:
     from dataclasses import replace
 
     return replace(settings, energy_weight=pod.weight_energy, force_weight=pod.weight_force,
-                   family_weights=tuple(tuple(w) for w in pod.family_weights))
+                   family_weights=pod.family_weights)
 
 
 def compare(metal: str, out_dir: str | Path | None = None, *, candidates: Sequence[str] | None = None,
