@@ -31,7 +31,7 @@ help:
 	@echo "make proxies    tier 2a: pressure-enthalpy proxies for the top TOP=$(TOP) candidates (CALC=$(CALC), REFINE=gpaw), merged into $(OUT);"
 	@echo "                plots and the relaxed hull structures (CIF, extxyz) in reports/"
 	@echo "make melting    tier 2b: melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR), merged into $(OUT)"
-	@echo "make finetune   fine-tune CHGNet 0.3.0 on data/dft/*.extxyz -> models/chgnet_hydride/ (EPOCHS, HOLDOUT=Sr,Sc,Ce: metals never seen, KEEP=last|best_val_energy)"
+	@echo "make finetune   fine-tune CHGNet 0.3.0 on data/dft/*.extxyz -> models/chgnet_hydride/ (EPOCHS, HOLDOUT=Sr,Sc,Ce: metals never seen, KEEP=last|best_val_energy, OVERSAMPLE=family=n,...)"
 	@echo "make finetune-engine  the same on data/dft plus every data/engine/<M>-H/train_gpaw.extxyz -> models/chgnet_hydride_engine/ (EPOCHS=14, OUT_MODEL=<dir> to write elsewhere)"
 	@echo "make engine     tier 3 for the top TOP=1 candidates: trained POD potential + interface MD on dask (SCHEDULER=addr, POTENTIAL=dir, LABELS=gpaw, CHECKPOINT_PS=2: resumable)"
 	@echo "make engine-demo  tier 3 on the seed system: Ca-H potential, errors vs GPAW, CaH2/H2 at 40 GPa, 1473 K and 300 K"
@@ -80,14 +80,16 @@ test: $(STAMP)
 
 finetune: $(STAMP)
 	$(PY) -m screening.reference.finetune --data data/dft --out models/chgnet_hydride \
-		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(HOLDOUT),--holdout-metals "$(HOLDOUT)") $(if $(KEEP),--keep $(KEEP))
+		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(HOLDOUT),--holdout-metals "$(HOLDOUT)") $(if $(KEEP),--keep $(KEEP)) \
+		$(if $(OVERSAMPLE),--oversample "$(OVERSAMPLE)")
 
 # The general fine-tune with every tier-3 system's GPAW training labels as well (data/dft + data/engine/<M>-H/
 # train_gpaw.extxyz; the engine hold-outs stay unseen and are measured): chgnet-hydride:models/chgnet_hydride_engine.
 # ~5.5 min per epoch on one thread (2026-11-27), ~85 min in all.
 finetune-engine: $(STAMP)
 	$(PY) -m screening.reference.finetune --with-engine-labels --out $(or $(OUT_MODEL),models/chgnet_hydride_engine) --epochs $(or $(EPOCHS),14) \
-		--keep best_val_energy --threads 1 $(if $(HOLDOUT),--holdout-metals "$(HOLDOUT)")
+		--keep best_val_energy --threads 1 $(if $(HOLDOUT),--holdout-metals "$(HOLDOUT)") \
+		$(if $(OVERSAMPLE),--oversample "$(OVERSAMPLE)")
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_tier1.py

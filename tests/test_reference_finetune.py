@@ -444,3 +444,31 @@ def test_engine_labels_add_to_the_default_dataset_not_replace_it():
     assert with_engine[:len(default)] == default
     assert [f.parent.name for f in with_engine[len(default):]] == ["Ca-H"]
     assert all(f.name == "train_gpaw.extxyz" for f in with_engine[len(default):])
+
+
+def test_an_oversampled_family_enters_each_epoch_n_times_and_is_fitted_closer(capsys):
+    """``oversample=(("h2", 8),)`` puts each training H2 frame into every epoch 8 times: the frames per epoch say so,
+    and after the same epochs the model is closer to its labels on those frames than without the weight."""
+    from dataclasses import replace
+
+    from screening.reference import finetune as ft
+
+    frames = r2scan_frames()
+    plain = finetune(frames, replace(SETTINGS, epochs=3))
+    weighted = finetune(frames, replace(SETTINGS, epochs=3, oversample=(("h2", 8),)))
+    h2 = [frames[i] for i in plain.split["train"] if frames[i].info["family"] == "h2"]
+    assert len(h2) == 2
+    assert plain.provenance["n_train_frames_per_epoch"] == len(plain.split["train"])
+    assert weighted.provenance["n_train_frames_per_epoch"] == len(plain.split["train"]) + 7 * len(h2)
+    assert weighted.provenance["settings"]["oversample"] == (("h2", 8),)
+
+    def h2_energy_error(model):
+        pred = ft.predict_frames(model, h2)
+        return np.sqrt(np.mean([((p.get_potential_energy() - r.get_potential_energy()) / len(r)) ** 2
+                                for p, r in zip(pred, h2)]))
+
+    assert h2_energy_error(weighted.model) < h2_energy_error(plain.model)
+    with pytest.raises(CandidateError, match="oversample"):
+        FinetuneSettings(oversample=(("h2", 0),))
+    assert ft.main(["--oversample", "h2"]) == 2
+    assert "error: --oversample wants family=n, got 'h2'" in capsys.readouterr().err

@@ -121,6 +121,9 @@ class FinetuneSettings:
             cells CHGNet collapsed while relaxing them); ``None`` keeps every frame.
         keep: ``"last"``: the model after the last epoch; ``"best_val_energy"``: the epoch with the lowest energy MAE
             on the ``val`` frames (the Trainer's own checkpoint; the training frames when there is no ``val``).
+        oversample: ``((family, n), ...)``: a training frame whose ``info["family"]`` is ``family`` enters each epoch
+            ``n`` times (an integer weight; e.g. the relaxed reaction phases of an engine system, which are few
+            against the dataset but decide its hull). Only the training set is repeated; errors are per frame.
     """
 
     epochs: int = 10
@@ -141,6 +144,7 @@ class FinetuneSettings:
     num_threads: int | None = None
     keep: str = "best_val_energy"
     max_pressure_gpa: float | None = DOMAIN_MAX_PRESSURE_GPA
+    oversample: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.keep not in KEEP:
@@ -159,6 +163,15 @@ class FinetuneSettings:
             raise CandidateError(f"criterion must be MSE, Huber or MAE, got {self.criterion!r}")
         object.__setattr__(self, "trainable", tuple(self.trainable))
         object.__setattr__(self, "holdout_metals", tuple(self.holdout_metals))
+        pairs = tuple((str(f), n) for f, n in dict(self.oversample).items())
+        bad = [(f, n) for f, n in pairs if not (isinstance(n, int) and n >= 1)]
+        if bad:
+            raise CandidateError(f"oversample counts must be integers >= 1, got {bad}")
+        object.__setattr__(self, "oversample", pairs)
+
+    def repeats(self, atoms) -> int:
+        """How many times a training frame enters each epoch (:attr:`oversample` by its ``info["family"]``)."""
+        return dict(self.oversample).get(str(atoms.info.get("family", "")), 1)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -532,7 +545,7 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
     before = _errors_by_split(model, sets, settings)
     n_trainable = freeze_except(model, settings.trainable)
 
-    train_data = _structure_data(sets["train"], settings.targets)
+    train_data = _structure_data([a for a in sets["train"] for _ in range(settings.repeats(a))], settings.targets)
     val_frames = sets["val"] or sets["train"]
     val_data = _structure_data(val_frames, settings.targets)
     trainer = ckpt.checkpointing_trainer_class()(
@@ -588,6 +601,7 @@ def finetune(frames: Sequence, settings: FinetuneSettings = FinetuneSettings(), 
         "settings": settings.as_dict(),
         "n_trainable_parameters": int(n_trainable),
         "split": {k: len(v) for k, v in split.items()},
+        "n_train_frames_per_epoch": int(sum(settings.repeats(a) for a in sets["train"])),
         "out_of_domain": {"max_pressure_gpa": settings.max_pressure_gpa, "n_frames": len(out_of_domain),
                           "config_ids": out_of_domain},
         "split_rule": "unseen = frames containing a held-out metal; val = other frames whose group "
@@ -664,6 +678,17 @@ def _csv(text: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",") if t.strip())
 
 
+def _family_counts(text: str) -> tuple[tuple[str, int], ...]:
+    """``"phase_relaxed=4,phase_eos=4"`` → ``(("phase_relaxed", 4), ("phase_eos", 4))``."""
+    out = []
+    for item in _csv(text):
+        family, sep, n = item.partition("=")
+        if not sep or not n.strip().isdigit():
+            raise CandidateError(f"--oversample wants family=n, got {item!r}")
+        out.append((family.strip(), int(n)))
+    return tuple(out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m screening.reference.finetune [--data data/dft] [--out models/chgnet_hydride] ...``."""
     ap = argparse.ArgumentParser(prog="python -m screening.reference.finetune", description=__doc__.split("\n")[0])
@@ -695,6 +720,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--keep", default=d.keep, choices=KEEP, help="the last epoch or the best on the val frames")
     ap.add_argument("--max-pressure", type=float, default=d.max_pressure_gpa,
                     help="leave out frames whose DFT pressure is above this (GPa; 0 keeps every frame)")
+    ap.add_argument("--oversample", default="",
+                    help="family=n,...: training frames of these families (info['family']) enter each epoch n times")
     ap.add_argument("--progress", action="store_true")
     ap.add_argument("--checkpoint-dir", default=None,
                     help="per-epoch checkpoints of the run, for resuming an interrupted fine-tune (default: "
@@ -707,7 +734,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     energy_loss_ratio=args.energy_loss_ratio, stress_loss_ratio=args.stress_loss_ratio,
                                     force_loss_ratio=args.force_loss_ratio,
                                     train_composition_model=args.train_composition_model, seed=args.seed, num_threads=args.threads, keep=args.keep,
-                                    max_pressure_gpa=args.max_pressure or None, base_model=args.base_model)
+                                    max_pressure_gpa=args.max_pressure or None, base_model=args.base_model,
+                                    oversample=_family_counts(args.oversample))
         files = training_files(args.data, with_engine_labels=args.with_engine_labels)
         frames = load_frames(files)
         checkpoints = Path(args.checkpoint_dir) if args.checkpoint_dir else cache_dir() / "finetune"
