@@ -80,11 +80,19 @@ def test_cross_validation_uses_grouped_folds(data):
     train, _ = data
     for i, a in enumerate(train):
         a.info["parent"] = f"p{i % 6}"
-    table = snap.cross_validate(train, ELEMENTS, {"a": snap.SnapSettings(twojmax=2), "b": snap.SnapSettings(twojmax=6)},
-                                n_folds=3, progress=False)
+    candidates = {"a": snap.SnapSettings(twojmax=2), "b": snap.SnapSettings(twojmax=6)}
+    kept: dict = {}
+    table = snap.cross_validate(train, ELEMENTS, candidates, n_folds=3, progress=False, designs_out=kept)
     assert list(table.columns[:3]) == ["candidate", "energy_rmse_mev_per_atom", "forces_rmse_ev_per_a"]
     assert table["score"].is_monotonic_increasing and set(table["candidate"]) == {"a", "b"}
     assert (table["n_folds"] == 3).all()
+    # the winner's design matrices are handed back, equal to a fresh computation
+    best = table.iloc[0]["candidate"]
+    assert list(kept) == [best]
+    fresh = snap.design_matrices(train, ELEMENTS, candidates[best], False)
+    assert len(kept[best]) == len(fresh)
+    assert all(np.array_equal(k.energy_row, f.energy_row) and np.array_equal(k.force_rows, f.force_rows)
+               for k, f in zip(kept[best], fresh))
 
 
 def test_bad_input(data, tmp_path):
