@@ -267,7 +267,7 @@ def select_settings(metal: str, out_dir: str | Path | None = None, *, candidates
 def _teacher_spec(manifest: dict) -> str:
     """The registry spec of the teacher a distilled manifest names (checkpoint paths kept relative to the repository
     are made absolute again)."""
-    from screening.calculators import hydride_spec_dir, is_hydride_spec
+    from screening.calculators import is_hydride_spec
 
     teacher = str(manifest["teacher"])
     if is_hydride_spec(teacher) and ":" in teacher:
