@@ -21,7 +21,8 @@ Each quantity comes from the best tier that has computed it, and its source is a
     Lindemann estimate for the metal sublattice at the metal–metal spacing of the hydride (its
     ideal-mixing volume per metal, H included), never above the bare metal's own Lindemann T_m(P)
     and never above :data:`T_CAP_K`.
-  - Lower end: the H-diffusion onset from tier 2b where computed; else room temperature when the
+  - Lower end: the H-diffusion onset from tier 2b where computed and below T_m (an onset at T_m is the melt, and
+    Tammann's rule below applies); else room temperature when the
     precursor's metal sublattice matches the product's (topotactic uptake needs only H diffusion,
     which runs at room temperature in metal hydrides; never above Tammann's bound), and Tammann's
     rule ``TAMMANN * T_m`` when the metal sublattice must be rebuilt (metal-atom diffusion).
@@ -347,11 +348,18 @@ def synthesis_window(frame: pd.DataFrame, model: ExcessHydrogenModel | None = No
     hd = pd.to_numeric(_col(frame, "h_diffusion_onset_k"), errors="coerce")
     mstat = _col(frame, "melting_status").astype(str)
     has_tm = (tm2.notna() & mstat.isin(TIER2B_WINDOW_STATUSES)).to_numpy()
+    # an H-diffusion onset at or above T_m is the melt itself, not H moving through the solid: the metal sublattice
+    # must then be rebuilt, and the lower end is Tammann's, as without an onset
+    solid_onset = (hd.notna() & (hd < tm2)).to_numpy()
     out.loc[has_tm, "t_max_k"] = tm2[has_tm]
-    out.loc[has_tm, "t_min_k"] = np.where(hd[has_tm].notna(), hd[has_tm], TAMMANN * tm2[has_tm])
+    out.loc[has_tm, "t_min_k"] = np.where(solid_onset[has_tm], hd[has_tm], TAMMANN * tm2[has_tm])
+    lower = np.where(solid_onset, "H-diffusion onset",
+                     np.where(hd.notna(), "Tammann's rule (H diffuses only as the metal sublattice melts)",
+                              "Tammann's rule (no H-diffusion onset)"))
     out.loc[has_tm, "t_window_source"] = [
-        "tier-2b T_m(P) and H-diffusion onset (see melting_calculator)"
-        + ("" if st == "ok" else f"; T_m {st}: see tm_metal_err_k and melting_message") for st in mstat[has_tm]]
+        f"tier-2b T_m(P) and {lo} (see melting_calculator)"
+        + ("" if st == "ok" else f"; T_m {st}: see tm_metal_err_k and melting_message")
+        for lo, st in zip(lower[has_tm], mstat[has_tm])]
     for c in ("ambient_h_per_metal", "p_min_gpa", "t_min_k", "t_max_k"):
         out[c] = pd.to_numeric(out[c], errors="coerce")
     return out

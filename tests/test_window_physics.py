@@ -12,6 +12,7 @@ from screening.candidates import candidate_grid
 from screening.score import TERMS, ScoreWeights, score_candidates
 from screening.window import (
     T_CAP_K,
+    TAMMANN,
     ExcessHydrogenModel,
     hydride_melting_k,
     lindemann_melting_k,
@@ -106,6 +107,20 @@ def test_a_tier2b_melting_temperature_sets_the_window_when_it_is_a_measurement(s
         assert (w.loc[0, "t_min_k"], w.loc[0, "t_max_k"]) == (tier1.loc[0, "t_min_k"], tier1.loc[0, "t_max_k"])
         assert w.loc[0, "t_window_source"] == tier1.loc[0, "t_window_source"]
         assert w.loc[0, "t_max_k"] != 2112.0
+
+
+def test_an_h_diffusion_onset_at_melting_is_not_a_lower_bound_of_the_window():
+    """H that moves only once the metal sublattice melts (onset >= T_m, as in CaH2 on the engine's potential) gives
+    no solid-state window from the onset: the lower end is Tammann's rule, and the source says why."""
+    frame = candidate_grid(["Ca"], [2.0], [40.0, 60.0]).assign(tm_metal_k=[2336.0, 2664.0],
+                                                               h_diffusion_onset_k=[2420.0, 2580.0],
+                                                               melting_status="uncertain")
+    w = synthesis_window(frame)
+    assert list(w["t_max_k"]) == [2336.0, 2664.0]
+    assert w.loc[0, "t_min_k"] == pytest.approx(TAMMANN * 2336.0)  # onset above T_m
+    assert w.loc[1, "t_min_k"] == 2580.0  # onset below T_m: H moves in the solid
+    assert (w["t_min_k"] < w["t_max_k"]).all()
+    assert "melts" in w.loc[0, "t_window_source"] and "H-diffusion onset" in w.loc[1, "t_window_source"]
 
 
 @pytest.fixture(scope="module")

@@ -161,7 +161,8 @@ def merge_into_ranking(ranking: pd.DataFrame, table: pd.DataFrame) -> pd.DataFra
             continue
         if col not in out.columns:
             out[col] = pd.Series([None] * len(out), dtype=object if by_id[col].dtype == object else float)
-        out[col] = out[col].astype(object) if by_id[col].dtype == object else out[col]
+        if by_id[col].dtype == object or by_id[col].dtype == bool:  # flags and text: no float column to cast into
+            out[col] = out[col].astype(object)
         out.loc[hit, col] = out.loc[hit, "candidate_id"].map(by_id[col]).to_numpy()
     out.attrs = dict(ranking.attrs)
     if "synth_score" in out.columns:
