@@ -5,9 +5,9 @@ Names:
 * ``"chgnet"``: CHGNet universal potential (weights ship in the wheel; offline).
   A universal ML potential, **not DFT**; it softens at high pressure.
 * ``"chgnet-r2scan"``: CHGNet's r2SCAN transfer-learned weights from the same wheel (not DFT).
-* ``"chgnet-hydride[:<dir>]"``: CHGNet 0.3.0 fine-tuned on the project's GPAW hydride data
-  (:mod:`screening.reference.finetune`; checkpoint and ``provenance.json`` in ``models/chgnet_hydride/``,
-  rebuilt by ``make finetune``). Not DFT. A structure with an element absent from the fine-tuning data
+* ``"chgnet-hydride[:<dir>]"``: CHGNet 0.3.0 fine-tuned on the project's GPAW hydride data and the engine systems'
+  GPAW labels, their relaxed reaction phases oversampled (:mod:`screening.reference.finetune`; checkpoint and
+  ``provenance.json`` in ``models/chgnet_hydride/``, rebuilt by ``make finetune``). Not DFT. A structure with an element absent from the fine-tuning data
   gets ``calc.results["warnings"]`` (and a :class:`ExtrapolationWarning`); relaxations copy it into their rows.
 * ``"emt"``: ASE's effective-medium theory (Al, Cu, Ag, Au, Ni, Pd, Pt, H, C, N, O);
   for fast tests only.
@@ -58,8 +58,8 @@ HYDRIDE_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "chgnet_hyd
 HYDRIDE_CHECKPOINT = "chgnet_hydride.pth.tar"
 HYDRIDE_PROVENANCE = "provenance.json"
 HYDRIDE_MAKE_TARGET = "make finetune"
-#: The general fine-tune that also learns every tier-3 system's GPAW training labels (``make finetune-engine``):
-#: ``chgnet-hydride:models/chgnet_hydride_engine``.
+#: The general fine-tune on the same data as the default without its oversampling of the reaction phases
+#: (``make finetune-engine``; a comparison model): ``chgnet-hydride:models/chgnet_hydride_engine``.
 HYDRIDE_ENGINE_MODEL_DIR = HYDRIDE_MODEL_DIR.with_name("chgnet_hydride_engine")
 #: Which make target builds a model folder of the repository (others: ``make finetune``, the generic recipe).
 MODEL_MAKE_TARGETS = {"chgnet_hydride": HYDRIDE_MAKE_TARGET, "chgnet_hydride_engine": "make finetune-engine"}
