@@ -7,8 +7,9 @@ Names:
 * ``"chgnet-r2scan"``: CHGNet's r2SCAN transfer-learned weights from the same wheel (not DFT).
 * ``"chgnet-hydride[:<dir>]"``: CHGNet 0.3.0 fine-tuned on the project's GPAW hydride data and the engine systems'
   GPAW labels, their relaxed reaction phases oversampled (:mod:`screening.reference.finetune`; checkpoint and
-  ``provenance.json`` in ``models/chgnet_hydride/``, rebuilt by ``make finetune``). Not DFT. A structure with an element absent from the fine-tuning data
-  gets ``calc.results["warnings"]`` (and a :class:`ExtrapolationWarning`); relaxations copy it into their rows.
+  ``provenance.json`` in ``models/chgnet_hydride/``, rebuilt by ``make finetune``). Not DFT. A structure with an
+  element absent from the fine-tuning data gets ``calc.results["warnings"]`` (and a :class:`ExtrapolationWarning`);
+  relaxations copy it into their rows.
 * ``"emt"``: ASE's effective-medium theory (Al, Cu, Ag, Au, Ni, Pd, Pt, H, C, N, O);
   for fast tests only.
 * ``"lammps:<pair_style>:<potential file>[:<El1,El2,...>]"``: a LAMMPS pair style
