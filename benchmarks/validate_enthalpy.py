@@ -25,7 +25,6 @@ import warnings
 
 warnings.filterwarnings("ignore")
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from descriptors.eos import h2_volume_per_molecule  # noqa: E402
@@ -70,14 +69,15 @@ def _h2_relaxed_with_dft(calculator: str, model_rows: list[dict]) -> list[dict]:
 
 
 def _shortest_distance(structure) -> float:
-    """Shortest interatomic distance (Å) of a relaxed structure (a pymatgen dict; NaN without one): 0.7–0.8 Å in
+    """Shortest H–H distance (Å) of a relaxed H2 structure (a pymatgen dict; NaN without one): 0.7–0.8 Å in
     molecular H2, ~1 Å and more once the molecules dissociate."""
     from pymatgen.core import Structure
 
+    from screening.structures.builder import shortest_distances
+
     if not isinstance(structure, dict):
         return float("nan")
-    s = Structure.from_dict(structure)
-    return float((s.distance_matrix + 99 * np.eye(len(s))).min())
+    return shortest_distances(Structure.from_dict(structure))["H-H"]
 
 
 def main(argv=None) -> None:
