@@ -25,7 +25,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: bench-dft dft-convergence label-convergence engine-labels engine-fit engine-teacher engine-distill engine-active engine-melting engine-capacity engine-snap dft-data help install screen test finetune finetune-engine bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: bench-dft dft-convergence label-convergence engine-labels phase-labels engine-fit engine-teacher engine-distill engine-active engine-melting engine-capacity engine-snap dft-data help install screen test finetune finetune-engine bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
@@ -33,7 +33,7 @@ help:
 	@echo "make proxies    tier 2a: pressure-enthalpy proxies for the top TOP=$(TOP) candidates (CALC=$(CALC), REFINE=gpaw), merged into $(OUT);"
 	@echo "                plots and the relaxed hull structures (CIF, extxyz) in reports/"
 	@echo "make melting    tier 2b: melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR), merged into $(OUT)"
-	@echo "make finetune   the default calculator: CHGNet 0.3.0 fine-tuned on data/dft plus the engine's GPAW labels, reaction phases x4 -> models/chgnet_hydride/ (EPOCHS=14, HOLDOUT=Sr,Sc,Ce: metals never seen, KEEP, OVERSAMPLE=family=n,...)"
+	@echo "make finetune   the default calculator: CHGNet 0.3.0 fine-tuned on data/dft, data/dft_phases and the engine's GPAW labels, reaction phases x4 -> models/chgnet_hydride/ (EPOCHS=14, HOLDOUT=Sr,Sc,Ce: metals never seen, KEEP, OVERSAMPLE=family=n,...)"
 	@echo "make finetune-engine  the same data without the oversampling (the previous comparison model) -> models/chgnet_hydride_engine/ (EPOCHS=14, OUT_MODEL=<dir>)"
 	@echo "make engine     tier 3 for the top TOP=1 candidates: trained POD potential + interface MD on dask (SCHEDULER=addr, POTENTIAL=dir, LABELS=gpaw, CHECKPOINT_PS=2: resumable)"
 	@echo "make engine-demo  tier 3 on the seed system: Ca-H potential, errors vs GPAW, CaH2/H2 at 40 GPa, 1473 K and 300 K"
@@ -54,6 +54,7 @@ help:
 	@echo "make engine-active   active learning of the distilled POD: its MD frames where it departs from the teacher (METAL, ROUNDS)"
 	@echo "make engine-snap     SNAP fitted to the engine's labels, against the engine's POD: CV, GPAW hold-out, speed (METAL=Ca)"
 	@echo "make engine-capacity  POD fitted to the whole pool labelled by a cheap teacher: can the fit form reach the targets? (METAL=Ca)"
+	@echo "make phase-labels  GPAW labels of the relaxed reaction phases of chosen systems -> data/dft_phases (METALS=La, PRESSURES=160,190, H_PER_METAL)"
 	@echo "make engine-labels  GPAW training labels of the engine's M-H pool -> data/engine/<M>-H (METAL=Ca, N_TRAIN, MAX_LABELS)"
 	@echo "make label-convergence  k-point convergence of DFT labels of hot/slab/fluid training cells (METAL=Ca, PRESSURE=40)"
 	@echo "make bench-dft  DFT labels per hour: two single-threaded GPAW workers vs one worker with two BLAS threads"
@@ -80,11 +81,12 @@ screen: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# The default calculator chgnet-hydride: CHGNet 0.3.0 fine-tuned on data/dft plus every engine system's GPAW training
-# labels, the relaxed reaction phases (phase_relaxed, phase_eos) 4 times per epoch; 14 epochs, the best val epoch.
+# The default calculator chgnet-hydride: CHGNet 0.3.0 fine-tuned on data/dft, the reaction-phase labels of
+# data/dft_phases (make phase-labels) and every engine system's GPAW training labels, the relaxed reaction phases
+# (phase_relaxed, phase_eos) 4 times per epoch; 14 epochs, the best val epoch.
 # ~4.8 min per epoch on one thread (2026-11-28), ~75 min in all; resumable.
 finetune: $(STAMP)
-	$(PY) -m screening.reference.finetune --with-engine-labels --out models/chgnet_hydride --epochs $(or $(EPOCHS),14) \
+	$(PY) -m screening.reference.finetune --data data/dft --data data/dft_phases --with-engine-labels --out models/chgnet_hydride --epochs $(or $(EPOCHS),14) \
 		--keep $(or $(KEEP),best_val_energy) --threads 1 --oversample "$(or $(OVERSAMPLE),$(DEFAULT_OVERSAMPLE))" \
 		$(if $(HOLDOUT),--holdout-metals "$(HOLDOUT)")
 
@@ -135,6 +137,13 @@ engine: $(STAMP)
 engine-labels: $(STAMP)
 	$(PY) -m screening.engine.dft_labels --metal $(or $(METAL),Ca) $(if $(N_TRAIN),--n-train $(N_TRAIN)) \
 		$(if $(SCHEDULER),--scheduler "$(SCHEDULER)") $(if $(MAX_LABELS),--max-labels $(MAX_LABELS))
+
+# GPAW labels of the relaxed reaction phases (hull and reaction phases as tier 2a relaxes them with the default, plus
+# EOS copies) of chosen systems -> data/dft_phases/<M>.extxyz (resumable); make finetune trains on them.
+phase-labels: $(STAMP)
+	$(PY) -m screening.reference.phase_labels --metals "$(or $(METALS),La)" --pressures "$(or $(PRESSURES),160,190)" \
+		$(if $(H_PER_METAL),--h-per-metal "$(H_PER_METAL)") $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \
+		$(if $(MAX_LABELS),--max-labels $(MAX_LABELS))
 
 # The engine's POD fit to the committed labels of one M-H system: basis and weights by grouped cross-validation on
 # the training labels, then the errors by set and family and against the number of labels

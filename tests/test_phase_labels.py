@@ -1,0 +1,71 @@
+"""Reaction-phase labels (``make phase-labels``): export with provenance, resume without relabelling, bad input.
+
+Fast: EMT (Pd–H) relaxes and labels; GPAW itself is not run here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from screening.engine.reaction_phases import EOS_FAMILY, RELAXED_FAMILY
+from screening.errors import CandidateError
+from screening.reference.phase_labels import PhasePlan, committed_frames, main, run_labels
+from screening.store import ResultStore
+
+PLAN = PhasePlan(metals=("Pd",), pressures_gpa=(0.0, 10.0), h_per_metal=(1.0,), with_metal=True, calculator="emt")
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    root = tmp_path_factory.mktemp("phases")
+    store = ResultStore(root / "results.sqlite")
+    res = run_labels(PLAN, out_dir=root / "out", label_calculator="emt", store=store, n_workers=1, progress=False)
+    return root, store, res
+
+
+def test_every_phase_is_labelled_once_with_its_provenance(labelled):
+    root, _, res = labelled
+    frames = committed_frames(root / "out")
+    assert res["failures"] == [] and len(frames) == res["n_labelled"] > 0
+    relaxed = [a for a in frames if a.info["family"] == RELAXED_FAMILY]
+    # the metal, H2 and PdH at each pressure, each relaxed cell with two EOS copies
+    assert {(a.info["phase"].split("/")[0], a.info["pressure_gpa"]) for a in relaxed} >= {
+        ("H2", 0.0), ("H2", 10.0)}
+    assert len({a.info["pressure_gpa"] for a in relaxed}) == 2 and len(relaxed) >= 6
+    assert sum(a.info["family"] == EOS_FAMILY for a in frames) == 2 * len(relaxed)
+    assert len({a.info["config_id"] for a in frames}) == len(frames)
+    for a in frames:
+        assert a.info["metal"] == "Pd" and a.info["code_version"] and a.info["label_provenance"]
+        assert a.get_forces().shape == (len(a), 3)
+    manifest = json.loads((root / "out" / "manifest.json").read_text())
+    assert manifest["counts"]["Pd"]["n"] == len(frames) and manifest["plan"]["calculator"] == "emt"
+    assert set(manifest["files_sha256"]) == {"Pd.extxyz"}
+
+
+def test_a_rerun_labels_nothing_again_even_on_a_fresh_store(labelled):
+    root, _, res = labelled
+    before = (root / "out" / "Pd.extxyz").read_bytes()
+    again = run_labels(PLAN, out_dir=root / "out", label_calculator="emt", store=ResultStore(root / "fresh.sqlite"),
+                       n_workers=1, progress=False, max_labels=0)
+    assert again["n_labelled"] == res["n_labelled"]  # every frame came from the committed file, none recomputed
+    assert (root / "out" / "Pd.extxyz").read_bytes() == before
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--metals", "Sr"], "kept unseen"),
+    (["--metals", "Qq"], "not a metal symbol: 'Qq'"),
+    (["--metals", "La", "--pressures", "160"], "at least two pressures"),
+    (["--metals", "La", "--pressures", "160,abc"], "--pressures"),
+])
+def test_bad_input_is_an_error_naming_it_and_exit_2(argv, message, capsys, tmp_path):
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_plan_refuses_what_a_benchmark_keeps_unseen():
+    with pytest.raises(CandidateError, match="Ce"):
+        PhasePlan(metals=("La", "Ce"))
