@@ -54,7 +54,7 @@ help:
 	@echo "make engine-active   active learning of the distilled POD: its MD frames where it departs from the teacher (METAL, ROUNDS)"
 	@echo "make engine-snap     SNAP fitted to the engine's labels, against the engine's POD: CV, GPAW hold-out, speed (METAL=Ca)"
 	@echo "make engine-capacity  POD fitted to the whole pool labelled by a cheap teacher: can the fit form reach the targets? (METAL=Ca)"
-	@echo "make phase-labels  GPAW labels of the relaxed reaction phases of chosen systems -> data/dft_phases (METALS=La, PRESSURES=160,190, H_PER_METAL)"
+	@echo "make phase-labels  GPAW labels of the relaxed reaction phases of chosen systems -> data/dft_phases (METALS=La,Y, PRESSURES=120,160,190, H_PER_METAL=3,4,6,9,10)"
 	@echo "make engine-labels  GPAW training labels of the engine's M-H pool -> data/engine/<M>-H (METAL=Ca, N_TRAIN, MAX_LABELS)"
 	@echo "make label-convergence  k-point convergence of DFT labels of hot/slab/fluid training cells (METAL=Ca, PRESSURE=40)"
 	@echo "make bench-dft  DFT labels per hour: two single-threaded GPAW workers vs one worker with two BLAS threads"
@@ -141,7 +141,7 @@ engine-labels: $(STAMP)
 # GPAW labels of the relaxed reaction phases (hull and reaction phases as tier 2a relaxes them with the default, plus
 # EOS copies) of chosen systems -> data/dft_phases/<M>.extxyz (resumable); make finetune trains on them.
 phase-labels: $(STAMP)
-	$(PY) -m screening.reference.phase_labels --metals "$(or $(METALS),La)" --pressures "$(or $(PRESSURES),160,190)" \
+	$(PY) -m screening.reference.phase_labels $(if $(METALS),--metals "$(METALS)") $(if $(PRESSURES),--pressures "$(PRESSURES)") \
 		$(if $(H_PER_METAL),--h-per-metal "$(H_PER_METAL)") $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \
 		$(if $(MAX_LABELS),--max-labels $(MAX_LABELS))
 

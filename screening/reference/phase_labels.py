@@ -54,9 +54,9 @@ class PhasePlan:
         max_atoms: primitive cells with more atoms are left out.
     """
 
-    metals: tuple[str, ...] = ("La",)
-    pressures_gpa: tuple[float, ...] = (160.0, 190.0)
-    h_per_metal: tuple[float, ...] = (3.0, 4.0, 6.0, 10.0)
+    metals: tuple[str, ...] = ("La", "Y")
+    pressures_gpa: tuple[float, ...] = (120.0, 160.0, 190.0)
+    h_per_metal: tuple[float, ...] = (3.0, 4.0, 6.0, 9.0, 10.0)
     with_metal: bool = False
     calculator: str = "chgnet-hydride"
     volume_factors: tuple[float, ...] = (0.94, 1.06)
@@ -203,7 +203,7 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m screening.reference.phase_labels --metals La --pressures 160,190`` (``make phase-labels``)."""
+    """``python -m screening.reference.phase_labels --metals La,Y --pressures 120,160,190`` (``make phase-labels``)."""
     d = PhasePlan()
     ap = argparse.ArgumentParser(prog="python -m screening.reference.phase_labels", description=__doc__.split("\n")[0])
     ap.add_argument("--metals", default=",".join(d.metals))
