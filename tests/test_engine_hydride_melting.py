@@ -76,3 +76,33 @@ def test_a_run_replaces_its_own_rows_and_keeps_the_others(tmp_path):
     assert t["tm_metal_k"].tolist() == [1800.0, 2000.0, 2600.0]
     assert t["potential"].tolist() == ["POD b", "POD a", "POD b"]
 
+
+
+def test_committed_tables_fill_the_rows_without_a_melting_temperature(tmp_path):
+    (tmp_path / "Ca-H").mkdir()
+    hm.write_table(pd.DataFrame({"candidate_id": ["CaH4@40GPa", "CaH2@40GPa"], "h_per_metal": [4.0, 2.0],
+                                 "pressure_gpa": [40.0, 40.0], "tm_metal_k": [1864.0, 2336.0],
+                                 "melting_status": ["ok", "ok"], "melting_calculator": ["lammps POD"] * 2}),
+                   "Ca", tmp_path)
+    frame = pd.DataFrame({"candidate_id": ["CaH4@40GPa", "CaH2@40GPa", "CaH6@40GPa", "YH6@150GPa"],
+                          "metals": ["Ca", "Ca", "Ca", "Y"], "tm_metal_k": [np.nan, 2000.0, np.nan, np.nan]})
+    out = hm.with_committed_melting(frame, tmp_path)
+    assert out["candidate_id"].tolist() == frame["candidate_id"].tolist()
+    assert out.loc[0, "tm_metal_k"] == 1864.0 and out.loc[0, "melting_calculator"] == "lammps POD"
+    assert out.loc[1, "tm_metal_k"] == 2000.0  # a T_m of its own is kept
+    assert np.isnan(out.loc[2, "tm_metal_k"]) and np.isnan(out.loc[3, "tm_metal_k"])  # not in any table
+    assert hm.with_committed_melting(frame.drop(columns="metals"), tmp_path) is not None
+
+
+def test_the_screen_takes_the_window_of_the_committed_ca_h_table():
+    """The shipped ``data/engine/Ca-H/melting.csv`` sets CaH4's window at 40 GPa in an ordinary screen (tier 2b on
+    the engine's potential), and the seed's 1,473 K lies inside it."""
+    import screening
+
+    table = hm.committed_melting("Ca")
+    tm = float(table.set_index("candidate_id").loc["CaH4@40GPa", "tm_metal_k"])
+    df = screening.screen(metals=["Ca"], h_per_metal=[4.0, 6.0], pressures_gpa=[40.0], progress=False)
+    row = df.set_index("candidate_id").loc["CaH4@40GPa"]
+    assert row["t_max_k"] == pytest.approx(tm) and "tier-2b" in row["t_window_source"]
+    assert row["t_min_k"] < 1473.0 < row["t_max_k"]
+    assert "tier-1" in df.set_index("candidate_id").loc["CaH6@40GPa", "t_window_source"]

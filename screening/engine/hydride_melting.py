@@ -146,6 +146,29 @@ def committed_melting(metal: str, out_dir: str | Path | None = None) -> pd.DataF
     return table
 
 
+def with_committed_melting(frame: pd.DataFrame, out_dir: str | Path | None = None) -> pd.DataFrame:
+    """``frame`` with the committed T_m of every system that has a melting table (``data/engine/<M>-H/melting.csv``)
+    put into its matching rows (by ``candidate_id``, :func:`merge_into_ranking`), so their temperature windows come
+    from tier 2b on the engine's potential; rows that already hold a T_m (``tm_metal_k``) keep theirs. Rows say
+    where their T_m comes from (``melting_calculator``, ``potential``). A frame without ``candidate_id`` or
+    ``metals`` is returned unchanged."""
+    if "candidate_id" not in frame.columns or "metals" not in frame.columns or frame.empty:
+        return frame
+    has_tm = (pd.to_numeric(frame["tm_metal_k"], errors="coerce").notna() if "tm_metal_k" in frame.columns
+              else pd.Series(False, index=frame.index))
+    out = frame
+    for metal in sorted(set(frame["metals"].astype(str))):
+        if "," in metal:
+            continue
+        table = committed_melting(metal, out_dir)
+        if table is None:
+            continue
+        table = table[~table["candidate_id"].isin(frame.loc[has_tm, "candidate_id"])]
+        if len(table) and frame["candidate_id"].isin(table["candidate_id"]).any():
+            out = merge_into_ranking(out, table)
+    return out
+
+
 def merge_into_ranking(ranking: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """``ranking`` with the tier-2b columns of the rows ``table`` covers (by ``candidate_id``) replaced by
     ``table``'s; every other row keeps what it had. Rescored if the ranking holds scores."""
