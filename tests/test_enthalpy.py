@@ -228,3 +228,14 @@ def test_a_failed_metal_reference_at_one_pressure_is_a_status_not_a_crash():
     row = proxies_for_candidate(system, 2.0, 100.0)
     assert row["enthalpy_status"].startswith("no Pd metal reference at 100 GPa"), row
     assert "e_above_hull_ev_per_atom" not in row
+
+
+def test_a_precursor_missing_at_one_pressure_leaves_that_pressure_out_of_the_onset(toy):
+    """A precursor whose relaxation failed at one pressure has no ΔH_r there; the onset uses the others (it used to
+    raise KeyError and stop a whole tier-2a table)."""
+    mh = toy.phases["MH"]
+    toy.phases["MH"] = PhaseCurve(mh.name, mh.kind, mh.h_per_metal, mh.name, P,
+                                  np.where(P < 100.0, mh.enthalpies, np.nan), mh.volumes, P < 100.0)
+    assert toy.reaction(2.0, 100.0, 1.0) == {}
+    onset, status = toy.onset(2.0, 1.0)
+    assert status == "within range" and onset == pytest.approx(0.1 / (3 * EV_PER_GPA_A3), abs=0.01)

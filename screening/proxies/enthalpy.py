@@ -199,7 +199,9 @@ class SystemResult:
         prod = self.best_hydrides(p).get(x)
         if prod is None:
             return {}
-        prec = self.metal_ref(p) if precursor_x == 0 else self.best_hydrides(p)[precursor_x]
+        prec = self.metal_ref(p) if precursor_x == 0 else self.best_hydrides(p).get(precursor_x)
+        if prec is None:  # the precursor has no relaxed phase at this pressure (e.g. none converged there)
+            return {}
         h2 = self.phases["H2"]
         n_h2 = (x - precursor_x) / 2.0
         dh = self._h(prod, p, enthalpies) - self._h(prec, p, enthalpies) - n_h2 * self._h(h2, p, enthalpies)
