@@ -25,7 +25,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: bench-dft dft-convergence label-convergence engine-labels phase-labels engine-fit engine-teacher engine-distill engine-active engine-melting engine-capacity engine-snap dft-data help install screen test finetune finetune-engine bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: bench-dft dft-convergence label-convergence engine-labels phase-labels engine-fit engine-teacher engine-distill engine-active engine-melting engine-capacity engine-snap dft-data help install screen test finetune finetune-engine finetune-phases bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
@@ -33,7 +33,8 @@ help:
 	@echo "make proxies    tier 2a: pressure-enthalpy proxies for the top TOP=$(TOP) candidates (CALC=$(CALC), REFINE=gpaw), merged into $(OUT);"
 	@echo "                plots and the relaxed hull structures (CIF, extxyz) in reports/"
 	@echo "make melting    tier 2b: melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR), merged into $(OUT)"
-	@echo "make finetune   the default calculator: CHGNet 0.3.0 fine-tuned on data/dft, data/dft_phases and the engine's GPAW labels, reaction phases x4 -> models/chgnet_hydride/ (EPOCHS=14, HOLDOUT=Sr,Sc,Ce: metals never seen, KEEP, OVERSAMPLE=family=n,...)"
+	@echo "make finetune   the default calculator: CHGNet 0.3.0 fine-tuned on data/dft plus the engine's GPAW labels, reaction phases x4 -> models/chgnet_hydride/ (EPOCHS=14, HOLDOUT=Sr,Sc,Ce: metals never seen, KEEP, OVERSAMPLE=family=n,...)"
+	@echo "make finetune-phases  the same recipe plus the La-H/Y-H reaction-phase labels of data/dft_phases (a comparison model) -> models/chgnet_hydride_phases/"
 	@echo "make finetune-engine  the same data without the oversampling (the previous comparison model) -> models/chgnet_hydride_engine/ (EPOCHS=14, OUT_MODEL=<dir>)"
 	@echo "make engine     tier 3 for the top TOP=1 candidates: trained POD potential + interface MD on dask (SCHEDULER=addr, POTENTIAL=dir, LABELS=gpaw, CHECKPOINT_PS=2: resumable)"
 	@echo "make engine-demo  tier 3 on the seed system: Ca-H potential, errors vs GPAW, CaH2/H2 at 40 GPa, 1473 K and 300 K"
@@ -81,14 +82,21 @@ screen: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# The default calculator chgnet-hydride: CHGNet 0.3.0 fine-tuned on data/dft, the reaction-phase labels of
-# data/dft_phases (make phase-labels) and every engine system's GPAW training labels, the relaxed reaction phases
-# (phase_relaxed, phase_eos) 4 times per epoch; 14 epochs, the best val epoch.
+# The default calculator chgnet-hydride: CHGNet 0.3.0 fine-tuned on data/dft plus every engine system's GPAW training
+# labels, the relaxed reaction phases (phase_relaxed, phase_eos) 4 times per epoch; 14 epochs, the best val epoch.
 # ~4.8 min per epoch on one thread (2026-11-28), ~75 min in all; resumable.
 finetune: $(STAMP)
-	$(PY) -m screening.reference.finetune --data data/dft --data data/dft_phases --with-engine-labels --out models/chgnet_hydride --epochs $(or $(EPOCHS),14) \
+	$(PY) -m screening.reference.finetune --with-engine-labels --out models/chgnet_hydride --epochs $(or $(EPOCHS),14) \
 		--keep $(or $(KEEP),best_val_energy) --threads 1 --oversample "$(or $(OVERSAMPLE),$(DEFAULT_OVERSAMPLE))" \
 		$(if $(HOLDOUT),--holdout-metals "$(HOLDOUT)")
+
+# The same recipe with the La-H and Y-H reaction-phase labels of data/dft_phases (make phase-labels) as well: a
+# comparison model, chgnet-hydride:models/chgnet_hydride_phases (~7.3 min per epoch on one thread, ~105 min in all;
+# README: better La-H/Y-H reactions and seen-metal errors, worse on unseen metals and on solid H2 at 150 GPa).
+finetune-phases: $(STAMP)
+	$(PY) -m screening.reference.finetune --data data/dft --data data/dft_phases --with-engine-labels \
+		--out $(or $(OUT_MODEL),models/chgnet_hydride_phases) --epochs $(or $(EPOCHS),14) --keep best_val_energy --threads 1 \
+		--oversample "$(or $(OVERSAMPLE),$(DEFAULT_OVERSAMPLE))"
 
 # The general fine-tune with every tier-3 system's GPAW training labels as well (data/dft + data/engine/<M>-H/
 # train_gpaw.extxyz; the engine hold-outs stay unseen and are measured): chgnet-hydride:models/chgnet_hydride_engine.
@@ -139,7 +147,7 @@ engine-labels: $(STAMP)
 		$(if $(SCHEDULER),--scheduler "$(SCHEDULER)") $(if $(MAX_LABELS),--max-labels $(MAX_LABELS))
 
 # GPAW labels of the relaxed reaction phases (hull and reaction phases as tier 2a relaxes them with the default, plus
-# EOS copies) of chosen systems -> data/dft_phases/<M>.extxyz (resumable); make finetune trains on them.
+# EOS copies) of chosen systems -> data/dft_phases/<M>.extxyz (resumable); make finetune-phases trains on them.
 phase-labels: $(STAMP)
 	$(PY) -m screening.reference.phase_labels $(if $(METALS),--metals "$(METALS)") $(if $(PRESSURES),--pressures "$(PRESSURES)") \
 		$(if $(H_PER_METAL),--h-per-metal "$(H_PER_METAL)") $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \

@@ -8,7 +8,7 @@ the default is least trusted: LaH6 + 2 H2 → LaH10 stayed uphill at 160–190 G
 This labels, for each metal of a :class:`PhasePlan`, the cells at which tier 2a compares enthalpies: the phases
 that enter the hull and the reaction, relaxed by the current default at each pressure, as exact-symmetry primitive
 cells plus EOS copies (:func:`~screening.engine.reaction_phases.reaction_phase_cells`; families ``phase_relaxed``
-and ``phase_eos``, the ones ``make finetune`` repeats in every epoch). Labels run on the campaign's Dask runner
+and ``phase_eos``, the ones the fine-tunes repeat in every epoch; ``make finetune-phases`` trains on them). Labels run on the campaign's Dask runner
 (:func:`~screening.reference.campaign.label_stream`), at the dataset's DFT settings
 (:data:`~screening.reference.dft_settings.DEFAULT_DFT_SETTINGS`, whose convergence test includes LaH10 at 150 GPa),
 each stored in the result store as it arrives and exported every few minutes and at the end (also on Ctrl-C or
