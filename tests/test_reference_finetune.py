@@ -472,3 +472,19 @@ def test_an_oversampled_family_enters_each_epoch_n_times_and_is_fitted_closer(ca
         FinetuneSettings(oversample=(("h2", 0),))
     assert ft.main(["--oversample", "h2"]) == 2
     assert "error: --oversample wants family=n, got 'h2'" in capsys.readouterr().err
+
+
+def test_shipped_phase_finetune_loads_offline_and_names_its_make_target(tmp_path):
+    """``models/chgnet_hydride_phases`` (``make finetune-phases``) loads as a fine-tuned, not-DFT model trained on the
+    reaction-phase labels of ``data/dft_phases``; a missing copy of it names its own make target."""
+    from screening.calculators import HYDRIDE_PHASES_MODEL_DIR
+
+    calc, info = get_calculator(f"chgnet-hydride:{HYDRIDE_PHASES_MODEL_DIR}")
+    a = bulk("La", "fcc", a=4.5)
+    a.calc = calc
+    assert np.isfinite(a.get_potential_energy())
+    assert "fine-tuned" in info.kind and "not DFT" in info.kind
+    prov = json.loads((HYDRIDE_PHASES_MODEL_DIR / "provenance.json").read_text())
+    assert any("dft_phases" in f for f in prov["data_files"])
+    with pytest.raises(CalculatorError, match="make finetune-phases"):
+        get_calculator(f"chgnet-hydride:{tmp_path / HYDRIDE_PHASES_MODEL_DIR.name}")
