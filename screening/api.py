@@ -118,10 +118,9 @@ def screen(
         table[key] = value
     table = table.sort_values("rank").reset_index(drop=True)
     if synthesis_score:
-        from screening.engine.hydride_melting import with_committed_melting
         from screening.score import score_candidates
 
-        table = score_candidates(with_committed_melting(table), weights)
+        table = score_candidates(table, weights)
     table.attrs["provenance"] = {**provenance, "prior_config": json.loads(json.dumps(model.config.__dict__, default=list)),
                                  "n_training_positives": model.n_positives}
     return table

@@ -93,16 +93,3 @@ def test_committed_tables_fill_the_rows_without_a_melting_temperature(tmp_path):
     assert np.isnan(out.loc[2, "tm_metal_k"]) and np.isnan(out.loc[3, "tm_metal_k"])  # not in any table
     assert hm.with_committed_melting(frame.drop(columns="metals"), tmp_path) is not None
 
-
-def test_the_screen_takes_the_window_of_the_committed_ca_h_table():
-    """The shipped ``data/engine/Ca-H/melting.csv`` sets CaH4's window at 40 GPa in an ordinary screen (tier 2b on
-    the engine's potential), and the seed's 1,473 K lies inside it."""
-    import screening
-
-    table = hm.committed_melting("Ca")
-    tm = float(table.set_index("candidate_id").loc["CaH4@40GPa", "tm_metal_k"])
-    df = screening.screen(metals=["Ca"], h_per_metal=[4.0, 6.0], pressures_gpa=[40.0], progress=False)
-    row = df.set_index("candidate_id").loc["CaH4@40GPa"]
-    assert row["t_max_k"] == pytest.approx(tm) and "tier-2b" in row["t_window_source"]
-    assert row["t_min_k"] < 1473.0 < row["t_max_k"]
-    assert "tier-1" in df.set_index("candidate_id").loc["CaH6@40GPa", "t_window_source"]
