@@ -21,7 +21,7 @@ from screening.candidates import (
 )
 from screening.errors import CandidateError
 from screening.prior import PriorConfig, load_or_train_prior
-from screening.provenance import atomic_write
+from screening.tables import merge_columns, write_ranking
 
 RESULT_COLUMNS = ("prior_score", "rank", "rank_in_metal", "prior_training_positive")
 PROVENANCE_COLUMNS = ("prior_model", "prior_training_data_sha256", "software_versions")
@@ -118,31 +118,14 @@ def screen(
         table[key] = value
     table = table.sort_values("rank").reset_index(drop=True)
     if synthesis_score:
+        from screening.engine.melting_table import with_committed_melting
         from screening.score import score_candidates
 
-        table = score_candidates(table, weights)
+        # rows of a system with a committed hydride melting table get its tier-2b T_m (and so their window)
+        table = score_candidates(with_committed_melting(table), weights)
     table.attrs["provenance"] = {**provenance, "prior_config": json.loads(json.dumps(model.config.__dict__, default=list)),
                                  "n_training_positives": model.n_positives}
     return table
-
-
-def write_ranking(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write a ranking atomically (a killed run never leaves a half-written CSV)."""
-    return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
-
-
-def merge_columns(ranking: pd.DataFrame, table: pd.DataFrame, columns) -> pd.DataFrame:
-    """Left-join ``columns`` of ``table`` onto ``ranking`` by ``candidate_id``, replacing earlier copies.
-
-    Every tier uses this to add its results to the ranking; rows without a result get NaN.
-    """
-    if "candidate_id" not in ranking.columns:
-        raise CandidateError(f"ranking has no 'candidate_id' column; columns are {list(ranking.columns)[:8]}...")
-    keep = ["candidate_id", *[c for c in columns if c in table.columns]]
-    base = ranking.drop(columns=[c for c in columns if c in ranking.columns])
-    merged = base.merge(table[keep].drop_duplicates("candidate_id", keep="last"), on="candidate_id", how="left")
-    merged.attrs = dict(ranking.attrs)
-    return merged
 
 
 def best_by_metal_and_pressure(table: pd.DataFrame, column: str = "prior_score") -> pd.DataFrame:

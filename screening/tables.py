@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from screening.errors import CandidateError
+from screening.provenance import atomic_write
 
 #: Columns every ranking written by ``screen`` has and every later command relies on.
 RANKING_REQUIRED = ("candidate_id", "metals", "h_per_metal", "pressure_gpa")
@@ -133,3 +134,22 @@ def read_ranking(path: str | os.PathLike, *, required: Iterable[str] = RANKING_R
     table = read_table(path, required=required, what="ranking", hint="run 'make screen' first")
     check_ranking(table, path)
     return table
+
+
+def write_ranking(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write a ranking atomically (a killed run never leaves a half-written CSV)."""
+    return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
+
+
+def merge_columns(ranking: pd.DataFrame, table: pd.DataFrame, columns) -> pd.DataFrame:
+    """Left-join ``columns`` of ``table`` onto ``ranking`` by ``candidate_id``, replacing earlier copies.
+
+    Every tier uses this to add its results to the ranking; rows without a result get NaN.
+    """
+    if "candidate_id" not in ranking.columns:
+        raise CandidateError(f"ranking has no 'candidate_id' column; columns are {list(ranking.columns)[:8]}...")
+    keep = ["candidate_id", *[c for c in columns if c in table.columns]]
+    base = ranking.drop(columns=[c for c in columns if c in ranking.columns])
+    merged = base.merge(table[keep].drop_duplicates("candidate_id", keep="last"), on="candidate_id", how="left")
+    merged.attrs = dict(ranking.attrs)
+    return merged

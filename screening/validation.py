@@ -66,6 +66,7 @@ class _Context:
 def _context(table: pd.DataFrame, prior_config, progress: bool, tier2a=None, compute_tier2a: bool = False) -> _Context:
     from descriptors.pipeline import featurize_candidates
     from screening.elements import FAMILY_OF
+    from screening.engine.melting_table import with_committed_melting
     from screening.prior import PriorConfig, training_frame
     from screening.tier2a_table import merge_tier2a, tier2a_for_candidates, validation_candidates
 
@@ -80,7 +81,8 @@ def _context(table: pd.DataFrame, prior_config, progress: bool, tier2a=None, com
                              f"{sorted(points['metal'].unique())}")
     grids = validation_candidates(table)
     physics = tier2a_for_candidates(grids, tier2a, compute=compute_tier2a, progress=progress) if tier2a is not False else {}
-    candidates = {metal: merge_tier2a(featurize_candidates(grid, progress=False), physics.get(metal))
+    # each metal's tier-2a physics, and the committed tier-2b T_m of a system with an engine melting table
+    candidates = {metal: with_committed_melting(merge_tier2a(featurize_candidates(grid, progress=False), physics.get(metal)))
                   for metal, grid in grids.items()}
     ctx = _Context(config, frame, X, y, points, candidates)
     ctx.tier2a_metals = sorted(physics)

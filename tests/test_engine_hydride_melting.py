@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from screening.engine import hydride_melting as hm
+from screening.engine import melting_table as mt
 from screening.errors import CandidateError
 
 
@@ -27,22 +28,22 @@ def test_merge_replaces_only_the_rows_the_table_covers():
     table = pd.DataFrame({"candidate_id": ["CaH4@40GPa", "CaH2@40GPa"], "tm_metal_k": [1900.0, 2500.0],
                           "tm_metal_err_k": [120.0, 150.0], "melting_status": ["ok", "ok"],
                           "melting_method": ["hysteresis"] * 2, "melting_calculator": ["lammps POD"] * 2})
-    out = hm.merge_into_ranking(ranking, table)
+    out = mt.merge_into_ranking(ranking, table)
     assert list(out["candidate_id"]) == list(ranking["candidate_id"])
     assert out.loc[0, "tm_metal_k"] == 1900.0 and out.loc[0, "tm_metal_err_k"] == 120.0
     assert out.loc[1, "tm_metal_k"] == 2100.0 and out.loc[1, "melting_status"] == "ok"
     assert np.isnan(out.loc[1, "tm_metal_err_k"])
     with pytest.raises(CandidateError, match="candidate_id"):
-        hm.merge_into_ranking(ranking.drop(columns="candidate_id"), table)
+        mt.merge_into_ranking(ranking.drop(columns="candidate_id"), table)
 
 
 def test_a_table_without_its_columns_is_named_and_bad_cli_input_exits_2(tmp_path, capsys):
     d = tmp_path / "Ca-H"
     d.mkdir()
-    assert hm.committed_melting("Ca", tmp_path) is None
-    (d / hm.MELTING_FILE).write_text("a,b\n1,2\n")
+    assert mt.committed_melting("Ca", tmp_path) is None
+    (d / mt.MELTING_FILE).write_text("a,b\n1,2\n")
     with pytest.raises(CandidateError, match="melting.csv: not a melting table"):
-        hm.committed_melting("Ca", tmp_path)
+        mt.committed_melting("Ca", tmp_path)
     assert hm.main(["--pressures", "40,abc"]) == 2
     assert "error:" in capsys.readouterr().err
     assert hm.main(["--pressures", "-5"]) == 2
@@ -71,7 +72,7 @@ def test_a_run_replaces_its_own_rows_and_keeps_the_others(tmp_path):
 
     hm.write_table(rows(["CaH2@40GPa", "CaH4@40GPa"], [2000.0, 2500.0], "POD a"), "Ca", tmp_path)
     hm.write_table(rows(["CaH2@20GPa", "CaH4@40GPa"], [1800.0, 2600.0], "POD b"), "Ca", tmp_path)
-    t = hm.committed_melting("Ca", tmp_path)
+    t = mt.committed_melting("Ca", tmp_path)
     assert t["candidate_id"].tolist() == ["CaH2@20GPa", "CaH2@40GPa", "CaH4@40GPa"]
     assert t["tm_metal_k"].tolist() == [1800.0, 2000.0, 2600.0]
     assert t["potential"].tolist() == ["POD b", "POD a", "POD b"]
@@ -86,10 +87,26 @@ def test_committed_tables_fill_the_rows_without_a_melting_temperature(tmp_path):
                    "Ca", tmp_path)
     frame = pd.DataFrame({"candidate_id": ["CaH4@40GPa", "CaH2@40GPa", "CaH6@40GPa", "YH6@150GPa"],
                           "metals": ["Ca", "Ca", "Ca", "Y"], "tm_metal_k": [np.nan, 2000.0, np.nan, np.nan]})
-    out = hm.with_committed_melting(frame, tmp_path)
+    out = mt.with_committed_melting(frame, tmp_path)
     assert out["candidate_id"].tolist() == frame["candidate_id"].tolist()
     assert out.loc[0, "tm_metal_k"] == 1864.0 and out.loc[0, "melting_calculator"] == "lammps POD"
     assert out.loc[1, "tm_metal_k"] == 2000.0  # a T_m of its own is kept
     assert np.isnan(out.loc[2, "tm_metal_k"]) and np.isnan(out.loc[3, "tm_metal_k"])  # not in any table
-    assert hm.with_committed_melting(frame.drop(columns="metals"), tmp_path) is not None
+    assert mt.with_committed_melting(frame.drop(columns="metals"), tmp_path) is not None
 
+
+
+def test_a_screen_puts_the_committed_melting_temperature_into_its_window(tmp_path):
+    """``screening.screen`` reads the committed Ca-H table: CaH4 at 40 GPa gets its tier-2b T_m and window, with the
+    potential named; a metal without a table keeps the tier-1 estimate."""
+    import screening
+
+    committed = mt.committed_melting("Ca").set_index("candidate_id")
+    df = screening.screen(metals=["Ca", "Sr"], h_per_metal=[4.0], pressures_gpa=[40.0], cache=tmp_path,
+                          progress=False).set_index("candidate_id")
+    ca = df.loc["CaH4@40GPa"]
+    assert ca["tm_metal_k"] == committed.loc["CaH4@40GPa", "tm_metal_k"]
+    assert ca["melting_calculator"] == committed.loc["CaH4@40GPa", "melting_calculator"]
+    assert ca["t_max_k"] == ca["tm_metal_k"] and str(ca["t_window_source"]).startswith("tier-2")
+    assert np.isnan(df.loc["SrH4@40GPa", "tm_metal_k"])
+    assert not str(df.loc["SrH4@40GPa", "t_window_source"]).startswith("tier-2")

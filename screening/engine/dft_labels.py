@@ -34,12 +34,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from screening.engine.folders import DEFAULT_OUT_DIR, folder
 from screening.errors import CandidateError
 from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS, DFTSettings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OUT_DIR = Path(__file__).resolve().parents[2] / "data" / "engine"
 #: k-point density of the engine's labels (Å⁻¹), chosen by the label convergence test of Ca–H hot, slab and
 #: H2-fluid cells at 40 GPa (``make label-convergence``, ``data/dft/label_convergence_CaH_40GPa.csv``): against
 #: k = 3, k = 2 gives 1.3 meV/atom in relative energies, 0.016 eV/Å in forces and 0.06 GPa; k = 1.5 gives 5.0
@@ -109,11 +109,6 @@ class LabelPlan:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def folder(metal: str, out_dir: str | Path = DEFAULT_OUT_DIR) -> Path:
-    """``<out_dir>/<metal>-H``."""
-    return Path(out_dir) / f"{metal}-H"
 
 
 def file_names(plan: LabelPlan) -> dict[str, str]:

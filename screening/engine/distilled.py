@@ -40,7 +40,7 @@ import pandas as pd
 from screening.errors import CandidateError
 
 from screening.engine.dft_labels import DEFAULT_OUT_DIR as DEFAULT_LABELS_ROOT
-from screening.engine.dft_labels import folder
+from screening.engine.folders import label_directory
 
 _REPO = Path(__file__).resolve().parents[2]
 LABELS_FILE = "distilled_train.extxyz"
@@ -110,11 +110,6 @@ def teacher_phase_cells(metal: str, teacher: str, *, store=None, progress: bool 
 
 def _root(out_dir: str | Path | None) -> Path:
     return Path(DEFAULT_LABELS_ROOT if out_dir is None else out_dir)
-
-
-def label_directory(metal: str, out_dir: str | Path | None = None) -> Path:
-    """``data/engine/<M>-H`` (or under ``out_dir``): where the system's labels and derived engine data live."""
-    return folder(metal, _root(out_dir))
 
 
 def distilled_frames(metal: str, out_dir: str | Path | None = None) -> list:

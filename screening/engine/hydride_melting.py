@@ -32,9 +32,9 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from screening.engine.melting_table import MELTING_FILE, committed_melting, merge_into_ranking
 from screening.errors import CandidateError
 
-MELTING_FILE = "melting.csv"
 DEFAULT_PRESSURES_GPA = (20.0, 40.0, 60.0)
 #: the precursor and product of the seed reaction (MH2 + H2 -> MH4)
 DEFAULT_H_PER_METAL = (2.0, 4.0)
@@ -132,69 +132,6 @@ def write_table(table: pd.DataFrame, metal: str, out_dir: str | Path | None = No
     return path
 
 
-def committed_melting(metal: str, out_dir: str | Path | None = None) -> pd.DataFrame | None:
-    """The committed melting table of ``metal`` (None if there is none)."""
-    from screening.engine.distilled import label_directory
-
-    path = label_directory(metal, out_dir) / MELTING_FILE
-    if not path.is_file():
-        return None
-    table = pd.read_csv(path)
-    missing = [c for c in ("candidate_id", "tm_metal_k", "melting_status") if c not in table.columns]
-    if missing:
-        raise CandidateError(f"{path}: not a melting table (no column(s) {missing})")
-    return table
-
-
-def with_committed_melting(frame: pd.DataFrame, out_dir: str | Path | None = None) -> pd.DataFrame:
-    """``frame`` with the committed T_m of every system that has a melting table (``data/engine/<M>-H/melting.csv``)
-    put into its matching rows (by ``candidate_id``, :func:`merge_into_ranking`), so their temperature windows come
-    from tier 2b on the engine's potential; rows that already hold a T_m (``tm_metal_k``) keep theirs. Rows say
-    where their T_m comes from (``melting_calculator``, ``potential``). A frame without ``candidate_id`` or
-    ``metals`` is returned unchanged."""
-    if "candidate_id" not in frame.columns or "metals" not in frame.columns or frame.empty:
-        return frame
-    has_tm = (pd.to_numeric(frame["tm_metal_k"], errors="coerce").notna() if "tm_metal_k" in frame.columns
-              else pd.Series(False, index=frame.index))
-    out = frame
-    for metal in sorted(set(frame["metals"].astype(str))):
-        if "," in metal:
-            continue
-        table = committed_melting(metal, out_dir)
-        if table is None:
-            continue
-        table = table[~table["candidate_id"].isin(frame.loc[has_tm, "candidate_id"])]
-        if len(table) and frame["candidate_id"].isin(table["candidate_id"]).any():
-            out = merge_into_ranking(out, table)
-    return out
-
-
-def merge_into_ranking(ranking: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """``ranking`` with the tier-2b columns of the rows ``table`` covers (by ``candidate_id``) replaced by
-    ``table``'s; every other row keeps what it had. Rescored if the ranking holds scores."""
-    from screening.proxies.melting import MELTING_COLUMNS
-
-    if "candidate_id" not in ranking.columns:
-        raise CandidateError("ranking has no 'candidate_id' column")
-    out = ranking.copy()
-    by_id = table.drop_duplicates("candidate_id", keep="last").set_index("candidate_id")
-    hit = out["candidate_id"].isin(by_id.index)
-    for col in MELTING_COLUMNS:
-        if col not in by_id.columns:
-            continue
-        if col not in out.columns:
-            out[col] = pd.Series([None] * len(out), dtype=object if by_id[col].dtype == object else float)
-        if by_id[col].dtype == object or by_id[col].dtype == bool:  # flags and text: no float column to cast into
-            out[col] = out[col].astype(object)
-        out.loc[hit, col] = out.loc[hit, "candidate_id"].map(by_id[col]).to_numpy()
-    out.attrs = dict(ranking.attrs)
-    if "synth_score" in out.columns:
-        from screening.score import score_candidates
-
-        out = score_candidates(out)
-    return out
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m screening.engine.hydride_melting --metal Ca [--potential SPEC] [--merge ranking.csv]``."""
     ap = argparse.ArgumentParser(prog="python -m screening.engine.hydride_melting", description=__doc__.split("\n")[0])
@@ -235,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                               "rate_k_per_ps": args.rate}, plots=args.reports)
             print(f"wrote {write_table(table, args.metal)}")
         if args.merge:
-            from screening.api import write_ranking
+            from screening.tables import write_ranking
 
             table = committed_melting(args.metal)
             if table is None:

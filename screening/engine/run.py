@@ -433,7 +433,7 @@ def run_engine(ranking: pd.DataFrame, top: int = 3, *, settings: EngineSettings 
             candidate's elements.
         CalculatorError: a reference calculator that is not installed (names ``make setup-dft``).
     """
-    from screening.api import merge_columns
+    from screening.tables import merge_columns
     from screening.engine.potential import FittedPotential, check_composition, load_potential
 
     settings = settings or EngineSettings()

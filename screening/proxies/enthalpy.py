@@ -469,7 +469,7 @@ def enthalpy_proxy(
 def merge_into_ranking(ranking: pd.DataFrame, proxies: pd.DataFrame) -> pd.DataFrame:
     """Left-join the tier-2a columns (and the refine columns, if any) onto a ranking by ``candidate_id``
     (earlier ones are replaced)."""
-    from screening.api import merge_columns
+    from screening.tables import merge_columns
     from screening.proxies.refine import REFINE_COLUMNS
 
     return merge_columns(ranking, proxies, [c for c in (*PROXY_COLUMNS, *REFINE_COLUMNS) if c in proxies.columns])

@@ -744,7 +744,7 @@ def merge_melting_columns(ranking, estimates):
     """
     import pandas as pd
 
-    from screening.api import merge_columns
+    from screening.tables import merge_columns
 
     table = estimates if isinstance(estimates, pd.DataFrame) else melting_table(estimates)
     return merge_columns(ranking, table, MELTING_COLUMNS)
