@@ -416,23 +416,6 @@ def test_engine_holdout_errors_read_only_the_holdout_files(tiny_model, tmp_path)
     assert errors["engine_holdout_Ni-H"]["energy_rmse_mev_per_atom"] == pytest.approx(expected["energy_rmse_mev_per_atom"])
 
 
-def test_shipped_engine_finetune_loads_offline_and_names_its_make_target(tmp_path):
-    """``models/chgnet_hydride_engine`` (``make finetune-engine``) loads as a fine-tuned, not-DFT model that has seen
-    the engine's Ca-H labels; a missing copy of it names its own make target."""
-    from screening.calculators import HYDRIDE_ENGINE_MODEL_DIR
-
-    calc, info = get_calculator(f"chgnet-hydride:{HYDRIDE_ENGINE_MODEL_DIR}")
-    a = bulk("Ca", "fcc", a=5.0)
-    a.calc = calc
-    assert np.isfinite(a.get_potential_energy())
-    assert "fine-tuned" in info.kind and "not DFT" in info.kind
-    prov = json.loads((HYDRIDE_ENGINE_MODEL_DIR / "provenance.json").read_text())
-    assert any(f.endswith("train_gpaw.extxyz") for f in prov["data_files"])
-    assert prov["errors"]["engine_holdout_Ca-H"]["n_configs"] > 0
-    with pytest.raises(CalculatorError, match="make finetune-engine"):
-        get_calculator(f"chgnet-hydride:{tmp_path / HYDRIDE_ENGINE_MODEL_DIR.name}")
-
-
 def test_engine_labels_add_to_the_default_dataset_not_replace_it():
     """``make finetune-engine`` passes no ``--data``: its files are ``data/dft`` *plus* the engine's training labels
     (a regression: the engine files alone once replaced the default folder)."""
@@ -474,17 +457,25 @@ def test_an_oversampled_family_enters_each_epoch_n_times_and_is_fitted_closer(ca
     assert "error: --oversample wants family=n, got 'h2'" in capsys.readouterr().err
 
 
-def test_shipped_phase_finetune_loads_offline_and_names_its_make_target(tmp_path):
-    """``models/chgnet_hydride_phases`` (``make finetune-phases``) loads as a fine-tuned, not-DFT model trained on the
-    reaction-phase labels of ``data/dft_phases``; a missing copy of it names its own make target."""
-    from screening.calculators import HYDRIDE_PHASES_MODEL_DIR
+@pytest.mark.parametrize("attr, metal, target, data_file", [
+    ("HYDRIDE_ENGINE_MODEL_DIR", "Ca", "make finetune-engine", "train_gpaw.extxyz"),  # + the engine's Ca-H labels
+    ("HYDRIDE_PHASES_MODEL_DIR", "La", "make finetune-phases", "dft_phases"),  # + the La-H/Y-H phase labels
+])
+def test_shipped_comparison_finetunes_load_offline_and_name_their_make_target(tmp_path, attr, metal, target,
+                                                                               data_file):
+    """Each shipped comparison model loads as a fine-tuned, not-DFT model trained on its own extra labels; a missing
+    copy of it names its own make target."""
+    import screening.calculators as calculators
 
-    calc, info = get_calculator(f"chgnet-hydride:{HYDRIDE_PHASES_MODEL_DIR}")
-    a = bulk("La", "fcc", a=4.5)
+    directory = getattr(calculators, attr)
+    calc, info = get_calculator(f"chgnet-hydride:{directory}")
+    a = bulk(metal, "fcc", a=5.0 if metal == "Ca" else 4.5)
     a.calc = calc
     assert np.isfinite(a.get_potential_energy())
     assert "fine-tuned" in info.kind and "not DFT" in info.kind
-    prov = json.loads((HYDRIDE_PHASES_MODEL_DIR / "provenance.json").read_text())
-    assert any("dft_phases" in f for f in prov["data_files"])
-    with pytest.raises(CalculatorError, match="make finetune-phases"):
-        get_calculator(f"chgnet-hydride:{tmp_path / HYDRIDE_PHASES_MODEL_DIR.name}")
+    prov = json.loads((directory / "provenance.json").read_text())
+    assert any(data_file in f for f in prov["data_files"])
+    if attr == "HYDRIDE_ENGINE_MODEL_DIR":
+        assert prov["errors"]["engine_holdout_Ca-H"]["n_configs"] > 0
+    with pytest.raises(CalculatorError, match=target):
+        get_calculator(f"chgnet-hydride:{tmp_path / directory.name}")

@@ -308,10 +308,9 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
     and stay in the folder even if the selection no longer names them (e.g. after the teacher changed). ``label_calculator`` other than
     ``"gpaw"`` (with no settings) and ``spec`` (the pool's, default :meth:`LabelPlan.spec`) are for tests.
     """
-    import itertools
-
+    from screening.engine.config_ids import match_configurations
     from screening.engine.labelling import seed_labels
-    from screening.reference.campaign import label_stream
+    from screening.reference.campaign import label_into_folder
     from screening.reference.dataset import code_version
     from screening.store import ResultStore
 
@@ -325,37 +324,17 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
     existing = (old["holdout"] + old["train"]) if old else []  # a cell in both sets stays a hold-out cell
     if existing:
         log.info("%d committed labels of %s put into the result store", seed_labels(existing, store), plan.metal)
-    labelled = {str(a.info["config_id"]): a for a in existing}
-    failures: list[dict] = []
-    last = [time.monotonic()]
-    version = code_version()
-
-    def on_label(atoms) -> None:
-        if str(atoms.info["config_id"]) in labelled:
-            return
-        atoms.info["code_version"] = version
-        labelled[str(atoms.info["config_id"])] = atoms
-        if time.monotonic() - last[0] > export_every_s:
-            export(list(labelled.values()), plan, settings, out_dir, spec=spec, failures=failures,
-                   label_calculator=label_calculator)
-            last[0] = time.monotonic()
-
-    from screening.engine.config_ids import match_configurations
-
     chosen = selection(plan, spec=spec, store=store, progress=progress)
     # a committed label covers its cell even when the regenerated pool gave the cell another id (config_ids)
     done = match_configurations(chosen, existing) if existing else [None] * len(chosen)
-    todo = (a for a, d in zip(chosen, done) if d is None and str(a.info["config_id"]) not in labelled)
-    if max_labels is not None:
-        todo = itertools.islice(todo, int(max_labels))
-    calc_settings = settings.calculator_settings if label_calculator == "gpaw" else {}
-    try:
-        failures.extend(label_stream(todo, label_calculator, calc_settings, store=store, scheduler=scheduler,
-                                     n_workers=n_workers, progress=progress, on_label=on_label))
-    finally:  # also on Ctrl-C or SIGTERM: every finished label reaches the folder
-        counts = export(list(labelled.values()), plan, settings, out_dir, spec=spec, failures=failures,
-                        label_calculator=label_calculator)
-    return {"counts": counts, "n_labelled": len(labelled), "failures": failures}
+    return label_into_folder(
+        (a for a, d in zip(chosen, done) if d is None), existing,
+        lambda frames, failures: export(frames, plan, settings, out_dir, spec=spec, failures=failures,
+                                        label_calculator=label_calculator),
+        label_calculator, settings.calculator_settings if label_calculator == "gpaw" else {}, version=code_version(),
+        store=store,
+        scheduler=scheduler, n_workers=n_workers, max_labels=max_labels, export_every_s=export_every_s,
+        progress=progress)
 
 
 def _floats(text: str) -> tuple[float, ...]:

@@ -124,6 +124,43 @@ def label_stream(configs: Iterable, calculator: str, settings: dict | Callable[[
     return failures
 
 
+def label_into_folder(todo: Iterable, existing: Sequence, write: Callable[[list, list], Any], calculator: str,
+                      settings: dict, *, version: str, store=None, scheduler: str | None = None,
+                      n_workers: int | None = None, max_labels: int | None = None, export_every_s: float = 300.0,
+                      progress: bool = True) -> dict:
+    """Label the frames of ``todo`` that ``existing`` (the folder's committed labels) lacks, keeping the folder
+    current: ``write(frames, failures)`` gets every label so far every ``export_every_s`` seconds and once more at
+    the end, also on Ctrl-C or SIGTERM, so an interrupted campaign keeps every finished label. New labels carry
+    ``version`` (the code version, :func:`screening.reference.dataset.code_version`) in ``info["code_version"]``.
+
+    Returns ``{"counts": <what the last write returned>, "n_labelled", "failures"}``.
+    """
+    import itertools
+
+    labelled = {str(a.info["config_id"]): a for a in existing}
+    failures: list[dict] = []
+    last = [time.monotonic()]
+
+    def on_label(atoms) -> None:
+        if str(atoms.info["config_id"]) in labelled:
+            return
+        atoms.info["code_version"] = version
+        labelled[str(atoms.info["config_id"])] = atoms
+        if time.monotonic() - last[0] > export_every_s:
+            write(list(labelled.values()), failures)
+            last[0] = time.monotonic()
+
+    todo = (a for a in todo if str(a.info["config_id"]) not in labelled)
+    if max_labels is not None:
+        todo = itertools.islice(todo, int(max_labels))
+    try:
+        failures.extend(label_stream(todo, calculator, settings, store=store, scheduler=scheduler,
+                                     n_workers=n_workers, progress=progress, on_label=on_label))
+    finally:  # also on Ctrl-C or SIGTERM: every finished label reaches the folder
+        counts = write(list(labelled.values()), failures)
+    return {"counts": counts, "n_labelled": len(labelled), "failures": failures}
+
+
 def _interrupt(signum, _frame) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 

@@ -155,10 +155,8 @@ def run_labels(plan: PhasePlan, settings: DFTSettings = DEFAULT_DFT_SETTINGS, *,
     """Label the plan's cells (resumable: committed frames are seeded into the store and kept), exporting as labels
     arrive; return ``{"counts", "n_labelled", "failures"}``. ``label_calculator`` other than ``"gpaw"`` is for
     tests (its settings are empty)."""
-    import itertools
-
     from screening.engine.labelling import seed_labels
-    from screening.reference.campaign import label_stream
+    from screening.reference.campaign import label_into_folder
     from screening.reference.dataset import code_version
     from screening.store import ResultStore
 
@@ -166,33 +164,14 @@ def run_labels(plan: PhasePlan, settings: DFTSettings = DEFAULT_DFT_SETTINGS, *,
     existing = committed_frames(out_dir)
     if existing:
         log.info("%d committed phase labels put into the result store", seed_labels(existing, store))
-    labelled = {str(a.info["config_id"]): a for a in existing}
-    failures: list[dict] = []
-    last = [time.monotonic()]
-    version = code_version()
-
-    def on_label(atoms) -> None:
-        if str(atoms.info["config_id"]) in labelled:
-            return
-        atoms.info["code_version"] = version
-        labelled[str(atoms.info["config_id"])] = atoms
-        if time.monotonic() - last[0] > export_every_s:
-            export(list(labelled.values()), plan, settings, out_dir, failures=failures,
-                   label_calculator=label_calculator)
-            last[0] = time.monotonic()
-
-    todo = (a for a in phase_configurations(plan, store=store, progress=progress)
-            if str(a.info["config_id"]) not in labelled)
-    if max_labels is not None:
-        todo = itertools.islice(todo, int(max_labels))
-    calc_settings = settings.calculator_settings if label_calculator == "gpaw" else {}
-    try:
-        failures.extend(label_stream(todo, label_calculator, calc_settings, store=store, scheduler=scheduler,
-                                     n_workers=n_workers, progress=progress, on_label=on_label))
-    finally:  # also on Ctrl-C or SIGTERM: every finished label reaches the folder
-        counts = export(list(labelled.values()), plan, settings, out_dir, failures=failures,
-                        label_calculator=label_calculator)
-    return {"counts": counts, "n_labelled": len(labelled), "failures": failures}
+    return label_into_folder(
+        phase_configurations(plan, store=store, progress=progress), existing,
+        lambda frames, failures: export(frames, plan, settings, out_dir, failures=failures,
+                                        label_calculator=label_calculator),
+        label_calculator, settings.calculator_settings if label_calculator == "gpaw" else {}, version=code_version(),
+        store=store,
+        scheduler=scheduler, n_workers=n_workers, max_labels=max_labels, export_every_s=export_every_s,
+        progress=progress)
 
 
 def _floats(text: str, what: str) -> tuple[float, ...]:
