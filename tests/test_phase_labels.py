@@ -40,7 +40,7 @@ def test_every_phase_is_labelled_once_with_its_provenance(labelled):
         assert a.info["metal"] == "Pd" and a.info["code_version"] and a.info["label_provenance"]
         assert a.get_forces().shape == (len(a), 3)
     manifest = json.loads((root / "out" / "manifest.json").read_text())
-    assert manifest["counts"]["Pd"]["n"] == len(frames) and manifest["plan"]["calculator"] == "emt"
+    assert manifest["counts"]["Pd"]["n"] == len(frames) and [p["calculator"] for p in manifest["plans"]] == ["emt"]
     assert set(manifest["files_sha256"]) == {"Pd.extxyz"}
 
 
@@ -69,3 +69,17 @@ def test_bad_input_is_an_error_naming_it_and_exit_2(argv, message, capsys, tmp_p
 def test_the_plan_refuses_what_a_benchmark_keeps_unseen():
     with pytest.raises(CandidateError, match="Ce"):
         PhasePlan(metals=("La", "Ce"))
+
+
+def test_metals_labelled_at_other_pressures_keep_their_own_plan(tmp_path):
+    """A second call for other metals adds its plan; a new call for a metal replaces that metal's plan; an older
+    manifest's single plan is read too. The manifest's regenerate line names one make call per plan."""
+    from screening.reference.phase_labels import _make_command, _plans
+
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"plan": PhasePlan(metals=("La", "Y")).as_dict()}))
+    plans = _plans(path, PhasePlan(metals=("Y", "Ba"), pressures_gpa=(50.0, 100.0)))
+    assert [(p["metals"], p["pressures_gpa"]) for p in plans] == [(["La"], [120.0, 160.0, 190.0]),
+                                                                    (("Y", "Ba"), (50.0, 100.0))]
+    assert _make_command(plans[0]) == "make phase-labels METALS=La PRESSURES=120,160,190"
+    assert _make_command({**plans[1], "h_per_metal": (2.0, 4.0)}).endswith("H_PER_METAL=2,4")

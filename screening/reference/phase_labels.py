@@ -12,8 +12,9 @@ and ``phase_eos``, the ones the fine-tunes repeat in every epoch; ``make finetun
 (:func:`~screening.reference.campaign.label_stream`), at the dataset's DFT settings
 (:data:`~screening.reference.dft_settings.DEFAULT_DFT_SETTINGS`, whose convergence test includes LaH10 at 150 GPa),
 each stored in the result store as it arrives and exported every few minutes and at the end (also on Ctrl-C or
-SIGTERM) to ``<out>/<M>.extxyz`` with per-frame provenance, plus ``<out>/manifest.json`` (plan, settings, relaxing
-calculator and its checkpoint, code version, counts, file hashes). Committed labels are put back into the store
+SIGTERM) to ``<out>/<M>.extxyz`` with per-frame provenance, plus ``<out>/manifest.json`` (the plan of each metal,
+settings, relaxing calculator and its checkpoint, code version, counts, file hashes). Metals made at different
+pressures are labelled by separate calls into the same folder; each keeps its own plan. Committed labels are put back into the store
 on a fresh machine (:func:`screening.engine.labelling.seed_labels`) and never recomputed.
 
 Never label a metal that a fine-tune keeps unseen (:data:`~screening.reference.dataset.UNSEEN_METALS`): its
@@ -30,7 +31,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from screening.errors import CandidateError
 from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS, DFTSettings
@@ -86,19 +87,18 @@ class PhasePlan:
         return asdict(self)
 
 
-def phase_configurations(plan: PhasePlan, *, store=None, progress: bool = True) -> list:
-    """The unlabelled cells of every metal of ``plan`` (relaxed by ``plan.calculator``; cached in the store), each
-    with ``info["metal"]``."""
+def phase_configurations(plan: PhasePlan, *, store=None, progress: bool = True) -> Iterator:
+    """The cells of every metal of ``plan`` (relaxed by ``plan.calculator``; cached in the store), each with
+    ``info["metal"]``, metal by metal as they are relaxed (a generator: labelling the first metal's cells starts
+    while the next metal is relaxed)."""
     from screening.engine.reaction_phases import reaction_phase_cells
 
-    out = []
     for metal in plan.metals:
         for a in reaction_phase_cells(metal, plan.pressures_gpa, plan.calculator, plan.h_per_metal,
                                       volume_factors=plan.volume_factors, max_atoms=plan.max_atoms,
                                       with_metal=plan.with_metal, store=store, progress=progress):
             a.info["metal"] = metal
-            out.append(a)
-    return out
+            yield a
 
 
 def committed_frames(out_dir: str | Path = DEFAULT_OUT_DIR) -> list:
@@ -109,6 +109,31 @@ def committed_frames(out_dir: str | Path = DEFAULT_OUT_DIR) -> list:
     for path in sorted(Path(out_dir).glob("*.extxyz")):
         frames.extend(read_extxyz(path))
     return frames
+
+
+def _plans(manifest_path: Path, plan: PhasePlan) -> list[dict]:
+    """The plans of a folder's labels: those of its manifest (an older manifest's single ``plan`` too), less the
+    metals ``plan`` labels now, then ``plan``. Each metal's labels come from exactly one plan (its pressures and
+    H contents), so metals made at different pressures share one folder."""
+    old: list[dict] = []
+    if manifest_path.is_file():
+        m = json.loads(manifest_path.read_text())
+        old = list(m.get("plans", [m["plan"]] if "plan" in m else []))
+    out = []
+    for p in old:
+        metals = [x for x in p["metals"] if x not in plan.metals]
+        if metals:
+            out.append({**p, "metals": metals})
+    return out + [plan.as_dict()]
+
+
+def _make_command(plan: dict) -> str:
+    """The ``make phase-labels`` call that regenerates one plan's labels."""
+    d = PhasePlan()
+    cmd = f"make phase-labels METALS={','.join(plan['metals'])} PRESSURES={','.join(f'{p:g}' for p in plan['pressures_gpa'])}"
+    if tuple(plan["h_per_metal"]) != d.h_per_metal:
+        cmd += f" H_PER_METAL={','.join(f'{h:g}' for h in plan['h_per_metal'])}"
+    return cmd
 
 
 def export(frames: Sequence, plan: PhasePlan, settings: DFTSettings, out_dir: str | Path = DEFAULT_OUT_DIR, *,
@@ -136,14 +161,14 @@ def export(frames: Sequence, plan: PhasePlan, settings: DFTSettings, out_dir: st
                          "by_phase": dict(sorted(Counter(str(a.info.get("phase")) for a in group).items())),
                          "by_pressure_gpa": {f"{p:g}": n for p, n in
                                              sorted(Counter(float(a.info["pressure_gpa"]) for a in group).items())}}
-    manifest = {"kind": "GPAW labels of relaxed reaction phases", "plan": plan.as_dict(),
+    plans = _plans(out_dir / "manifest.json", plan)
+    manifest = {"kind": "GPAW labels of relaxed reaction phases", "plans": plans,
                 "label_calculator": label_calculator,
                 "dft_settings": settings.as_dict() if label_calculator == "gpaw" else None,
                 "relaxing_calculator_checkpoint_sha256": checkpoint_identity(plan.calculator),
                 "code_version": code_version(), "files_sha256": files, "counts": counts, "failures": list(failures),
                 "updated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-                "regenerate": "make phase-labels METALS=" + ",".join(plan.metals) + " PRESSURES="
-                              + ",".join(f"{p:g}" for p in plan.pressures_gpa)}
+                "regenerate": "; ".join(_make_command(p) for p in plans)}
     atomic_write(out_dir / "manifest.json", lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n"))
     return counts
 
