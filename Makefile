@@ -25,7 +25,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: bench-dft dft-convergence label-convergence engine-labels phase-labels engine-fit engine-teacher engine-distill engine-active engine-melting engine-capacity engine-snap dft-data help install screen test finetune finetune-engine finetune-phases bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: bench-dft dft-convergence label-convergence engine-labels phase-labels phase-reactions engine-fit engine-teacher engine-distill engine-active engine-melting engine-capacity engine-snap dft-data help install screen test finetune finetune-engine finetune-phases bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
@@ -56,6 +56,7 @@ help:
 	@echo "make engine-snap     SNAP fitted to the engine's labels, against the engine's POD: CV, GPAW hold-out, speed (METAL=Ca)"
 	@echo "make engine-capacity  POD fitted to the whole pool labelled by a cheap teacher: can the fit form reach the targets? (METAL=Ca)"
 	@echo "make phase-labels  GPAW labels of the relaxed reaction phases of chosen systems -> data/dft_phases (METALS=La,Y, PRESSURES=120,160,190, H_PER_METAL=3,4,6,9,10)"
+	@echo "make phase-reactions  reaction enthalpies of the labelled phases: CALC (default chgnet-hydride) vs GPAW at the same cells -> reports/phase_reactions.csv"
 	@echo "make engine-labels  GPAW training labels of the engine's M-H pool -> data/engine/<M>-H (METAL=Ca, N_TRAIN, MAX_LABELS)"
 	@echo "make label-convergence  k-point convergence of DFT labels of hot/slab/fluid training cells (METAL=Ca, PRESSURE=40)"
 	@echo "make bench-dft  DFT labels per hour: two single-threaded GPAW workers vs one worker with two BLAS threads"
@@ -152,6 +153,11 @@ phase-labels: $(STAMP)
 	$(PY) -m screening.reference.phase_labels $(if $(METALS),--metals "$(METALS)") $(if $(PRESSURES),--pressures "$(PRESSURES)") \
 		$(if $(H_PER_METAL),--h-per-metal "$(H_PER_METAL)") $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \
 		$(if $(MAX_LABELS),--max-labels $(MAX_LABELS))
+
+# ΔH_r of the labelled reaction phases (data/dft_phases) with the relaxing model and with GPAW at the same cells
+# (single point and a volume scan through the EOS copies); nothing is relabelled (~1 min).
+phase-reactions: $(STAMP)
+	$(PY) -m screening.reference.phase_reactions $(CALC)
 
 # The engine's POD fit to the committed labels of one M-H system: basis and weights by grouped cross-validation on
 # the training labels, then the errors by set and family and against the number of labels

@@ -1,0 +1,144 @@
+"""Reaction enthalpies of the labelled reaction phases: the relaxing model against GPAW at the model's own cells.
+
+    make phase-reactions [CALC=chgnet-hydride]      (python -m screening.reference.phase_reactions [CALC] [--out CSV])
+
+Reads ``data/dft_phases`` (``make phase-labels``; nothing is relabelled) and, for every metal and pressure there,
+compares the hydrogenation enthalpies of the labelled hydrides MH_x in excess H2,
+
+    g(x) = H(MH_x) − (x/2) H(H2)      per metal atom, and   ΔH_r(x0 → x) = [g(x) − g(x0)] / ((x − x0)/2),
+
+the reference x0 being the lowest labelled H/M (kJ/mol H2), from three sources at the same cells:
+
+* ``model``: CALC (default: the default calculator) at the relaxed cell, H = E + P·V at the target pressure;
+* ``dft_point``: GPAW at that cell, H = E + P·V (the cell's own GPAW pressure is reported beside it);
+* ``dft_scan``: GPAW's E(V) through the cell and its two isotropic EOS copies (a parabola in V), H = min over V of
+  E(V) + P·V inside the sampled range (internal coordinates are not relaxed).
+
+The phase with the lowest g(x) is the one that coexists with excess H2 at that pressure: the product the hull
+predicts when hydrogen is in excess. Every row names the model's checkpoint and the labels' settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from screening.relax import EV_PER_GPA_A3
+
+KJ_PER_MOL_PER_EV = 96.485
+
+
+def _enthalpies(frames: list, p: float) -> dict:
+    """GPAW single-point and volume-scan enthalpy (eV per cell) of a relaxed cell and its EOS copies."""
+    base = next(a for a in frames if float(a.info["volume_factor"]) == 1.0)
+    point = base.get_potential_energy() + p * EV_PER_GPA_A3 * base.get_volume()
+    v = np.array([a.get_volume() for a in frames])
+    e = np.array([a.get_potential_energy() for a in frames])
+    scan = np.nan
+    if len(frames) >= 3:
+        grid = np.linspace(v.min(), v.max(), 401)
+        scan = float(np.min(np.polyval(np.polyfit(v, e, 2), grid) + p * EV_PER_GPA_A3 * grid))
+    return {"base": base, "dft_point": float(point), "dft_scan": scan,
+            "dft_pressure_gpa": float(-np.mean(base.get_stress()[:3]) / EV_PER_GPA_A3)}
+
+
+def phase_reactions(frames: Sequence, calculator) -> pd.DataFrame:
+    """One row per (metal, pressure, hydride phase) of labelled reaction-phase frames (``info``: ``metal``,
+    ``pressure_gpa``, ``phase``, ``volume_factor``; solid H2 as phase ``"H2"`` of any metal at that pressure): g(x)
+    per source (eV per metal atom), ΔH_r from the lowest labelled H/M (kJ/mol H2; NaN for that phase itself), and
+    ``with_excess_h2_<source>``, the phase of lowest g at its (metal, P). ``calculator`` is the model (an ASE
+    calculator). A (metal, P) without solid H2 is left out."""
+    from pymatgen.core import Composition
+
+    rows = []
+    groups: dict = {}
+    for a in frames:
+        groups.setdefault((str(a.info["metal"]), float(a.info["pressure_gpa"]), str(a.info["phase"])), []).append(a)
+    # solid H2 at P is one cell whatever the metal: its label is stored once, under the metal labelled first
+    h2_frames = {k[1]: v for k, v in groups.items() if k[2] == "H2"}
+    for metal, p in sorted({k[:2] for k in groups if k[2] != "H2"}):
+        if p not in h2_frames:
+            continue
+        phases = {k[2]: _enthalpies(v, p) for k, v in groups.items() if k[:2] == (metal, p) and k[2] != "H2"}
+        phases["H2"] = _enthalpies(h2_frames[p], p)
+        for ph in phases.values():
+            b = ph["base"].copy()
+            b.calc = calculator
+            ph["model"] = b.get_potential_energy() + p * EV_PER_GPA_A3 * b.get_volume()
+        h2 = phases.pop("H2")
+        n_h2 = len(h2["base"]) / 2
+        for name, ph in phases.items():
+            comp = Composition(ph["base"].get_chemical_formula())
+            n_m = comp.num_atoms - comp["H"]
+            x = comp["H"] / n_m
+            row = {"metal": metal, "pressure_gpa": p, "phase": name, "h_per_metal": x,
+                   "dft_pressure_gpa": ph["dft_pressure_gpa"]}
+            for src in ("model", "dft_point", "dft_scan"):
+                row[f"g_{src}_ev_per_metal"] = ph[src] / n_m - x / 2 * h2[src] / n_h2
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    for src in ("model", "dft_point", "dft_scan"):
+        g = table[f"g_{src}_ev_per_metal"]
+        ref = table.loc[table.groupby(["metal", "pressure_gpa"])["h_per_metal"].idxmin()].set_index(
+            ["metal", "pressure_gpa"])
+        key = pd.MultiIndex.from_frame(table[["metal", "pressure_gpa"]])
+        g0 = ref[f"g_{src}_ev_per_metal"].reindex(key).to_numpy()
+        x0 = ref["h_per_metal"].reindex(key).to_numpy()
+        dx = (table["h_per_metal"] - x0).to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table[f"dH_r_{src}_kj_per_mol_h2"] = np.where(dx > 0, (g - g0) / (dx / 2) * KJ_PER_MOL_PER_EV, np.nan)
+        best = table.groupby(["metal", "pressure_gpa"])[f"g_{src}_ev_per_metal"].idxmin()
+        table[f"with_excess_h2_{src}"] = table.index.isin(best.to_numpy())
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m screening.reference.phase_reactions [CALC] [--labels DIR] [--out CSV]``; exit 2 on bad input."""
+    import warnings
+
+    from screening.calculators import CalculatorError, checkpoint_identity, get_calculator
+    from screening.reference.phase_labels import DEFAULT_OUT_DIR, committed_frames
+
+    warnings.filterwarnings("ignore", module="chgnet")
+    ap = argparse.ArgumentParser(prog="python -m screening.reference.phase_reactions", description=__doc__.split("\n")[0])
+    ap.add_argument("calculator", nargs="?", default="chgnet-hydride")
+    ap.add_argument("--labels", default=str(DEFAULT_OUT_DIR))
+    ap.add_argument("--out", default="reports/phase_reactions.csv")
+    args = ap.parse_args(argv)
+    frames = committed_frames(args.labels)
+    if not frames:
+        print(f"error: no phase labels in {args.labels} (make phase-labels)", file=sys.stderr)
+        return 2
+    try:
+        calc, info = get_calculator(args.calculator)
+    except CalculatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    table = phase_reactions(frames, calc)
+    manifest = json.loads((Path(args.labels) / "manifest.json").read_text())
+    table["model"] = info.label
+    table["model_checkpoint_sha256"] = checkpoint_identity(args.calculator)
+    table["dft_settings"] = json.dumps(manifest.get("dft_settings"), sort_keys=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False, float_format="%.6g")
+    show = table[["metal", "pressure_gpa", "phase", "dft_pressure_gpa", "dH_r_model_kj_per_mol_h2",
+                  "dH_r_dft_point_kj_per_mol_h2", "dH_r_dft_scan_kj_per_mol_h2", "with_excess_h2_model",
+                  "with_excess_h2_dft_scan"]]
+    print(show.to_string(index=False, float_format=lambda v: f"{v:+.1f}"))
+    agree = table.groupby(["metal", "pressure_gpa"]).apply(
+        lambda t: t.loc[t["with_excess_h2_model"], "phase"].tolist() == t.loc[t["with_excess_h2_dft_scan"], "phase"].tolist())
+    print(f"\nphase in excess H2, model = GPAW (scan): {int(agree.sum())} of {len(agree)} (metal, P)")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
