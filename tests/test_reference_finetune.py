@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ase import Atoms
 from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
@@ -274,7 +275,6 @@ def test_command_lines_report_bad_input_with_exit_code_2(tmp_path, capsys):
 
 
 def test_split_keeps_copies_with_their_parent_and_holds_out_whole_metals():
-    from ase import Atoms
 
     from screening.reference.finetune import split_frames
 
@@ -453,6 +453,10 @@ def test_an_oversampled_family_enters_each_epoch_n_times_and_is_fitted_closer(ca
     assert h2_energy_error(weighted.model) < h2_energy_error(plain.model)
     with pytest.raises(CandidateError, match="oversample"):
         FinetuneSettings(oversample=(("h2", 0),))
+    # one metal's frames of a family can be weighted apart from the family's other frames
+    per_metal = FinetuneSettings(oversample=(("phase_relaxed", 4), ("phase_relaxed@La", 1)))
+    la, ca = (Atoms("H2", info={"family": "phase_relaxed", "metal": m}) for m in ("La", "Ca"))
+    assert (per_metal.repeats(la), per_metal.repeats(ca), per_metal.repeats(Atoms("H"))) == (1, 4, 1)
     assert ft.main(["--oversample", "h2"]) == 2
     assert "error: --oversample wants family=n, got 'h2'" in capsys.readouterr().err
 

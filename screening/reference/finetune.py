@@ -123,7 +123,8 @@ class FinetuneSettings:
             on the ``val`` frames (the Trainer's own checkpoint; the training frames when there is no ``val``).
         oversample: ``((family, n), ...)``: a training frame whose ``info["family"]`` is ``family`` enters each epoch
             ``n`` times (an integer weight; e.g. the relaxed reaction phases of an engine system, which are few
-            against the dataset but decide its hull). Only the training set is repeated; errors are per frame.
+            against the dataset but decide its hull). ``"<family>@<metal>"`` weights one metal's frames of that
+            family and wins over the plain family. Only the training set is repeated; errors are per frame.
     """
 
     epochs: int = 10
@@ -170,8 +171,11 @@ class FinetuneSettings:
         object.__setattr__(self, "oversample", pairs)
 
     def repeats(self, atoms) -> int:
-        """How many times a training frame enters each epoch (:attr:`oversample` by its ``info["family"]``)."""
-        return dict(self.oversample).get(str(atoms.info.get("family", "")), 1)
+        """How many times a training frame enters each epoch: :attr:`oversample` by ``"<family>@<metal>"`` (its
+        ``info["family"]`` and ``info["metal"]``), else by ``"<family>"``, else once."""
+        counts = dict(self.oversample)
+        family = str(atoms.info.get("family", ""))
+        return counts.get(f"{family}@{atoms.info.get('metal', '')}", counts.get(family, 1))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -679,7 +683,7 @@ def _csv(text: str) -> tuple[str, ...]:
 
 
 def _family_counts(text: str) -> tuple[tuple[str, int], ...]:
-    """``"phase_relaxed=4,phase_eos=4"`` → ``(("phase_relaxed", 4), ("phase_eos", 4))``."""
+    """``"phase_relaxed=4,phase_eos@Ca=2"`` → ``(("phase_relaxed", 4), ("phase_eos@Ca", 2))``."""
     out = []
     for item in _csv(text):
         family, sep, n = item.partition("=")
