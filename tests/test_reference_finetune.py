@@ -275,7 +275,6 @@ def test_command_lines_report_bad_input_with_exit_code_2(tmp_path, capsys):
 
 
 def test_split_keeps_copies_with_their_parent_and_holds_out_whole_metals():
-
     from screening.reference.finetune import split_frames
 
     frames = []
