@@ -332,8 +332,7 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
         lambda frames, failures: export(frames, plan, settings, out_dir, spec=spec, failures=failures,
                                         label_calculator=label_calculator),
         label_calculator, settings.calculator_settings if label_calculator == "gpaw" else {}, version=code_version(),
-        store=store,
-        scheduler=scheduler, n_workers=n_workers, max_labels=max_labels, export_every_s=export_every_s,
+        store=store, scheduler=scheduler, n_workers=n_workers, max_labels=max_labels, export_every_s=export_every_s,
         progress=progress)
 
 

@@ -120,7 +120,7 @@ def write_table(table: pd.DataFrame, metal: str, out_dir: str | Path | None = No
     """Write ``table`` into ``data/engine/<M>-H/melting.csv`` (atomically): its rows replace the committed rows of the
     same ``candidate_id``, the other committed rows stay (one (H/M, P) per run keeps the others' results). Every row
     carries the potential it was computed with."""
-    from screening.engine.distilled import label_directory
+    from screening.engine.folders import label_directory
     from screening.provenance import atomic_write
 
     path = label_directory(metal, out_dir) / MELTING_FILE

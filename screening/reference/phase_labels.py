@@ -194,8 +194,7 @@ def run_labels(plan: PhasePlan, settings: DFTSettings = DEFAULT_DFT_SETTINGS, *,
         lambda frames, failures: export(frames, plan, settings, out_dir, failures=failures,
                                         label_calculator=label_calculator),
         label_calculator, settings.calculator_settings if label_calculator == "gpaw" else {}, version=code_version(),
-        store=store,
-        scheduler=scheduler, n_workers=n_workers, max_labels=max_labels, export_every_s=export_every_s,
+        store=store, scheduler=scheduler, n_workers=n_workers, max_labels=max_labels, export_every_s=export_every_s,
         progress=progress)
 
 
