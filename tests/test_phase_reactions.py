@@ -38,6 +38,7 @@ def test_hydrogenation_enthalpies_and_the_phase_in_excess_h2_match_hand_values()
     assert not bool(t.loc["PdH/a", "with_excess_h2_dft_point"]) == (g4 < g1)
     assert t.loc["PdH2/c", "metal"] == "Pt" and bool(t.loc["PdH2/c", "with_excess_h2_dft_point"])  # alone at Pt
     assert np.isnan(t.loc["PdH/a", "g_dft_scan_ev_per_metal"])  # one volume: no scan
+    assert not t["with_excess_h2_dft_scan"].any()  # no phase is chosen among incomplete data
     assert np.isfinite(t["g_model_ev_per_metal"]).all()
 
 

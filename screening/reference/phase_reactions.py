@@ -95,8 +95,9 @@ def phase_reactions(frames: Sequence, calculator) -> pd.DataFrame:
         dx = (table["h_per_metal"] - x0).to_numpy()
         with np.errstate(invalid="ignore", divide="ignore"):
             table[f"dH_r_{src}_kj_per_mol_h2"] = np.where(dx > 0, (g - g0) / (dx / 2) * KJ_PER_MOL_PER_EV, np.nan)
-        best = table.groupby(["metal", "pressure_gpa"])[f"g_{src}_ev_per_metal"].idxmin()
-        table[f"with_excess_h2_{src}"] = table.index.isin(best.to_numpy())
+        groups = table.groupby(["metal", "pressure_gpa"])[f"g_{src}_ev_per_metal"]
+        complete = groups.transform(lambda v: bool(v.notna().all())).astype(bool)  # no choice among partial data
+        table[f"with_excess_h2_{src}"] = table.index.isin(groups.idxmin().dropna().to_numpy()) & complete
     return table
 
 
@@ -133,9 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "dH_r_dft_point_kj_per_mol_h2", "dH_r_dft_scan_kj_per_mol_h2", "with_excess_h2_model",
                   "with_excess_h2_dft_scan"]]
     print(show.to_string(index=False, float_format=lambda v: f"{v:+.1f}"))
-    agree = table.groupby(["metal", "pressure_gpa"]).apply(
-        lambda t: t.loc[t["with_excess_h2_model"], "phase"].tolist() == t.loc[t["with_excess_h2_dft_scan"], "phase"].tolist())
-    print(f"\nphase in excess H2, model = GPAW (scan): {int(agree.sum())} of {len(agree)} (metal, P)")
+    chosen = table[table["with_excess_h2_dft_scan"]].set_index(["metal", "pressure_gpa"])["phase"]
+    by_model = table[table["with_excess_h2_model"]].set_index(["metal", "pressure_gpa"])["phase"]
+    agree = chosen.eq(by_model.reindex(chosen.index))
+    print(f"\nphase in excess H2, model = GPAW (scan): {int(agree.sum())} of {len(agree)} (metal, P) with every "
+          f"phase labelled")
     print(f"wrote {args.out}")
     return 0
 
