@@ -482,3 +482,23 @@ def test_shipped_comparison_finetunes_load_offline_and_name_their_make_target(tm
         assert prov["errors"]["engine_holdout_Ca-H"]["n_configs"] > 0
     with pytest.raises(CalculatorError, match=target):
         get_calculator(f"chgnet-hydride:{tmp_path / directory.name}")
+
+
+def test_make_finetune_phases_reads_the_data_of_the_shipped_comparison_model():
+    """``make finetune-phases`` names its label files one by one, so that more metals in ``data/dft_phases`` do not
+    change what it trains on: its ``--data`` arguments hash to the shipped model's data hash."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from screening.calculators import HYDRIDE_PHASES_MODEL_DIR
+    from screening.reference.finetune import dataset_hash, training_files
+
+    root = Path(__file__).resolve().parents[1]
+    makefile = (root / "Makefile").read_text()
+    recipe = re.search(r"^finetune-phases:.*?\n((?:\t.*\n)+)", makefile, re.M).group(1).replace("\\\n", " ")
+    words = shlex.split(recipe)
+    data = [root / words[i + 1] for i, w in enumerate(words) if w == "--data"]
+    assert "--with-engine-labels" in words and len(data) >= 2
+    shipped = json.loads((HYDRIDE_PHASES_MODEL_DIR / "provenance.json").read_text())
+    assert dataset_hash(training_files(data, with_engine_labels=True)) == shipped["data_hash"]
