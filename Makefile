@@ -33,7 +33,7 @@ help:
 	@echo "make proxies    tier 2a: pressure-enthalpy proxies for the top TOP=$(TOP) candidates (CALC=$(CALC), REFINE=gpaw), merged into $(OUT);"
 	@echo "                plots and the relaxed hull structures (CIF, extxyz) in reports/"
 	@echo "make melting    tier 2b: melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR), merged into $(OUT)"
-	@echo "make finetune   the default calculator: CHGNet 0.3.0 fine-tuned on data/dft plus the engine's GPAW labels, reaction phases x4 -> models/chgnet_hydride/ (EPOCHS=14, HOLDOUT=Sr,Sc,Ce: metals never seen, KEEP, OVERSAMPLE=family=n,...)"
+	@echo "make finetune   the default calculator: CHGNet 0.3.0 fine-tuned on data/dft plus the engine's GPAW labels, reaction phases x4 -> models/chgnet_hydride/ (EPOCHS=14, HOLDOUT=Sr,Sc,Ce: metals never seen, KEEP, OVERSAMPLE=family=n or family@metal=n,...)"
 	@echo "make finetune-phases  the same recipe plus the La-H/Y-H reaction-phase labels of data/dft_phases (a comparison model) -> models/chgnet_hydride_phases/"
 	@echo "make finetune-engine  the same data without the oversampling (the previous comparison model) -> models/chgnet_hydride_engine/ (EPOCHS=14, OUT_MODEL=<dir>)"
 	@echo "make engine     tier 3 for the top TOP=1 candidates: trained POD potential + interface MD on dask (SCHEDULER=addr, POTENTIAL=dir, LABELS=gpaw, CHECKPOINT_PS=2: resumable)"

@@ -40,7 +40,7 @@ import pandas as pd
 from screening.errors import CandidateError
 
 from screening.engine.dft_labels import DEFAULT_OUT_DIR as DEFAULT_LABELS_ROOT
-from screening.engine.folders import label_directory
+from screening.engine.folders import folder
 
 _REPO = Path(__file__).resolve().parents[2]
 LABELS_FILE = "distilled_train.extxyz"
@@ -110,6 +110,12 @@ def teacher_phase_cells(metal: str, teacher: str, *, store=None, progress: bool 
 
 def _root(out_dir: str | Path | None) -> Path:
     return Path(DEFAULT_LABELS_ROOT if out_dir is None else out_dir)
+
+
+def label_directory(metal: str, out_dir: str | Path | None = None) -> Path:
+    """``data/engine/<M>-H`` (or under ``out_dir``): where the system's labels and derived engine data live
+    (:func:`screening.engine.folders.folder` under this module's :data:`DEFAULT_LABELS_ROOT`)."""
+    return folder(metal, _root(out_dir))
 
 
 def distilled_frames(metal: str, out_dir: str | Path | None = None) -> list:
