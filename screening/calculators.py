@@ -439,6 +439,26 @@ def _pod_provenance(pot: LammpsPotential) -> dict:
             "training_range": p.get("training_range")}
 
 
+def gpaw_missing_setups(symbols, xc: str = "PBE") -> list[str]:
+    """The elements of ``symbols`` for which the installed GPAW has no PAW dataset (``<X>.<xc>``): GPAW cannot label
+    any cell holding one (the ``gpaw-data`` wheel has none for U, for example). Empty when all are there.
+
+    Raises:
+        CalculatorError: GPAW is not installed (``make setup-dft``).
+    """
+    try:
+        from gpaw.setup_data import search_for_file
+    except ImportError:
+        raise CalculatorError("calculator 'gpaw' is not installed; run 'make setup-dft' first") from None
+    missing = []
+    for symbol in dict.fromkeys(symbols):
+        try:
+            search_for_file(f"{symbol}.{xc}")
+        except (FileNotFoundError, RuntimeError):
+            missing.append(symbol)
+    return missing
+
+
 def _make_gpaw(settings: dict):
     try:
         from gpaw import GPAW, PW

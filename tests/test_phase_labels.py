@@ -83,3 +83,15 @@ def test_metals_labelled_at_other_pressures_keep_their_own_plan(tmp_path):
                                                                     (("Y", "Ba"), (50.0, 100.0))]
     assert _make_command(plans[0]) == "make phase-labels METALS=La PRESSURES=120,160,190"
     assert _make_command({**plans[1], "h_per_metal": (2.0, 4.0)}).endswith("H_PER_METAL=2,4")
+
+
+def test_a_metal_without_a_gpaw_dataset_is_refused_before_anything_runs(capsys, tmp_path):
+    """The gpaw-data wheel has no PBE dataset for U: the command says so and exits 2 instead of failing every label."""
+    pytest.importorskip("gpaw")
+    from screening.calculators import gpaw_missing_setups
+
+    assert gpaw_missing_setups(["La", "U", "H", "U"]) == ["U"]
+    assert main(["--metals", "La,U", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "no PBE PAW dataset for ['U']" in err
+    assert not (tmp_path / "out").exists()
