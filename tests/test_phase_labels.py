@@ -83,6 +83,36 @@ def test_metals_labelled_at_other_pressures_keep_their_own_plan(tmp_path):
                                                                     (("Y", "Ba"), (50.0, 100.0))]
     assert _make_command(plans[0]) == "make phase-labels METALS=La PRESSURES=120,160,190"
     assert _make_command({**plans[1], "h_per_metal": (2.0, 4.0)}).endswith("H_PER_METAL=2,4")
+    # a metal of an earlier plan without any label in the folder (all failed) is not kept as labelled
+    assert [p["metals"] for p in _plans(path, PhasePlan(metals=("Ba",)), present={"Y", "Ba"})] == [["Y"], ("Ba",)]
+
+
+def test_a_committed_cell_rebuilt_with_another_id_is_not_labelled_again(labelled):
+    """A relaxed cell rebuilt on a later run can differ by 1e-12 Å and get another config_id: the campaign loop
+    recognises it as committed and labels nothing."""
+    from screening.engine.config_ids import config_id
+    from screening.reference.campaign import label_into_folder
+
+    root, _, _ = labelled
+    existing = committed_frames(root / "out")
+    rebuilt = []
+    for a in existing[:3]:
+        b = a.copy()
+        b.positions += 1e-9
+        b.info["config_id"] = config_id(b) + "x"
+        rebuilt.append(b)
+    assert not {b.info["config_id"] for b in rebuilt} & {a.info["config_id"] for a in existing}
+    writes = []
+    res = label_into_folder(rebuilt, existing, lambda frames, failures: writes.append(len(frames)), "emt", {},
+                            version="test", store=ResultStore(root / "fresh.sqlite"), n_workers=1, progress=False)
+    assert res["n_labelled"] == len(existing) and writes == [len(existing)]
+    # a cell 2e-3 Å away (the same phase's EOS copy at a neighbouring pressure can be that close) is another label
+    moved = existing[0].copy()
+    moved.set_cell(moved.cell[:] * (1 + 2e-3 / moved.cell.lengths().max()), scale_atoms=True)
+    moved.info["config_id"] = config_id(moved)
+    res = label_into_folder([moved], existing, lambda frames, failures: None, "emt", {}, version="test",
+                            store=ResultStore(root / "fresh.sqlite"), n_workers=1, progress=False)
+    assert res["n_labelled"] == len(existing) + 1
 
 
 def test_a_metal_without_a_gpaw_dataset_is_refused_before_anything_runs(capsys, tmp_path):

@@ -308,7 +308,6 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
     and stay in the folder even if the selection no longer names them (e.g. after the teacher changed). ``label_calculator`` other than
     ``"gpaw"`` (with no settings) and ``spec`` (the pool's, default :meth:`LabelPlan.spec`) are for tests.
     """
-    from screening.engine.config_ids import match_configurations
     from screening.engine.labelling import seed_labels
     from screening.reference.campaign import label_into_folder
     from screening.reference.dataset import code_version
@@ -324,11 +323,9 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
     existing = (old["holdout"] + old["train"]) if old else []  # a cell in both sets stays a hold-out cell
     if existing:
         log.info("%d committed labels of %s put into the result store", seed_labels(existing, store), plan.metal)
-    chosen = selection(plan, spec=spec, store=store, progress=progress)
-    # a committed label covers its cell even when the regenerated pool gave the cell another id (config_ids)
-    done = match_configurations(chosen, existing) if existing else [None] * len(chosen)
+    # a committed label covers its cell even when the regenerated pool gave the cell another id (label_into_folder)
     return label_into_folder(
-        (a for a, d in zip(chosen, done) if d is None), existing,
+        selection(plan, spec=spec, store=store, progress=progress), existing,
         lambda frames, failures: export(frames, plan, settings, out_dir, spec=spec, failures=failures,
                                         label_calculator=label_calculator),
         label_calculator, settings.calculator_settings if label_calculator == "gpaw" else {}, version=code_version(),

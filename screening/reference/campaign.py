@@ -124,11 +124,19 @@ def label_stream(configs: Iterable, calculator: str, settings: dict | Callable[[
     return failures
 
 
+#: Å: a cell within this of a committed one (lattice and positions) is that cell. Rebuilt cells differ by 1e-12 Å
+#: (symmetrised primitive cells) to 1e-5 Å (MD on another CPU); at 150 GPa, 5e-3 Å of lattice is already ~0.1 eV,
+#: and two pressures' EOS copies of one phase can lie that close, so the tolerance stays far below it.
+LABEL_MATCH_TOL_A = 1e-4
+
+
 def label_into_folder(todo: Iterable, existing: Sequence, write: Callable[[list, list], Any], calculator: str,
                       settings: dict, *, version: str, store=None, scheduler: str | None = None,
                       n_workers: int | None = None, max_labels: int | None = None, export_every_s: float = 300.0,
                       progress: bool = True) -> dict:
-    """Label the frames of ``todo`` that ``existing`` (the folder's committed labels) lacks, keeping the folder
+    """Label the frames of ``todo`` that ``existing`` (the folder's committed labels) lacks, by ``config_id`` or as
+    the same configuration within :data:`LABEL_MATCH_TOL_A` (:func:`screening.engine.config_ids.match_configurations`:
+    a cell rebuilt on another run can differ by 1e-12 Å and get another id), keeping the folder
     current: ``write(frames, failures)`` gets every label so far every ``export_every_s`` seconds and once more at
     the end, also on Ctrl-C or SIGTERM, so an interrupted campaign keeps every finished label. New labels carry
     ``version`` (the code version, :func:`screening.reference.dataset.code_version`) in ``info["code_version"]``.
@@ -150,7 +158,10 @@ def label_into_folder(todo: Iterable, existing: Sequence, write: Callable[[list,
             write(list(labelled.values()), failures)
             last[0] = time.monotonic()
 
-    todo = (a for a in todo if str(a.info["config_id"]) not in labelled)
+    from screening.engine.config_ids import match_configurations
+
+    todo = (a for a in todo if str(a.info["config_id"]) not in labelled
+            and (not existing or match_configurations([a], existing, LABEL_MATCH_TOL_A)[0] is None))
     if max_labels is not None:
         todo = itertools.islice(todo, int(max_labels))
     try:

@@ -31,7 +31,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Collection, Iterator, Sequence
 
 from screening.errors import CandidateError
 from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS, DFTSettings
@@ -111,17 +111,18 @@ def committed_frames(out_dir: str | Path = DEFAULT_OUT_DIR) -> list:
     return frames
 
 
-def _plans(manifest_path: Path, plan: PhasePlan) -> list[dict]:
+def _plans(manifest_path: Path, plan: PhasePlan, present: Collection[str] | None = None) -> list[dict]:
     """The plans of a folder's labels: those of its manifest (an older manifest's single ``plan`` too), less the
-    metals ``plan`` labels now, then ``plan``. Each metal's labels come from exactly one plan (its pressures and
-    H contents), so metals made at different pressures share one folder."""
+    metals ``plan`` labels now and (given ``present``) those without a label in the folder, then ``plan``. Each
+    metal's labels come from exactly one plan (its pressures and H contents), so metals made at different pressures
+    share one folder."""
     old: list[dict] = []
     if manifest_path.is_file():
         m = json.loads(manifest_path.read_text())
         old = list(m.get("plans", [m["plan"]] if "plan" in m else []))
     out = []
     for p in old:
-        metals = [x for x in p["metals"] if x not in plan.metals]
+        metals = [x for x in p["metals"] if x not in plan.metals and (present is None or x in present)]
         if metals:
             out.append({**p, "metals": metals})
     return out + [plan.as_dict()]
@@ -161,7 +162,7 @@ def export(frames: Sequence, plan: PhasePlan, settings: DFTSettings, out_dir: st
                          "by_phase": dict(sorted(Counter(str(a.info.get("phase")) for a in group).items())),
                          "by_pressure_gpa": {f"{p:g}": n for p, n in
                                              sorted(Counter(float(a.info["pressure_gpa"]) for a in group).items())}}
-    plans = _plans(out_dir / "manifest.json", plan)
+    plans = _plans(out_dir / "manifest.json", plan, present=set(by_metal))
     manifest = {"kind": "GPAW labels of relaxed reaction phases", "plans": plans,
                 "label_calculator": label_calculator,
                 "dft_settings": settings.as_dict() if label_calculator == "gpaw" else None,
