@@ -8,7 +8,7 @@ from ase import Atoms
 from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from screening.reference.phase_reactions import KJ_PER_MOL_PER_EV, main, phase_reactions
+from screening.reference.phase_reactions import KJ_PER_MOL_PER_EV, error_summary, main, phase_reactions
 from screening.relax import EV_PER_GPA_A3
 
 P = 100.0
@@ -58,6 +58,17 @@ def test_a_volume_scan_finds_the_minimum_of_a_parabola():
     expected = h_min(-10.0, 20.0, 1.0) - 0.5 * h_min(-6.0, 5.0, 10.0)
     assert t.loc["PdH/a", "g_dft_scan_ev_per_metal"] == pytest.approx(expected, abs=1e-4)
     assert t.loc["PdH/a", "g_dft_point_ev_per_metal"] > expected  # the cell is not at its DFT equilibrium at P
+
+
+def test_the_error_summary_is_the_rms_over_reactions():
+    import pandas as pd
+
+    t = pd.DataFrame({"metal": ["A", "A", "B", "B"], "dH_r_model_kj_per_mol_h2": [3.0, -1.0, 2.0, np.nan],
+                      "dH_r_dft_scan_kj_per_mol_h2": [0.0, 3.0, 0.0, 1.0], "dH_r_dft_point_kj_per_mol_h2": [1.0, 3.0, 0.0, 1.0]})
+    s = error_summary(t)
+    assert s.loc["A", "n"] == 2 and s.loc["A", "model_rms"] == pytest.approx(np.sqrt((9 + 16) / 2))
+    assert s.loc["A", "model_mean"] == pytest.approx(-0.5) and s.loc["B", "n"] == 1
+    assert s.loc["all", "n"] == 3 and s.loc["all", "dft_point_rms"] == pytest.approx(np.sqrt(1 / 3))
 
 
 def test_an_empty_label_folder_is_an_error_naming_it(tmp_path, capsys):
