@@ -25,7 +25,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: bench-dft dft-convergence label-convergence engine-labels phase-labels phase-reactions engine-fit engine-teacher engine-distill engine-active engine-melting engine-capacity engine-snap dft-data help install screen test finetune finetune-engine finetune-phases bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: bench-dft dft-convergence label-convergence engine-labels phase-labels phase-reactions engine-fit engine-teacher engine-distill engine-active engine-melting engine-capacity engine-snap dft-data help install screen test finetune finetune-engine finetune-phases finetune-all-phases bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
@@ -35,6 +35,7 @@ help:
 	@echo "make melting    tier 2b: melting temperature for the top TOP candidates (CALC, STRUCTURES=dir of CIF/POSCAR), merged into $(OUT)"
 	@echo "make finetune   the default calculator: CHGNet 0.3.0 fine-tuned on data/dft plus the engine's GPAW labels, reaction phases x4 -> models/chgnet_hydride/ (EPOCHS=14, HOLDOUT=Sr,Sc,Ce: metals never seen, KEEP, OVERSAMPLE=family=n or family@metal=n,...)"
 	@echo "make finetune-phases  the same recipe plus the La-H/Y-H reaction-phase labels of data/dft_phases (a comparison model) -> models/chgnet_hydride_phases/"
+	@echo "make finetune-all-phases  the same recipe plus every reaction-phase label of data/dft_phases (nine systems; Ca-H phases x4, the others x1) -> models/chgnet_hydride_all_phases/ (a candidate default)"
 	@echo "make finetune-engine  the same data without the oversampling (the previous comparison model) -> models/chgnet_hydride_engine/ (EPOCHS=14, OUT_MODEL=<dir>)"
 	@echo "make engine     tier 3 for the top TOP=1 candidates: trained POD potential + interface MD on dask (SCHEDULER=addr, POTENTIAL=dir, LABELS=gpaw, CHECKPOINT_PS=2: resumable)"
 	@echo "make engine-demo  tier 3 on the seed system: Ca-H potential, errors vs GPAW, CaH2/H2 at 40 GPa, 1473 K and 300 K"
@@ -99,6 +100,14 @@ finetune-phases: $(STAMP)
 	$(PY) -m screening.reference.finetune --data data/dft --data data/dft_phases/La.extxyz --data data/dft_phases/Y.extxyz --with-engine-labels \
 		--out $(or $(OUT_MODEL),models/chgnet_hydride_phases) --epochs $(or $(EPOCHS),14) --keep best_val_energy --threads 1 \
 		--oversample "$(or $(OVERSAMPLE),$(DEFAULT_OVERSAMPLE))"
+
+# The default's recipe plus every reaction-phase label of data/dft_phases (nine systems), the Ca-H phases x4 and the
+# others x1 (a per-metal weight): a candidate default, chgnet-hydride:models/chgnet_hydride_all_phases (~900 frames
+# per epoch, ~7 min per epoch on one thread, ~100 min; resumable from <cache>/finetune).
+finetune-all-phases: $(STAMP)
+	$(PY) -m screening.reference.finetune --data data/dft --data data/dft_phases --with-engine-labels \
+		--out $(or $(OUT_MODEL),models/chgnet_hydride_all_phases) --epochs $(or $(EPOCHS),14) --keep best_val_energy --threads 1 \
+		--oversample "$(or $(OVERSAMPLE),phase_relaxed@Ca=4,phase_eos@Ca=4)"
 
 # The general fine-tune with every tier-3 system's GPAW training labels as well (data/dft + data/engine/<M>-H/
 # train_gpaw.extxyz; the engine hold-outs stay unseen and are measured): chgnet-hydride:models/chgnet_hydride_engine.
