@@ -17,6 +17,8 @@ TOP    ?= 5
 CALC   ?= chgnet-hydride
 # families a default fine-tune repeats in every epoch (make finetune; a comma inside $(or ...) would split it)
 DEFAULT_OVERSAMPLE := phase_relaxed=4,phase_eos=4
+# make finetune-all-phases: only the Ca-H phases x4 (per-metal weights), every other system's phases once
+ALL_PHASES_OVERSAMPLE := phase_relaxed@Ca=4,phase_eos@Ca=4
 export SCREENING_CACHE_DIR ?= $(CURDIR)/.cache
 
 SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
@@ -107,7 +109,7 @@ finetune-phases: $(STAMP)
 finetune-all-phases: $(STAMP)
 	$(PY) -m screening.reference.finetune --data data/dft --data data/dft_phases --with-engine-labels \
 		--out $(or $(OUT_MODEL),models/chgnet_hydride_all_phases) --epochs $(or $(EPOCHS),14) --keep best_val_energy --threads 1 \
-		--oversample "$(or $(OVERSAMPLE),phase_relaxed@Ca=4,phase_eos@Ca=4)"
+		--oversample "$(or $(OVERSAMPLE),$(ALL_PHASES_OVERSAMPLE))"
 
 # The general fine-tune with every tier-3 system's GPAW training labels as well (data/dft + data/engine/<M>-H/
 # train_gpaw.extxyz; the engine hold-outs stay unseen and are measured): chgnet-hydride:models/chgnet_hydride_engine.
