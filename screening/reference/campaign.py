@@ -145,6 +145,8 @@ def label_into_folder(todo: Iterable, existing: Sequence, write: Callable[[list,
     """
     import itertools
 
+    from screening.engine.config_ids import match_configurations
+
     labelled = {str(a.info["config_id"]): a for a in existing}
     failures: list[dict] = []
     last = [time.monotonic()]
@@ -157,8 +159,6 @@ def label_into_folder(todo: Iterable, existing: Sequence, write: Callable[[list,
         if time.monotonic() - last[0] > export_every_s:
             write(list(labelled.values()), failures)
             last[0] = time.monotonic()
-
-    from screening.engine.config_ids import match_configurations
 
     todo = (a for a in todo if str(a.info["config_id"]) not in labelled
             and (not existing or match_configurations([a], existing, LABEL_MATCH_TOL_A)[0] is None))

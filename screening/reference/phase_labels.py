@@ -14,8 +14,8 @@ and ``phase_eos``, the ones the fine-tunes repeat in every epoch; ``make finetun
 each stored in the result store as it arrives and exported every few minutes and at the end (also on Ctrl-C or
 SIGTERM) to ``<out>/<M>.extxyz`` with per-frame provenance, plus ``<out>/manifest.json`` (the plan of each metal,
 settings, relaxing calculator and its checkpoint, code version, counts, file hashes). Metals made at different
-pressures are labelled by separate calls into the same folder; each keeps its own plan. Committed labels are put back into the store
-on a fresh machine (:func:`screening.engine.labelling.seed_labels`) and never recomputed.
+pressures are labelled by separate calls into the same folder; each keeps its own plan. Committed labels are put
+back into the store on a fresh machine (:func:`screening.engine.labelling.seed_labels`) and never recomputed.
 
 Never label a metal that a fine-tune keeps unseen (:data:`~screening.reference.dataset.UNSEEN_METALS`): its
 benchmark would no longer measure transfer. The command refuses them.
@@ -131,7 +131,8 @@ def _plans(manifest_path: Path, plan: PhasePlan, present: Collection[str] | None
 def _make_command(plan: dict) -> str:
     """The ``make phase-labels`` call that regenerates one plan's labels."""
     d = PhasePlan()
-    cmd = f"make phase-labels METALS={','.join(plan['metals'])} PRESSURES={','.join(f'{p:g}' for p in plan['pressures_gpa'])}"
+    pressures = ",".join(f"{p:g}" for p in plan["pressures_gpa"])
+    cmd = f"make phase-labels METALS={','.join(plan['metals'])} PRESSURES={pressures}"
     if tuple(plan["h_per_metal"]) != d.h_per_metal:
         cmd += f" H_PER_METAL={','.join(f'{h:g}' for h in plan['h_per_metal'])}"
     return cmd

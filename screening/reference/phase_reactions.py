@@ -109,7 +109,8 @@ def error_summary(table: pd.DataFrame) -> pd.DataFrame:
         point=lambda t: t["dH_r_dft_point_kj_per_mol_h2"] - t["dH_r_dft_scan_kj_per_mol_h2"])
 
     def row(t: pd.DataFrame) -> dict:
-        return {"n": len(t), "model_rms": float(np.sqrt((t["model"] ** 2).mean())), "model_mean": float(t["model"].mean()),
+        return {"n": len(t), "model_rms": float(np.sqrt((t["model"] ** 2).mean())),
+                "model_mean": float(t["model"].mean()),
                 "dft_point_rms": float(np.sqrt((t["point"] ** 2).mean()))}
 
     rows = {metal: row(t) for metal, t in d.groupby("metal")}
@@ -125,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from screening.reference.phase_labels import DEFAULT_OUT_DIR, committed_frames
 
     warnings.filterwarnings("ignore", module="chgnet")
-    ap = argparse.ArgumentParser(prog="python -m screening.reference.phase_reactions", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m screening.reference.phase_reactions",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("calculator", nargs="?", default="chgnet-hydride")
     ap.add_argument("--labels", default=str(DEFAULT_OUT_DIR))
     ap.add_argument("--out", default="reports/phase_reactions.csv")
