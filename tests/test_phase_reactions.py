@@ -75,3 +75,14 @@ def test_an_empty_label_folder_is_an_error_naming_it(tmp_path, capsys):
     assert main(["--labels", str(tmp_path), "--out", str(tmp_path / "x.csv")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and str(tmp_path) in err and not (tmp_path / "x.csv").exists()
+
+
+def test_the_parity_figure_is_written(tmp_path):
+    import pandas as pd
+
+    from screening.reference.phase_reactions import plot_parity
+
+    t = pd.DataFrame({"metal": ["A", "A", "B"], "pressure_gpa": [50.0, 100.0, 50.0],
+                      "dH_r_model_kj_per_mol_h2": [-10.0, 5.0, np.nan], "dH_r_dft_scan_kj_per_mol_h2": [-20.0, 1.0, 3.0]})
+    path = plot_parity(t, tmp_path / "sub" / "parity.png", "toy model")
+    assert path.is_file() and path.stat().st_size > 1000

@@ -101,6 +101,42 @@ def phase_reactions(frames: Sequence, calculator) -> pd.DataFrame:
     return table
 
 
+def plot_parity(table: pd.DataFrame, path: str | Path, model_label: str) -> Path:
+    """ΔH_r by the model against the GPAW volume scan, one colour per metal, marker by pressure; the diagonal and
+    the zero lines (a point off the diagonal across a zero line has the wrong sign)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from matplotlib.lines import Line2D
+
+    t = table.dropna(subset=["dH_r_model_kj_per_mol_h2", "dH_r_dft_scan_kj_per_mol_h2"])
+    fig, ax = plt.subplots(figsize=(6.0, 5.5))
+    markers = dict(zip(sorted(t["pressure_gpa"].unique()), "ov^sDP*X"))
+    metals = sorted(t["metal"].unique())
+    for i, metal in enumerate(metals):
+        for p, gp in t[t["metal"] == metal].groupby("pressure_gpa"):
+            ax.scatter(gp["dH_r_dft_scan_kj_per_mol_h2"], gp["dH_r_model_kj_per_mol_h2"], color=f"C{i % 10}",
+                       marker=markers[p], s=28)
+    lim = np.nanmax(np.abs(t[["dH_r_model_kj_per_mol_h2", "dH_r_dft_scan_kj_per_mol_h2"]].to_numpy())) * 1.05
+    ax.plot([-lim, lim], [-lim, lim], "k-", lw=0.8)
+    ax.axhline(0, color="0.6", lw=0.6)
+    ax.axvline(0, color="0.6", lw=0.6)
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="ΔH_r, GPAW PBE volume scan (kJ/mol H2)",
+           ylabel=f"ΔH_r, {model_label} (kJ/mol H2)", title="MH_x0 + H2 → MH_x at the model's relaxed cells")
+    by_metal = [Line2D([], [], color=f"C{i % 10}", marker="o", ls="", label=m) for i, m in enumerate(metals)]
+    by_p = [Line2D([], [], color="k", marker=m, ls="", label=f"{p:g} GPa") for p, m in markers.items()]
+    ax.add_artist(ax.legend(handles=by_metal, fontsize=7, ncol=2, loc="upper left"))
+    ax.legend(handles=by_p, fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
 def error_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per metal (and ``all``): the number of reactions, the RMS and mean of model − GPAW scan ΔH_r, and the RMS of
     GPAW single point − GPAW scan (how much the volume scan moves the DFT number), in kJ/mol H2."""
@@ -131,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("calculator", nargs="?", default="chgnet-hydride")
     ap.add_argument("--labels", default=str(DEFAULT_OUT_DIR))
     ap.add_argument("--out", default="reports/phase_reactions.csv")
+    ap.add_argument("--plot", default=None, help="parity figure (default: the CSV's path with .png)")
     args = ap.parse_args(argv)
     frames = committed_frames(args.labels)
     if not frames:
@@ -148,6 +185,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     table["dft_settings"] = json.dumps(manifest.get("dft_settings"), sort_keys=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False, float_format="%.6g")
+    from screening.figure_provenance import write_plot_provenance
+
+    png = plot_parity(table, args.plot or Path(args.out).with_suffix(".png"), info.name)
+    write_plot_provenance(png, info, {"labels": str(args.labels), "dft_settings": manifest.get("dft_settings")},
+                          "Hydrogenation enthalpies of the labelled reaction phases: the model against GPAW "
+                          "(volume scan through the EOS copies) at the model's relaxed cells.")
     show = table[["metal", "pressure_gpa", "phase", "dft_pressure_gpa", "dH_r_model_kj_per_mol_h2",
                   "dH_r_dft_point_kj_per_mol_h2", "dH_r_dft_scan_kj_per_mol_h2", "with_excess_h2_model",
                   "with_excess_h2_dft_scan"]]
@@ -159,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     agree = chosen.eq(by_model.reindex(chosen.index))
     print(f"\nphase in excess H2, model = GPAW (scan): {int(agree.sum())} of {len(agree)} (metal, P) with every "
           f"phase labelled")
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out}, {png}")
     return 0
 
 
