@@ -29,9 +29,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from screening.proxies.enthalpy import EV_TO_KJ_PER_MOL as KJ_PER_MOL_PER_EV
 from screening.relax import EV_PER_GPA_A3
-
-KJ_PER_MOL_PER_EV = 96.485
 
 
 def _enthalpies(frames: list, p: float) -> dict:
@@ -60,18 +59,20 @@ def phase_reactions(frames: Sequence, calculator) -> pd.DataFrame:
     groups: dict = {}
     for a in frames:
         groups.setdefault((str(a.info["metal"]), float(a.info["pressure_gpa"]), str(a.info["phase"])), []).append(a)
+    def with_model(ph: dict, p: float) -> dict:
+        b = ph["base"].copy()
+        b.calc = calculator
+        ph["model"] = b.get_potential_energy() + p * EV_PER_GPA_A3 * b.get_volume()
+        return ph
+
     # solid H2 at P is one cell whatever the metal: its label is stored once, under the metal labelled first
-    h2_frames = {k[1]: v for k, v in groups.items() if k[2] == "H2"}
+    h2_at = {k[1]: with_model(_enthalpies(v, k[1]), k[1]) for k, v in groups.items() if k[2] == "H2"}
     for metal, p in sorted({k[:2] for k in groups if k[2] != "H2"}):
-        if p not in h2_frames:
+        if p not in h2_at:
             continue
-        phases = {k[2]: _enthalpies(v, p) for k, v in groups.items() if k[:2] == (metal, p) and k[2] != "H2"}
-        phases["H2"] = _enthalpies(h2_frames[p], p)
-        for ph in phases.values():
-            b = ph["base"].copy()
-            b.calc = calculator
-            ph["model"] = b.get_potential_energy() + p * EV_PER_GPA_A3 * b.get_volume()
-        h2 = phases.pop("H2")
+        phases = {k[2]: with_model(_enthalpies(v, p), p) for k, v in groups.items()
+                  if k[:2] == (metal, p) and k[2] != "H2"}
+        h2 = h2_at[p]
         n_h2 = len(h2["base"]) / 2
         for name, ph in phases.items():
             comp = Composition(ph["base"].get_chemical_formula())
@@ -85,19 +86,18 @@ def phase_reactions(frames: Sequence, calculator) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if table.empty:
         return table
+    # the reference phase of each (metal, P): its lowest labelled H/M
+    ref = table.loc[table.groupby(["metal", "pressure_gpa"])["h_per_metal"].idxmin()].set_index(
+        ["metal", "pressure_gpa"]).reindex(pd.MultiIndex.from_frame(table[["metal", "pressure_gpa"]]))
+    dx = (table["h_per_metal"] - ref["h_per_metal"].to_numpy()).to_numpy()
     for src in ("model", "dft_point", "dft_scan"):
         g = table[f"g_{src}_ev_per_metal"]
-        ref = table.loc[table.groupby(["metal", "pressure_gpa"])["h_per_metal"].idxmin()].set_index(
-            ["metal", "pressure_gpa"])
-        key = pd.MultiIndex.from_frame(table[["metal", "pressure_gpa"]])
-        g0 = ref[f"g_{src}_ev_per_metal"].reindex(key).to_numpy()
-        x0 = ref["h_per_metal"].reindex(key).to_numpy()
-        dx = (table["h_per_metal"] - x0).to_numpy()
+        g0 = ref[f"g_{src}_ev_per_metal"].to_numpy()
         with np.errstate(invalid="ignore", divide="ignore"):
             table[f"dH_r_{src}_kj_per_mol_h2"] = np.where(dx > 0, (g - g0) / (dx / 2) * KJ_PER_MOL_PER_EV, np.nan)
-        groups = table.groupby(["metal", "pressure_gpa"])[f"g_{src}_ev_per_metal"]
-        complete = groups.transform(lambda v: bool(v.notna().all())).astype(bool)  # no choice among partial data
-        table[f"with_excess_h2_{src}"] = table.index.isin(groups.idxmin().dropna().to_numpy()) & complete
+        by_system = table.groupby(["metal", "pressure_gpa"])[f"g_{src}_ev_per_metal"]
+        complete = by_system.transform(lambda v: bool(v.notna().all())).astype(bool)  # no choice among partial data
+        table[f"with_excess_h2_{src}"] = table.index.isin(by_system.idxmin().dropna().to_numpy()) & complete
     return table
 
 
