@@ -459,6 +459,20 @@ def gpaw_missing_setups(symbols, xc: str = "PBE") -> list[str]:
     return missing
 
 
+def require_gpaw(symbols=(), xc: str = "PBE") -> None:
+    """Check, before a labelling campaign starts, that GPAW is installed and has a PAW dataset for every element of
+    ``symbols``.
+
+    Raises:
+        CalculatorError: GPAW is missing (naming ``make setup-dft``), or it has no dataset for some elements
+            (naming them).
+    """
+    get_calculator("gpaw")
+    missing = gpaw_missing_setups(symbols, xc)
+    if missing:
+        raise CalculatorError(f"GPAW has no {xc} PAW dataset for {missing}: cells holding them cannot be labelled")
+
+
 def _make_gpaw(settings: dict):
     try:
         from gpaw import GPAW, PW

@@ -115,13 +115,21 @@ def test_a_committed_cell_rebuilt_with_another_id_is_not_labelled_again(labelled
     assert res["n_labelled"] == len(existing) + 1
 
 
-def test_a_metal_without_a_gpaw_dataset_is_refused_before_anything_runs(capsys, tmp_path):
-    """The gpaw-data wheel has no PBE dataset for U: the command says so and exits 2 instead of failing every label."""
+@pytest.mark.parametrize("command, argv", [
+    ("screening.reference.phase_labels", ["--metals", "La,U"]),  # make phase-labels
+    ("screening.engine.dft_labels", ["--metal", "U"]),  # make engine-labels
+    ("screening.reference.dataset", ["--metals", "Ca,U"]),  # make dft-data
+])
+def test_a_metal_without_a_gpaw_dataset_is_refused_before_anything_runs(capsys, tmp_path, command, argv):
+    """The gpaw-data wheel has no PBE dataset for U: every labelling command says so and exits 2 instead of failing
+    every label."""
+    import importlib
+
     pytest.importorskip("gpaw")
     from screening.calculators import gpaw_missing_setups
 
     assert gpaw_missing_setups(["La", "U", "H", "U"]) == ["U"]
-    assert main(["--metals", "La,U", "--out", str(tmp_path / "out")]) == 2
+    assert importlib.import_module(command).main([*argv, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "no PBE PAW dataset for ['U']" in err
     assert not (tmp_path / "out").exists()

@@ -359,14 +359,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
-    from screening.calculators import CalculatorError, get_calculator
+    from screening.calculators import CalculatorError, require_gpaw
 
     try:
         plan = LabelPlan(metal=args.metal, h_per_metal=_floats(args.h_per_metal), pressures_gpa=_floats(args.pressures),
                          max_atoms=args.max_atoms, n_train=args.n_train, n_holdout=args.n_holdout,
                          teacher=args.teacher, phase_pressures_gpa=_floats(args.phase_pressures))
         plan.spec()  # bad metal or H/M: an error before any work
-        get_calculator("gpaw")  # without GPAW: an error naming make setup-dft
+        require_gpaw((plan.metal, "H"))  # without GPAW or the metal's PAW dataset: an error before any work
     except (CandidateError, CalculatorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

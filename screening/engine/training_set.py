@@ -544,11 +544,12 @@ def label_training_configurations(configs: Sequence, calculator: Any, *, store=N
     labels in this process (:func:`~screening.engine.labelling.label_configurations`).
     """
     if isinstance(calculator, str) and calculator == "gpaw":
-        from screening.calculators import get_calculator
+        from screening.calculators import require_gpaw
         from screening.reference.campaign import label_distributed
         from screening.reference.dft_settings import DEFAULT_DFT_SETTINGS
 
-        get_calculator("gpaw")  # without GPAW: an error naming make setup-dft, before a cluster starts
+        # without GPAW or an element's PAW dataset: an error naming it, before a cluster starts
+        require_gpaw(sorted({s for a in configs for s in a.get_chemical_symbols()}))
         labelled, failures = label_distributed(configs, "gpaw", [DEFAULT_DFT_SETTINGS.calculator_settings(a)
                                                                   for a in configs], store=store, progress=progress)
         return [a for a in labelled if a is not None], failures

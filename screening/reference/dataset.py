@@ -493,9 +493,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
+    from screening.calculators import CalculatorError, require_gpaw
+
     try:
         plan = DatasetPlan(metals=tuple(m.strip() for m in args.metals.split(",") if m.strip())) if args.metals else DatasetPlan()
-    except CandidateError as exc:
+        require_gpaw(plan.metals)  # without GPAW or a metal's PAW dataset (U): an error before any work
+    except (CandidateError, CalculatorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from screening.reference.campaign import campaign_exit_code

@@ -222,17 +222,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
-    from screening.calculators import CalculatorError, get_calculator, gpaw_missing_setups
+    from screening.calculators import CalculatorError, require_gpaw
 
     try:
         metals = tuple(m.strip() for m in args.metals.split(",") if m.strip())
         plan = PhasePlan(metals=metals, pressures_gpa=_floats(args.pressures, "--pressures"),
                          h_per_metal=_floats(args.h_per_metal, "--h-per-metal"), with_metal=args.with_metal,
                          calculator=args.calculator)
-        get_calculator("gpaw")  # without GPAW: an error naming make setup-dft
-        missing = gpaw_missing_setups(metals)
-        if missing:
-            raise CandidateError(f"GPAW has no PBE PAW dataset for {missing}: their phases cannot be labelled")
+        require_gpaw(metals)  # without GPAW, or without a metal's PAW dataset (U): an error before any work
     except (CandidateError, CalculatorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
