@@ -112,3 +112,14 @@ def test_candidates_grow_the_basis_and_the_energy_weight():
     assert sizes["2b8-3b6x3-we1"] < sizes["2b10-3b8x4-we1"] < sizes["2b10-3b8x4-4b4x2-we1"]
     assert sel.POD_CANDIDATES["2b8-3b6x3-we1"] == PodSettings()  # the CHGNet-era default is among them
     assert np.unique([s.weight_energy for s in sel.POD_CANDIDATES.values()]).tolist() == [1.0, 10.0, 100.0]
+
+
+def test_cutoff_candidates_differ_from_their_base_only_in_the_cutoff():
+    from dataclasses import replace
+
+    base = sel.ALL_POD_CANDIDATES["2b10-3b8x4-4b4x2-we10-pw100"]
+    short = sel.ALL_POD_CANDIDATES["2b10-3b8x4-4b4x2-we10-pw100-rc4"]
+    assert base.rcut == 4.5 and short.rcut == 4.0
+    assert replace(short, rcut=base.rcut) == base
+    assert all(f"{name}-rc4" in sel.ALL_POD_CANDIDATES for name in sel.POD_CANDIDATES)
+    assert not any(name.endswith("-rc4") for name in sel.POD_CANDIDATES)  # make engine-fit's grid is unchanged

@@ -62,10 +62,17 @@ def _with_phase_weight(settings: PodSettings, weight: float) -> PodSettings:
 _PLAIN: dict[str, PodSettings] = {
     f"{name}-we{w:g}": replace(PodSettings(), weight_energy=float(w), **basis)
     for name, basis in _BASES.items() for w in (1, 10, 100)}
-#: candidate settings by name: each basis with energy weight 1 (the CHGNet-era default), 10 and 100, and each of
-#: those with the reaction-phase cells weighted by :data:`PHASE_WEIGHTS` (``<name>-pw<weight>``)
-ALL_POD_CANDIDATES: dict[str, PodSettings] = {
+#: outer cutoffs (Å) besides the default 4.5 (the ``-rc`` candidates). The cost of POD MD grows with the neighbours
+#: inside the cutoff (three- and four-body terms with their square and cube), and the speed target is the engine's;
+#: 4.0 Å still holds the first Ca-H and Ca-Ca shells at 20-60 GPa (Ca-Ca ~3.0-3.4 Å)
+CUTOFFS = (4.0,)
+_WEIGHTED: dict[str, PodSettings] = {
     **_PLAIN, **{f"{k}-pw{pw:g}": _with_phase_weight(v, pw) for k, v in _PLAIN.items() for pw in PHASE_WEIGHTS}}
+#: candidate settings by name: each basis with energy weight 1 (the CHGNet-era default), 10 and 100, each of those
+#: with the reaction-phase cells weighted by :data:`PHASE_WEIGHTS` (``<name>-pw<weight>``), and each of all these
+#: with an outer cutoff of :data:`CUTOFFS` (``<name>-rc<r>``)
+ALL_POD_CANDIDATES: dict[str, PodSettings] = {
+    **_WEIGHTED, **{f"{k}-rc{rc:g}": replace(v, rcut=float(rc)) for k, v in _WEIGHTED.items() for rc in CUTOFFS}}
 #: the candidates cross-validated on the committed DFT labels (``make engine-fit``): the three smaller bases
 #: without phase weights; the largest has more coefficients than a few hundred small cells can fix
 POD_CANDIDATES: dict[str, PodSettings] = {k: v for k, v in _PLAIN.items() if not k.startswith("2b12")}
