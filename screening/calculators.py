@@ -65,9 +65,13 @@ HYDRIDE_ENGINE_MODEL_DIR = HYDRIDE_MODEL_DIR.with_name("chgnet_hydride_engine")
 #: The default's recipe with the La–H/Y–H reaction-phase labels of ``data/dft_phases`` as well (``make
 #: finetune-phases``; a comparison model): ``chgnet-hydride:models/chgnet_hydride_phases``.
 HYDRIDE_PHASES_MODEL_DIR = HYDRIDE_MODEL_DIR.with_name("chgnet_hydride_phases")
+#: The default's recipe with every reaction-phase label of ``data/dft_phases`` (nine systems; ``make
+#: finetune-all-phases``; a comparison model): ``chgnet-hydride:models/chgnet_hydride_all_phases``.
+HYDRIDE_ALL_PHASES_MODEL_DIR = HYDRIDE_MODEL_DIR.with_name("chgnet_hydride_all_phases")
 #: Which make target builds a model folder of the repository (others: ``make finetune``, the generic recipe).
 MODEL_MAKE_TARGETS = {"chgnet_hydride": HYDRIDE_MAKE_TARGET, "chgnet_hydride_engine": "make finetune-engine",
-                      "chgnet_hydride_phases": "make finetune-phases"}
+                      "chgnet_hydride_phases": "make finetune-phases",
+                      "chgnet_hydride_all_phases": "make finetune-all-phases"}
 
 
 #: The registry name used when no calculator is given: CHGNet 0.3.0 fine-tuned on the project's GPAW data

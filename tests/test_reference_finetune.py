@@ -463,6 +463,7 @@ def test_an_oversampled_family_enters_each_epoch_n_times_and_is_fitted_closer(ca
 @pytest.mark.parametrize("attr, metal, target, data_file", [
     ("HYDRIDE_ENGINE_MODEL_DIR", "Ca", "make finetune-engine", "train_gpaw.extxyz"),  # + the engine's Ca-H labels
     ("HYDRIDE_PHASES_MODEL_DIR", "La", "make finetune-phases", "dft_phases"),  # + the La-H/Y-H phase labels
+    ("HYDRIDE_ALL_PHASES_MODEL_DIR", "Ca", "make finetune-all-phases", "dft_phases"),  # + every system's phases
 ])
 def test_shipped_comparison_finetunes_load_offline_and_name_their_make_target(tmp_path, attr, metal, target,
                                                                                data_file):
