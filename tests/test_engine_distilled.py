@@ -238,3 +238,16 @@ def test_refit_from_the_committed_ca_h_distilled_labels_reproduces_their_reporte
     for col in ("energy_rmse_mev_per_atom", "forces_rmse_ev_per_a"):
         # a deterministic least-squares fit: the refit agrees to well within the reported error itself
         assert (new[col] - old.loc[new.index, col]).abs().max() <= 0.02 * old[col].abs().max() + 1e-6, col
+
+
+def test_make_engine_distill_considers_the_committed_choice():
+    """``make engine-distill`` (the default candidate list) can reproduce the committed POD choice: every default
+    candidate is a known setting, and the recorded winner is among them."""
+    from screening.engine.distilled import DISTILL_CANDIDATES, SELECTION_FILE, label_directory
+    from screening.engine.pod_selection import ALL_POD_CANDIDATES
+
+    assert set(DISTILL_CANDIDATES) <= set(ALL_POD_CANDIDATES)
+    record = label_directory("Ca") / SELECTION_FILE
+    if not record.is_file():
+        pytest.skip("no committed Ca-H selection")
+    assert json.loads(record.read_text())["candidate"] in DISTILL_CANDIDATES

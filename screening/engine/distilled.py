@@ -66,10 +66,12 @@ H2_SCREEN_PS = 5.0
 #: energy weights that matter (the two-body-and-small-three-body basis cannot follow even the teacher:
 #: engine-capacity; energy weight 1 was the worst four-body candidate by far, 566 meV/atom in this CV); and the
 #: four-body basis with the reaction-phase cells weighted (``-pw``): unweighted, every fit put I4/mmm CaH4
-#: 60-70 meV/atom above its hull at 40 GPa, where the teacher has it on the hull
+#: 60-70 meV/atom above its hull at 40 GPa, where the teacher has it on the hull; and the two four-body weight-10
+#: candidates at the 4.0 Å cutoff (``-rc4``: POD's MD cost falls with the neighbours inside the cutoff; the
+#: phase-weighted one was chosen on 2026-11-28 from five of these)
 DISTILL_CANDIDATES = ("2b10-3b8x4-we10", "2b10-3b8x4-4b4x2-we1", "2b10-3b8x4-4b4x2-we10", "2b10-3b8x4-4b4x2-we100",
                       "2b12-3b10x6-4b6x3-we10", "2b12-3b10x6-4b6x3-we100", "2b10-3b8x4-4b4x2-we10-pw100",
-                      "2b10-3b8x4-4b4x2-we10-pw1000")
+                      "2b10-3b8x4-4b4x2-we10-pw1000", "2b10-3b8x4-4b4x2-we10-rc4", "2b10-3b8x4-4b4x2-we10-pw100-rc4")
 
 
 def distilled_set(pool: Sequence, dft_train: Sequence, dft_holdout: Sequence, domain: dict | None = None) -> list:
