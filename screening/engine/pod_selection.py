@@ -63,8 +63,9 @@ _PLAIN: dict[str, PodSettings] = {
     f"{name}-we{w:g}": replace(PodSettings(), weight_energy=float(w), **basis)
     for name, basis in _BASES.items() for w in (1, 10, 100)}
 #: outer cutoffs (Å) besides the default 4.5 (the ``-rc`` candidates). The cost of POD MD grows with the neighbours
-#: inside the cutoff (three- and four-body terms with their square and cube), and the speed target is the engine's;
-#: 4.0 Å still holds the first Ca-H and Ca-Ca shells at 20-60 GPa (Ca-Ca ~3.0-3.4 Å)
+#: inside the cutoff (three- and four-body terms with their square and cube), and the speed target is the engine's.
+#: In the Ca-H phases relaxed at 20-60 GPa the nearest Ca-H is 2.0-2.3 Å and the nearest Ca-Ca 2.7-3.9 Å; in the
+#: H-richest clathrates (CaH9, CaH10: 3.4-3.9 Å) that first Ca-Ca shell sits only just inside 4.0 Å
 CUTOFFS = (4.0,)
 _WEIGHTED: dict[str, PodSettings] = {
     **_PLAIN, **{f"{k}-pw{pw:g}": _with_phase_weight(v, pw) for k, v in _PLAIN.items() for pw in PHASE_WEIGHTS}}
