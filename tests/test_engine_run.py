@@ -78,6 +78,9 @@ def test_local_cluster_matches_serial(tmp_path):
             assert np.isnan(a.loc[cid, "engine_liquid_fraction_core"])
         assert a.loc[cid, "engine_product_target"] in ("fluorite", "cotunnite", "bif3", "beta_uh3")
         assert a.loc[cid, "engine_product_matches_target"] in (True, False)
+        core = hot["core_phase"]  # the last picosecond's core, or why there is none (a tiny slab may have no core)
+        assert a.loc[cid, "engine_core_phase"] == core["phase"]
+        assert (core["phase"] and sum(core["fractions"].values()) == pytest.approx(1.0)) or core["note"]
         png = tmp_path / "a" / f"engine_{cid.replace('@', '_at_')}_hot_600_K_depth.png"
         assert png.exists() and png.with_suffix(".json").exists()
     assert all(os.path.exists(p) for p in a["engine_trajectory"])

@@ -252,6 +252,23 @@ def core_phase_series(frames: Sequence, reference, window_ps: float = WINDOW_PS,
     return out
 
 
+def final_core_phase(trajectory: str | Path, reference, window_ps: float = WINDOW_PS) -> dict[str, Any]:
+    """:func:`core_phase` of the last ``window_ps`` of an engine trajectory (extxyz with ``time_ps`` per frame);
+    ``{"phase": "", "note": why}`` when the file is missing or cannot be analysed."""
+    from ase.io import read
+
+    path = Path(trajectory)
+    if not path.is_file():
+        return {"phase": "", "note": f"no trajectory at {path}"}
+    try:
+        frames = read(path, ":")
+        t = np.array([float(f.info.get("time_ps", np.nan)) for f in frames])
+        last = [f for f, ti in zip(frames, t) if ti >= t[-1] - window_ps + 1e-9] if np.isfinite(t).all() else frames[-1:]
+        return core_phase(last, reference)
+    except (CandidateError, ValueError, KeyError, IndexError) as exc:
+        return {"phase": "", "note": f"{path.name}: {exc}"}
+
+
 def precursor_crystal(metal: str, h_per_metal: float, pressure_gpa: float, template: str | None = None):
     """The bulk precursor crystal of an engine interface (ASE Atoms): the template the interface builder cuts."""
     from pymatgen.io.ase import AseAtomsAdaptor

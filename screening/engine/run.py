@@ -45,7 +45,7 @@ ENGINE_COLUMNS = (
     "engine_control_uptake_rate_per_ps", "engine_warnings", "engine_calculator", "engine_potential_errors",
     "engine_settings", "engine_trajectory", "engine_wall_s",
     "engine_liquid_fraction_core", "engine_liquid_fraction_by_depth", "engine_product_target",
-    "engine_product_matches_target",
+    "engine_product_matches_target", "engine_core_phase", "engine_core_h_per_metal", "engine_control_core_phase",
 )
 
 
@@ -255,6 +255,7 @@ def interface_job(row: dict, kind: str, temperature_k: float, calculator: Any, s
                   out_dir: str, cache: str | None = None, progress: bool = False) -> dict:
     """One interface MD run of one candidate (cached in the ResultStore); returns its result dict."""
     from screening.engine.interface import build_interface
+    from screening.engine.local_phase import final_core_phase, precursor_crystal
     from screening.engine.simulate import simulate_interface
     from screening.store import ResultStore
 
@@ -269,7 +270,9 @@ def interface_job(row: dict, kind: str, temperature_k: float, calculator: Any, s
                                 timestep_fs=settings.timestep_fs, seed=settings.seed, trajectory=traj,
                                 checkpoint_ps=settings.checkpoint_ps,
                                 progress=progress, store=store)
-    return {**result.as_dict(), "precursor": f"{info.precursor_formula} ({template})"}
+    core = (final_core_phase(traj, precursor_crystal(metal, x_pre, pressure, template)) if result.status == "ok"
+            else {"phase": "", "note": f"run {result.status}"})
+    return {**result.as_dict(), "precursor": f"{info.precursor_formula} ({template})", "core_phase": core}
 
 
 def summarise(row: dict, runs: dict[str, dict], potential_info: dict, settings: EngineSettings) -> dict:
@@ -308,6 +311,9 @@ def summarise(row: dict, runs: dict[str, dict], potential_info: dict, settings: 
         "engine_liquid_fraction_by_depth": json.dumps(depth["profile"]),
         "engine_product_target": target,
         "engine_product_matches_target": matches,
+        "engine_core_phase": runs["hot"].get("core_phase", {}).get("phase", ""),
+        "engine_core_h_per_metal": float(runs["hot"].get("core_phase", {}).get("h_per_metal_core", float("nan"))),
+        "engine_control_core_phase": runs.get("control", {}).get("core_phase", {}).get("phase", ""),
         "_results": runs,
     }
 
