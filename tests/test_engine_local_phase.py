@@ -107,8 +107,10 @@ def test_windowed_series_and_the_command_line(cah2, tmp_path, capsys):
     traj = tmp_path / "run.extxyz"
     write(traj, frames)
     out = tmp_path / "core.json"
-    assert main([str(traj), "--out", str(out)]) == 0
+    png = tmp_path / "core.png"
+    assert main([str(traj), "--out", str(out), "--plot", str(png)]) == 0
     assert out.is_file() and "cotunnite 1.00" in capsys.readouterr().out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main([str(tmp_path / "missing.extxyz")]) == 2
     assert "error: trajectory" in capsys.readouterr().err
     assert main([str(traj), "--template", "nonesuch"]) == 2

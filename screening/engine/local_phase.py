@@ -269,6 +269,51 @@ def final_core_phase(trajectory: str | Path, reference, window_ps: float = WINDO
         return {"phase": "", "note": f"{path.name}: {exc}"}
 
 
+def plot_core_phase(runs: dict[str, Sequence[dict]], path: str | Path, title: str = "") -> Path:
+    """Stacked fractions of the core's Ca atoms by phase over time (one panel per run, windows from
+    :func:`core_phase_series`), with H/M of the core band on a second axis. Returns the PNG path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from screening.provenance import save_figure
+
+    if not runs:
+        raise CandidateError("plot_core_phase needs at least one run")
+    labels: list[str] = []
+    for series in runs.values():
+        for w in series:
+            labels += [k for k in w["fractions"] if k not in labels]
+    first = [k for k in (LIQUID, "cotunnite", "thcr2si2") if k in labels]
+    labels = first + sorted(k for k in labels if k not in first)
+    colours = dict(zip(labels, plt.cm.tab10(np.arange(len(labels)) % 10)))
+    hms = [w["h_per_metal_core"] for series in runs.values() for w in series if np.isfinite(w["h_per_metal_core"])]
+    hm_lim = (min(hms) - 0.1, max(hms) + 0.1) if hms else (0.0, 1.0)  # one H/M scale for every panel
+    fig, axes = plt.subplots(1, len(runs), figsize=(5.2 * len(runs), 3.8), squeeze=False, constrained_layout=True)
+    for ax, (name, series) in zip(axes[0], runs.items()):
+        if not series:
+            raise CandidateError(f"run {name!r} has no windows to plot")
+        t = np.array([0.5 * (w["time_ps"][0] + w["time_ps"][1]) for w in series])
+        stack = np.array([[w["fractions"].get(k, 0.0) for w in series] for k in labels])
+        ax.stackplot(t, stack, labels=labels, colors=[colours[k] for k in labels], alpha=0.85)
+        ax.set_xlim(t.min(), t.max())
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("time (ps)")
+        ax.set_ylabel("fraction of core metal atoms")
+        ax.set_title(name, fontsize=9)
+        hm = ax.twinx()
+        hm.plot(t, [w["h_per_metal_core"] for w in series], "k.-", lw=1.2, label="H/M, core band")
+        hm.set_ylabel("H/M in the core band")
+        hm.set_ylim(*hm_lim)
+    axes[0][0].legend(loc="lower left", fontsize=7, framealpha=0.8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    out = save_figure(fig, path)
+    plt.close(fig)
+    return out
+
+
 def precursor_crystal(metal: str, h_per_metal: float, pressure_gpa: float, template: str | None = None):
     """The bulk precursor crystal of an engine interface (ASE Atoms): the template the interface builder cuts."""
     from pymatgen.io.ase import AseAtomsAdaptor
@@ -292,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--window", type=float, default=WINDOW_PS, help="averaging window, ps")
     ap.add_argument("--core-depth", type=float, default=None, help="Å below the nearer surface (default 4)")
     ap.add_argument("--out", default=None, help="JSON file for the series (default: print only)")
+    ap.add_argument("--plot", default=None, help="PNG of the core's phase fractions over time, one panel per run")
     args = ap.parse_args(argv)
     from ase.io import read
 
@@ -317,6 +363,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for w in series:
             top = ", ".join(f"{k} {v:.2f}" for k, v in list(w["fractions"].items())[:3])
             print(f"{p.name} {w['time_ps'][0]:6.2f}-{w['time_ps'][1]:6.2f} ps  core n={w['n_core']:3d}  {top}")
+    if args.plot:
+        plot_core_phase(result["runs"], args.plot, title=f"core (>= {args.core_depth or 4:g} Å deep) of "
+                        f"{args.metal}H{args.precursor_h:g} slabs at {args.pressure:g} GPa, {args.window:g}-ps windows")
     if args.out:
         from screening.provenance import atomic_write
 
