@@ -191,6 +191,34 @@ def test_ramp_events_agree_and_report_superionic_onset():
     assert "h_onset_k" not in ramp_events(_synthetic_ramp(1500.0, None), heating=True)
 
 
+def _cut(record: dict, t_max: float, error: str) -> dict:
+    """``record`` ending (failed) at the last frame below ``t_max``."""
+    ramp = record["stages"]["ramp"]
+    n = int(np.searchsorted(np.asarray(ramp["target_t_k"]), t_max))
+    return {"status": "failed", "error": error, "stages": {"ramp": {k: v[:n] for k, v in ramp.items()}}}
+
+
+@pytest.mark.parametrize("t_fail, melted", [(1900.0, True), (1400.0, False)])
+def test_a_heating_ramp_that_fails_in_the_melt_keeps_its_t_plus(cu, monkeypatch, t_fail, melted):
+    """A potential that blows up in the hot liquid, 400 K after the crystal melted, still gives T+ (uncertain, the
+    failure named); one that blows up before the melting gives no T_m."""
+    from screening.proxies import melting as tier
+
+    heat = _cut(_synthetic_ramp(1500.0, None), t_fail, "ERROR: Lost atoms: original 192 current 184")
+    x = np.arange(1800.0, 300.0, -2.5)  # cooling: the melt stays liquid (no T-)
+    cool = {"status": "ok", "stages": {"ramp": {"target_t_k": list(x), "solid_fraction": [0.02] * len(x),
+                                                "d_metal": [0.5] * len(x), "h_per_atom": list(-3.4 + 2.6e-4 * x)}}}
+    monkeypatch.setattr(tier._Job, "run", lambda self, kind, cell, protocol, **kw: (heat if kind == "ramp-heat"
+                                                                                  else cool, False))
+    est = melting_temperature(cu, 0.0, "emt", method="hysteresis", ramp_atoms=32, store=False, progress=False)
+    if melted:
+        assert est.t_plus_k == pytest.approx(1500.0, abs=10.0)
+        assert est.status == "uncertain" and est.tm_metal_k == pytest.approx(est.t_plus_k / tier.SUPERHEATING)
+        assert "failed at 1898 K in the melt" in est.message and "Lost atoms" in est.message
+    else:
+        assert est.status == "failed" and est.tm_metal_k is None and "heating ramp failed" in est.message
+
+
 def test_order_parameter_separates_crystals_from_disorder():
     rng = np.random.default_rng(0)
     for atoms, k in ((bulk("Cu", "fcc", a=3.6, cubic=True) * (3, 3, 3), 12),

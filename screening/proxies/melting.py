@@ -31,7 +31,9 @@ Hydrides can be superionic: the order parameter and T_m refer to the metal subla
 only, and the onset of hydrogen diffusion (per-species MSD during heating) is reported
 separately as ``h_diffusion_onset_k``. A run that blows up (atoms closer than half the
 input's shortest bond, NaN, conserved-energy drift, runaway temperature, engine error)
-yields ``status="failed"`` and no T_m.
+yields ``status="failed"`` and no T_m, with one exception: a heating ramp that fails in the melt, after at least
+two signals had found the melting below the failure, keeps that T+ (status at best ``"uncertain"``, the failure
+named in ``message``); the ramp only heats on for the stop rule's hold once the crystal has melted.
 
 Every MD protocol (one ramp, one coexistence attempt, one fixed-T run) is a separate
 :class:`~screening.store.ResultStore` entry keyed by the structure, pressure, calculator
@@ -594,11 +596,35 @@ def _ramp(job: _Job, est: MeltingEstimate, cell, t_from: float, t_to: float, rat
                      t_from=t_from, t_to=t_to, rate=rate)
     est.records[name] = rec
     if rec["status"] != "ok":
-        est.status, est.message = "failed", f"{name} ramp failed: {rec['error']}"
-        return None
+        events = _melted_before_failure(rec) if heating else None
+        if events is None:
+            est.status, est.message = "failed", f"{name} ramp failed: {rec['error']}"
+            return None
+        est.diagnostics[name] = events
+        return events
     events = ramp_events(rec, heating=heating)
     est.diagnostics[name] = events
     return events
+
+
+def _melted_before_failure(rec: dict) -> dict | None:
+    """The heating events of a ramp that failed (blow-up, lost atoms) *after* the crystal had melted.
+
+    The heating ramp is only read up to its melting event, and it keeps heating for the stop rule's hold (3 ps, 600 K
+    at 200 K/ps) to make sure the end phase is liquid. A potential that fails in that hot liquid has still given T+
+    by the same rule as a run that did not fail: at least two of the three signals found the melting in the frames
+    before the failure, all of them below the temperature where it failed. Otherwise (or with no ramp frames) None.
+    """
+    if "ramp" not in rec.get("stages", {}):
+        return None
+    t = series_array(rec, "ramp", "target_t_k")
+    if not len(t):
+        return None
+    events = ramp_events(rec, heating=True)
+    found = [v for v in events["signals"].values() if v is not None]
+    if events["t_event_k"] is None or len(found) < 2 or max(found) >= t[-1]:
+        return None
+    return {**events, "failed_at_k": float(t[-1]), "failure": str(rec.get("error", ""))}
 
 
 def _hysteresis(job: _Job, est: MeltingEstimate, cell, t_lo: float, t_hi: float, rate: float, cool: bool) -> None:
@@ -616,13 +642,15 @@ def _hysteresis(job: _Job, est: MeltingEstimate, cell, t_lo: float, t_hi: float,
                        f"{t_hi:.0f} K: T_m > {t_hi:.0f} K is likely; raise t_range_k")
         return
     est.t_plus_k = t_plus
+    note = (f"; the heating ramp failed at {up['failed_at_k']:.0f} K in the melt, after T+ "
+            f"({up['failure'].splitlines()[0][:120]})" if "failed_at_k" in up else "")
     if job.has_h:
         onset = est.h_diffusion_onset_k
         est.superionic = bool(onset is not None and onset < t_plus - 0.05 * t_plus)
     if not cool:  # coexistence follows and bisects: the typical superheating ratio is guess enough
         est.tm_metal_k, est.tm_metal_err_k = t_plus / SUPERHEATING, 0.1 * t_plus
-        est.status = "ok" if up["signals_agree"] else "uncertain"
-        est.message = f"T+/{SUPERHEATING} (superheating limit) as coexistence starting guess"
+        est.status = "ok" if up["signals_agree"] and not note else "uncertain"
+        est.message = f"T+/{SUPERHEATING} (superheating limit) as coexistence starting guess" + note
         return
     t_hot = max(1.15 * t_plus, t_plus + 150.0)
     down = _ramp(job, est, cell, t_hot, t_lo, rate, heating=False)
@@ -634,15 +662,15 @@ def _hysteresis(job: _Job, est: MeltingEstimate, cell, t_lo: float, t_hi: float,
         est.tm_metal_k, est.tm_metal_err_k = t_plus / SUPERHEATING, 0.1 * t_plus
         est.status = "uncertain"
         est.message = (f"melt did not crystallise on cooling (vitrified or too fast); T_m ~ T+/{SUPERHEATING} "
-                       "(typical superheating of a perfect crystal at 10-100 K/ps), 10 % error")
+                       "(typical superheating of a perfect crystal at 10-100 K/ps), 10 % error" + note)
         return
     est.t_minus_k = t_minus
     est.tm_metal_k = luo_strachan_swift(t_plus, t_minus)
     est.tm_metal_err_k = max(luo_strachan_swift_error(t_plus, t_minus, spread, max(down["spread_k"] or 0, spread)),
                              0.05 * est.tm_metal_k)  # the formula itself is good to ~5 % (Luo et al. 2004)
     agree = up["signals_agree"] and down["signals_agree"]
-    est.status = "ok" if agree else "uncertain"
-    est.message = "Luo-Strachan-Swift hysteresis estimate" + ("" if agree else "; melting signals disagree")
+    est.status = "ok" if agree and not note else "uncertain"
+    est.message = "Luo-Strachan-Swift hysteresis estimate" + ("" if agree else "; melting signals disagree") + note
 
 
 def _coexistence(job: _Job, est: MeltingEstimate, cell, precision_k: float, max_nph_ps: float) -> None:
