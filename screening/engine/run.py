@@ -270,9 +270,14 @@ def interface_job(row: dict, kind: str, temperature_k: float, calculator: Any, s
                                 timestep_fs=settings.timestep_fs, seed=settings.seed, trajectory=traj,
                                 checkpoint_ps=settings.checkpoint_ps,
                                 progress=progress, store=store)
-    core = (final_core_phase(traj, precursor_crystal(metal, x_pre, pressure, template)) if result.status == "ok"
-            else {"phase": "", "note": f"run {result.status}"})
-    return {**result.as_dict(), "precursor": f"{info.precursor_formula} ({template})", "core_phase": core}
+    out = result.as_dict()
+    if out.get("status") != "ok":
+        core = {"phase": "", "note": f"run {out.get('status')}"}
+    elif not Path(traj).is_file():
+        core = {"phase": "", "note": f"no trajectory at {traj}"}
+    else:
+        core = final_core_phase(traj, precursor_crystal(metal, x_pre, pressure, template))
+    return {**out, "precursor": f"{info.precursor_formula} ({template})", "core_phase": core}
 
 
 def summarise(row: dict, runs: dict[str, dict], potential_info: dict, settings: EngineSettings) -> dict:
