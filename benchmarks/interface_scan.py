@@ -48,7 +48,8 @@ def row(path: Path, reference, t_end_ps: float, window_ps: float) -> dict:
             "h_per_metal_start": float(res.h_per_metal_slab[0]),
             "h_per_metal_end": float(np.mean(res.h_per_metal_slab[t >= t_end_ps - 1.0])),
             "liquid_0_2a": float(liquid[0]), "liquid_2_4a": float(liquid[1]), "liquid_core": float(liquid[-1]),
-            "core_phase": core["phase"], "core_fractions": json.dumps({k: round(v, 3) for k, v in core["fractions"].items()}),
+            "core_phase": core["phase"],
+            "core_fractions": json.dumps({k: round(v, 3) for k, v in core["fractions"].items()}),
             "core_h_per_metal": core["h_per_metal_core"], "surface_h_per_metal": core["h_per_metal_surface"]}
 
 

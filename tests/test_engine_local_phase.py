@@ -1,12 +1,12 @@
-"""Per-atom local phase of a slab's core (engine.local_phase): template fingerprints, bulk crystals, hand-built slabs."""
+"""Per-atom local phase of a slab's core (engine.local_phase): template fingerprints, bulk crystals, built slabs."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from screening.engine.interface import build_interface
-from screening.engine.local_phase import (LIQUID, classify_sites, core_phase, core_phase_series, main, precursor_crystal,
-                                          site_fingerprints, template_site_fingerprints,
+from screening.engine.local_phase import (LIQUID, classify_sites, core_phase, core_phase_series, main,
+                                          precursor_crystal, site_fingerprints, template_site_fingerprints,
                                           unwrapped_positions)
 from screening.engine.simulate import calibrate_region, normal_heights
 from screening.errors import CandidateError

@@ -166,7 +166,8 @@ def core_phase(frames: Sequence, reference, *, core_depth_a: float | None = None
 
     Args:
         frames: consecutive ASE Atoms of one run (slab normal along z), e.g. one picosecond.
-        reference: the bulk precursor crystal (ASE Atoms), as for :func:`screening.engine.depth.analyse_slab_trajectory`.
+        reference: the bulk precursor crystal (ASE Atoms), as for
+            :func:`screening.engine.depth.analyse_slab_trajectory`.
         core_depth_a: minimum depth below the nearer slab surface (default ``SURFACE_DEPTH_A``, 4 Å).
 
     Returns:
@@ -209,7 +210,8 @@ def core_phase(frames: Sequence, reference, *, core_depth_a: float | None = None
     return {"n_core": int(in_core.sum()), "fractions": core, "phase": next(iter(core)),
             "h_per_metal_core": _band_h_per_metal(frames, is_metal, depth_min),
             "h_per_metal_surface": _band_h_per_metal(frames, is_metal, -SLAB_MARGIN_A, depth_min),
-            "mean_delta": {n: (float(deltas[ordered, j].mean()) if ordered.any() else None) for j, n in enumerate(names)},
+            "mean_delta": {n: (float(deltas[ordered, j].mean()) if ordered.any() else None)
+                           for j, n in enumerate(names)},
             "n_slab": int(len(in_slab)), "fractions_slab": _fractions(labels),
             "core_depth_a": depth_min, "max_delta": max_delta, "n_neighbours": n_neighbours,
             "n_frames": len(frames), "time_ps": times}
@@ -268,7 +270,10 @@ def final_core_phase(trajectory: str | Path, reference, window_ps: float = WINDO
     try:
         frames = read(path, ":")
         t = np.array([float(f.info.get("time_ps", np.nan)) for f in frames])
-        last = [f for f, ti in zip(frames, t) if ti >= t[-1] - window_ps + 1e-9] if np.isfinite(t).all() else frames[-1:]
+        if np.isfinite(t).all():
+            last = [f for f, ti in zip(frames, t) if ti >= t[-1] - window_ps + 1e-9]
+        else:
+            last = frames[-1:]
         return core_phase(last, reference)
     except (CandidateError, ValueError, KeyError, IndexError) as exc:
         return {"phase": "", "note": f"{path.name}: {exc}"}
