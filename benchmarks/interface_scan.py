@@ -28,13 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 def row(path: Path, reference, t_end_ps: float, window_ps: float) -> dict:
     """One table row of the trajectory at ``path`` (frames carry ``time_ps``)."""
-    from ase.io import read
-
     from screening.engine.depth import analyse_slab_trajectory
-    from screening.engine.local_phase import core_phase
+    from screening.engine.local_phase import core_phase, read_trajectory
     from screening.errors import CandidateError
 
-    frames = [f for f in read(path, ":") if f.info["time_ps"] <= t_end_ps + 1e-9]
+    frames = [f for f in read_trajectory(path) if f.info["time_ps"] <= t_end_ps + 1e-9]
     t = np.array([f.info["time_ps"] for f in frames])
     if t[-1] < t_end_ps - 0.1:
         raise CandidateError(f"{path.name} ends at {t[-1]:.2f} ps, before --t-end {t_end_ps} ps")
@@ -68,12 +66,8 @@ def main(argv=None) -> int:
     reference = precursor_crystal("Ca", 2.0, 40.0, "cotunnite")
     rows = []
     for name in args.trajectories:
-        path = Path(name)
-        if not path.is_file():
-            print(f"error: trajectory {name} not found", file=sys.stderr)
-            return 2
         try:
-            rows.append(row(path, reference, args.t_end, args.window))
+            rows.append(row(Path(name), reference, args.t_end, args.window))
         except (CandidateError, KeyError) as exc:
             print(f"error: {name}: {exc}", file=sys.stderr)
             return 2

@@ -189,8 +189,14 @@ def core_phase(frames: Sequence, reference, *, core_depth_a: float | None = None
     if is_metal.sum() < n_neighbours + 1:
         raise CandidateError(f"{int(is_metal.sum())} metal atoms; need more than {n_neighbours}")
     k, cutoff, v_ref = reference_shell(reference)
-    solid = np.mean([analyse_frame(f.positions, np.array(f.cell), is_metal, (0.0, 0.0), k, cutoff, v_ref)["solid_like"]
-                     for f in frames], axis=0)
+    solid, core_band, surface_band = [], [], []
+    for f in frames:  # one slab analysis per frame: q6 flags, and the region that defines the H/M bands
+        a = analyse_frame(f.positions, np.array(f.cell), is_metal, (0.0, 0.0), k, cutoff, v_ref)
+        solid.append(a["solid_like"])
+        depth_all = a["region"].depth(normal_heights(f.positions, np.array(f.cell))[0])
+        core_band.append(_band_h_per_metal(depth_all, is_metal, depth_min))
+        surface_band.append(_band_h_per_metal(depth_all, is_metal, -SLAB_MARGIN_A, depth_min))
+    solid = np.mean(solid, axis=0)
     cell = np.array(frames[-1].cell, dtype=float)
     metal_idx = np.flatnonzero(is_metal)
     pos = unwrapped_positions([f[metal_idx] for f in frames]).mean(axis=0)
@@ -208,8 +214,8 @@ def core_phase(frames: Sequence, reference, *, core_depth_a: float | None = None
     ordered = in_core & crystalline
     times = [float(f.info.get("time_ps", np.nan)) for f in (frames[0], frames[-1])]
     return {"n_core": int(in_core.sum()), "fractions": core, "phase": next(iter(core)),
-            "h_per_metal_core": _band_h_per_metal(frames, is_metal, depth_min),
-            "h_per_metal_surface": _band_h_per_metal(frames, is_metal, -SLAB_MARGIN_A, depth_min),
+            "h_per_metal_core": float(np.nanmean(core_band)),
+            "h_per_metal_surface": float(np.nanmean(surface_band)),
             "mean_delta": {n: (float(deltas[ordered, j].mean()) if ordered.any() else None)
                            for j, n in enumerate(names)},
             "n_slab": int(len(in_slab)), "fractions_slab": _fractions(labels),
@@ -217,22 +223,13 @@ def core_phase(frames: Sequence, reference, *, core_depth_a: float | None = None
             "n_frames": len(frames), "time_ps": times}
 
 
-def _band_h_per_metal(frames: Sequence, is_metal: np.ndarray, lo_a: float, hi_a: float = np.inf) -> float:
-    """H atoms over metal atoms with depth in [lo_a, hi_a) below the nearer slab surface, averaged over the frames
-    (each frame's own slab region: H moves between the bands within a picosecond at 1473 K). Band counts carry a
-    boundary bias (a CaH2 crystal reads about 2.4 in the core band and 3.1-3.3 in the surface band), so compare
-    them over time, not with the formula."""
-    from screening.engine.simulate import SLAB_MARGIN_A, normal_heights, slab_region
-
-    ratios = []
-    for f in frames:
-        z, lz = normal_heights(f.positions, np.array(f.cell))
-        depth = slab_region(z[is_metal], lz).depth(z)
-        inside = (depth >= lo_a) & (depth < hi_a)
-        n_m = int((inside & is_metal).sum())
-        if n_m:
-            ratios.append(float((inside & ~is_metal).sum()) / n_m)
-    return float(np.mean(ratios)) if ratios else float("nan")
+def _band_h_per_metal(depth: np.ndarray, is_metal: np.ndarray, lo_a: float, hi_a: float = np.inf) -> float:
+    """H atoms over metal atoms with ``depth`` (every atom's, below the nearer surface of its frame's slab) in
+    [lo_a, hi_a); NaN without metal in the band. Band counts carry a boundary bias (a CaH2 crystal reads about 2.4 in
+    the core band and 3.1-3.3 in the surface band), so compare them over time, not with the formula."""
+    inside = (depth >= lo_a) & (depth < hi_a)
+    n_m = int((inside & is_metal).sum())
+    return float((inside & ~is_metal).sum()) / n_m if n_m else float("nan")
 
 
 def _fractions(labels: np.ndarray) -> dict[str, float]:
@@ -241,6 +238,15 @@ def _fractions(labels: np.ndarray) -> dict[str, float]:
     names, counts = np.unique(labels, return_counts=True)
     order = np.argsort(-counts, kind="stable")
     return {str(names[k]): float(counts[k] / len(labels)) for k in order}
+
+
+def read_trajectory(path: str | Path) -> list:
+    """Every frame of an engine trajectory (extxyz); a missing file is a :class:`CandidateError` naming it."""
+    from ase.io import read
+
+    if not Path(path).is_file():
+        raise CandidateError(f"trajectory {path} not found")
+    return read(path, ":")
 
 
 def core_phase_series(frames: Sequence, reference, window_ps: float = WINDOW_PS, **kwargs) -> list[dict[str, Any]]:
@@ -262,13 +268,9 @@ def core_phase_series(frames: Sequence, reference, window_ps: float = WINDOW_PS,
 def final_core_phase(trajectory: str | Path, reference, window_ps: float = WINDOW_PS) -> dict[str, Any]:
     """:func:`core_phase` of the last ``window_ps`` of an engine trajectory (extxyz with ``time_ps`` per frame);
     ``{"phase": "", "note": why}`` when the file is missing or cannot be analysed."""
-    from ase.io import read
-
     path = Path(trajectory)
-    if not path.is_file():
-        return {"phase": "", "note": f"no trajectory at {path}"}
     try:
-        frames = read(path, ":")
+        frames = read_trajectory(path)
         t = np.array([float(f.info.get("time_ps", np.nan)) for f in frames])
         if np.isfinite(t).all():
             last = [f for f, ti in zip(frames, t) if ti >= t[-1] - window_ps + 1e-9]
@@ -349,7 +351,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="JSON file for the series (default: print only)")
     ap.add_argument("--plot", default=None, help="PNG of the core's phase fractions over time, one panel per run")
     args = ap.parse_args(argv)
-    from ase.io import read
 
     try:
         reference = precursor_crystal(args.metal, args.precursor_h, args.pressure, args.template)
@@ -361,13 +362,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "max_delta": MAX_DELTA, "code_version": _code_version()}, "runs": {}}
     for path in args.trajectories:
         p = Path(path)
-        if not p.is_file():
-            print(f"error: trajectory {path} not found", file=sys.stderr)
-            return 2
         try:
-            series = core_phase_series(read(p, ":"), reference, args.window, core_depth_a=args.core_depth)
+            series = core_phase_series(read_trajectory(p), reference, args.window, core_depth_a=args.core_depth)
         except (CandidateError, ValueError, KeyError) as exc:
-            print(f"error: {path}: {exc}", file=sys.stderr)
+            print(f"error: {exc}", file=sys.stderr)
             return 2
         result["runs"][p.name] = series
         for w in series:
