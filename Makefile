@@ -214,8 +214,8 @@ engine-snap: $(STAMP)
 
 # ML-IAP network on SNAP descriptors, fitted to the engine's distilled labels; GPAW hold-out errors in OUT (~3 min)
 engine-nn-snap: $(STAMP)
-	$(PY) -m screening.engine.nn_snap --metal $(or $(METAL),Ca) --twojmax $(or $(TWOJMAX),6) \
-		--out $(or $(NN_OUT),.cache/nn_snap/$(or $(METAL),Ca)-2j$(or $(TWOJMAX),6))
+	$(PY) -m screening.engine.nn_snap --metal $(or $(METAL),Ca) --twojmax $(or $(TWOJMAX),6) --seed $(or $(SEED),0) \
+		--out $(or $(NN_OUT),.cache/nn_snap/$(or $(METAL),Ca)-2j$(or $(TWOJMAX),6)-seed$(or $(SEED),0))
 
 engine-demo: $(STAMP)
 	$(PY) benchmarks/engine_ca_h.py $(if $(LABELS),--labels "$(LABELS)") $(if $(TIME_PS),--time-ps $(TIME_PS)) \

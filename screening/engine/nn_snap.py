@@ -438,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--hidden", default="32,32", help="hidden-layer widths, comma-separated")
     ap.add_argument("--twojmax", type=int, default=4)
     ap.add_argument("--force-weight", type=float, default=NNSnapSettings.force_weight)
+    ap.add_argument("--seed", type=int, default=NNSnapSettings.seed, help="validation split, initial weights, batches")
     ap.add_argument("--chem", action="store_true", help="explicit multi-element bispectrum (LAMMPS 22 Jul 2025: "
                     "its forces are not the gradient of its energy)")
     ap.add_argument("--quiet", action="store_true")
@@ -446,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         hidden = tuple(int(h) for h in args.hidden.split(",") if h)
         settings = NNSnapSettings(snap=SnapSettings(twojmax=args.twojmax, rcut=4.0, chem=args.chem), hidden=hidden,
-                                  epochs=args.epochs, force_weight=args.force_weight)
+                                  epochs=args.epochs, force_weight=args.force_weight, seed=args.seed)
         distilled = committed_distilled(args.metal)
         committed = committed_labels(args.metal)
         if not distilled or not committed or not committed["holdout"]:
