@@ -294,3 +294,24 @@ def test_every_phase_adds_the_relaxed_templates_that_lose(store):
         assert len(per_x) > len(set(per_x))  # some H/M with more than one template
     # each relaxed cell keeps its EOS copies
     assert sum(a.info["family"] == EOS_FAMILY for a in every) == 2 * len(relaxed(every))
+
+
+def test_labels_committed_in_the_project_folder_are_not_recomputed_for_another_folder(tmp_path, store, monkeypatch):
+    """A larger training set built into another folder (e.g. beside the engine's files) takes the labels committed
+    in the project's folder as done: on a fresh machine it computes none of them again, and its folder holds them."""
+    import screening.engine.dft_labels as dft_labels
+
+    base, other = tmp_path / "base", tmp_path / "other"
+    run_labels(POOL_ONLY, label_calculator="emt", spec=_spec(), out_dir=base, store=store, max_labels=4, n_workers=1,
+               progress=False)
+    monkeypatch.setattr(dft_labels, "DEFAULT_OUT_DIR", base)
+    fresh = ResultStore(tmp_path / "fresh.sqlite")
+    again = run_labels(POOL_ONLY, label_calculator="emt", spec=_spec(), out_dir=other, store=fresh, max_labels=0,
+                       n_workers=1, progress=False)
+    assert again["n_labelled"] == 4  # all four from the project's folder: max_labels=0 lets it compute none
+
+    def ids(labels):
+        return {a.info["config_id"] for a in labels["holdout"] + labels["train"]}
+
+    assert len(ids(committed_labels("Pd", base))) == 4
+    assert ids(committed_labels("Pd", other)) == ids(committed_labels("Pd", base))

@@ -305,7 +305,9 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
 
     Frames already in the folder are put into the store and not labelled again, also where the regenerated pool
     gave their cell another id (another machine's MD: :func:`~screening.engine.config_ids.match_configurations`),
-    and stay in the folder even if the selection no longer names them (e.g. after the teacher changed). ``label_calculator`` other than
+    and stay in the folder even if the selection no longer names them (e.g. after the teacher changed). For a folder
+    other than :data:`DEFAULT_OUT_DIR`, the labels committed there with the same calculator and settings count as
+    done too, and join the folder. ``label_calculator`` other than
     ``"gpaw"`` (with no settings) and ``spec`` (the pool's, default :meth:`LabelPlan.spec`) are for tests.
     """
     from screening.engine.labelling import seed_labels
@@ -321,6 +323,13 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
                              f"with settings {old['manifest'].get('dft_settings')}, not {label_calculator} with "
                              f"{wanted}; one folder holds one kind of label: choose another --out")
     existing = (old["holdout"] + old["train"]) if old else []  # a cell in both sets stays a hold-out cell
+    if Path(out_dir).resolve() != Path(DEFAULT_OUT_DIR).resolve():
+        # labels committed in the project's folder with the same settings are never recomputed for another folder:
+        # they join it (e.g. a larger training set built beside the engine's files, which stay as they are)
+        base = committed_labels(plan.metal)
+        if base and (base["manifest"].get("label_calculator"), base["manifest"].get("dft_settings")) == (
+                label_calculator, wanted):
+            existing = existing + base["holdout"] + base["train"]
     if existing:
         log.info("%d committed labels of %s put into the result store", seed_labels(existing, store), plan.metal)
     # a committed label covers its cell even when the regenerated pool gave the cell another id (label_into_folder)
