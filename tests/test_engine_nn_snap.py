@@ -93,3 +93,11 @@ def test_chem_forces_of_this_lammps_are_refused(cells, tmp_path):
                                       batch_cells=8, val_fraction=0.25)
     with pytest.raises(CandidateError, match="not the gradient"):
         nn_snap.fit_nn_snap(configs[:8], ELEMENTS, settings, tmp_path, progress=False)
+
+
+def test_command_line_bad_input(tmp_path, capsys):
+    assert nn_snap.main(["--metal", "Ca", "--hidden", "32,x", "--out", str(tmp_path)]) == 2
+    assert "error: --hidden must be comma-separated integers, got '32,x'" in capsys.readouterr().err
+    assert nn_snap.main(["--metal", "Sr", "--out", str(tmp_path)]) == 2  # nothing committed for Sr-H
+    assert "make engine-distill METAL=Sr" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -422,7 +422,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     try:
-        hidden = tuple(int(h) for h in args.hidden.split(",") if h)
+        try:
+            hidden = tuple(int(h) for h in args.hidden.split(",") if h)
+        except ValueError:
+            raise CandidateError(f"--hidden must be comma-separated integers, got {args.hidden!r}") from None
         settings = NNSnapSettings(snap=SnapSettings(twojmax=args.twojmax, rcut=4.0, chem=args.chem), hidden=hidden,
                                   epochs=args.epochs, force_weight=args.force_weight, seed=args.seed)
         distilled = committed_distilled(args.metal)
