@@ -61,7 +61,7 @@ help:
 	@echo "make engine-capacity  POD fitted to the whole pool labelled by a cheap teacher: can the fit form reach the targets? (METAL=Ca)"
 	@echo "make phase-labels  GPAW labels of the relaxed reaction phases of chosen systems -> data/dft_phases (METALS=La,Y, PRESSURES=120,160,190, H_PER_METAL=3,4,6,9,10)"
 	@echo "make phase-reactions  reaction enthalpies of the labelled phases: CALC (default chgnet-hydride) vs GPAW at the same cells -> reports/phase_reactions.csv"
-	@echo "make engine-labels  GPAW training labels of the engine's M-H pool -> data/engine/<M>-H (METAL=Ca, N_TRAIN, MAX_LABELS)"
+	@echo "make engine-labels  GPAW training labels of the engine's M-H pool -> data/engine/<M>-H (METAL=Ca, N_TRAIN, MAX_LABELS; LABELS_OUT=<dir> for another folder)"
 	@echo "make label-convergence  k-point convergence of DFT labels of hot/slab/fluid training cells (METAL=Ca, PRESSURE=40)"
 	@echo "make bench-dft  DFT labels per hour: two single-threaded GPAW workers vs one worker with two BLAS threads"
 	@echo "make test       run the test suite"
