@@ -318,7 +318,12 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
     store = store or ResultStore()
     old = committed_labels(plan.metal, out_dir)
     wanted = settings.as_dict() if label_calculator == "gpaw" else None
-    if old and (old["manifest"].get("label_calculator"), old["manifest"].get("dft_settings")) != (label_calculator, wanted):
+
+    def same_kind(labels: dict) -> bool:  # one folder holds one calculator's labels at one set of settings
+        return (labels["manifest"].get("label_calculator"), labels["manifest"].get("dft_settings")) == (
+            label_calculator, wanted)
+
+    if old and not same_kind(old):
         raise CandidateError(f"{folder(plan.metal, out_dir)} holds labels by {old['manifest'].get('label_calculator')} "
                              f"with settings {old['manifest'].get('dft_settings')}, not {label_calculator} with "
                              f"{wanted}; one folder holds one kind of label: choose another --out")
@@ -327,8 +332,7 @@ def run_labels(plan: LabelPlan, settings: DFTSettings = ENGINE_DFT_SETTINGS, *, 
         # labels committed in the project's folder with the same settings are never recomputed for another folder:
         # they join it (e.g. a larger training set built beside the engine's files, which stay as they are)
         base = committed_labels(plan.metal)
-        if base and (base["manifest"].get("label_calculator"), base["manifest"].get("dft_settings")) == (
-                label_calculator, wanted):
+        if base and same_kind(base):
             existing = existing + base["holdout"] + base["train"]
     if existing:
         log.info("%d committed labels of %s put into the result store", seed_labels(existing, store), plan.metal)
