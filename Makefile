@@ -57,7 +57,7 @@ help:
 	@echo "make engine-melting  T_m(P) of MH2 and MH4 at 20/40/60 GPa on the distilled potential (METAL, MERGE=ranking.csv)"
 	@echo "make engine-active   active learning of the distilled POD: its MD frames where it departs from the teacher (METAL, ROUNDS)"
 	@echo "make engine-snap     SNAP fitted to the engine's labels, against the engine's POD: CV, GPAW hold-out, speed (METAL=Ca)"
-	@echo "make engine-nn-snap  ML-IAP network on SNAP descriptors fitted to the engine's labels, GPAW hold-out (METAL=Ca TWOJMAX=6)"
+	@echo "make engine-nn-snap  ML-IAP network on SNAP descriptors fitted to the engine's labels, GPAW hold-out (METAL=Ca TWOJMAX=4, SEED=0)"
 	@echo "make engine-capacity  POD fitted to the whole pool labelled by a cheap teacher: can the fit form reach the targets? (METAL=Ca)"
 	@echo "make phase-labels  GPAW labels of the relaxed reaction phases of chosen systems -> data/dft_phases (METALS=La,Y, PRESSURES=120,160,190, H_PER_METAL=3,4,6,9,10)"
 	@echo "make phase-reactions  reaction enthalpies of the labelled phases: CALC (default chgnet-hydride) vs GPAW at the same cells -> reports/phase_reactions.csv"
@@ -215,8 +215,8 @@ engine-snap: $(STAMP)
 
 # ML-IAP network on SNAP descriptors, fitted to the engine's distilled labels; GPAW hold-out errors in OUT (~3 min)
 engine-nn-snap: $(STAMP)
-	$(PY) -m screening.engine.nn_snap --metal $(or $(METAL),Ca) --twojmax $(or $(TWOJMAX),6) --seed $(or $(SEED),0) \
-		--out $(or $(NN_OUT),.cache/nn_snap/$(or $(METAL),Ca)-2j$(or $(TWOJMAX),6)-seed$(or $(SEED),0))
+	$(PY) -m screening.engine.nn_snap --metal $(or $(METAL),Ca) --twojmax $(or $(TWOJMAX),4) --seed $(or $(SEED),0) \
+		--out $(or $(NN_OUT),.cache/nn_snap/$(or $(METAL),Ca)-2j$(or $(TWOJMAX),4)-seed$(or $(SEED),0))
 
 engine-demo: $(STAMP)
 	$(PY) benchmarks/engine_ca_h.py $(if $(LABELS),--labels "$(LABELS)") $(if $(TIME_PS),--time-ps $(TIME_PS)) \

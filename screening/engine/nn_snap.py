@@ -401,7 +401,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
     import sys
 
-    import pandas as pd
     import torch
 
     from screening.engine.dft_labels import committed_labels
